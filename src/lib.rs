@@ -1,0 +1,2 @@
+//! terraform-provider-hikube: managed Kafka on Kubernetes, the way the Hikube cloud offers it.
+pub mod tfplugin;

@@ -1,0 +1,85 @@
+//! What the protocol layer asks of a provider, in decoded values. The gRPC service turns wire
+//! messages into these calls and back; it never knows a resource by name.
+
+use std::collections::BTreeMap;
+
+use super::diag::{AttrPath, Diagnostics};
+use super::schema::Schema;
+use super::value::Value;
+
+pub struct ReadRequest {
+    pub type_name: String,
+    pub current_state: Value,
+    pub private: Vec<u8>,
+}
+
+#[derive(Default)]
+pub struct ReadResponse {
+    /// `Value::Null` when the object is gone, which removes it from state.
+    pub new_state: Value,
+    pub private: Vec<u8>,
+    pub diagnostics: Diagnostics,
+}
+
+pub struct PlanRequest {
+    pub type_name: String,
+    /// `Value::Null` on create.
+    pub prior_state: Value,
+    /// `Value::Null` on destroy.
+    pub proposed_new_state: Value,
+    pub config: Value,
+    pub prior_private: Vec<u8>,
+}
+
+#[derive(Default)]
+pub struct PlanResponse {
+    pub planned_state: Value,
+    pub requires_replace: Vec<AttrPath>,
+    pub planned_private: Vec<u8>,
+    pub diagnostics: Diagnostics,
+}
+
+pub struct ApplyRequest {
+    pub type_name: String,
+    pub prior_state: Value,
+    pub planned_state: Value,
+    pub config: Value,
+    pub planned_private: Vec<u8>,
+}
+
+#[derive(Default)]
+pub struct ApplyResponse {
+    /// What exists after the apply, also when it failed part-way: Terraform records it.
+    pub new_state: Value,
+    pub private: Vec<u8>,
+    pub diagnostics: Diagnostics,
+}
+
+pub struct ImportedResource {
+    pub type_name: String,
+    pub state: Value,
+    pub private: Vec<u8>,
+}
+
+#[derive(Default)]
+pub struct ImportResponse {
+    pub imported: Vec<ImportedResource>,
+    pub diagnostics: Diagnostics,
+}
+
+#[tonic::async_trait]
+pub trait ProviderHandler: Send + Sync + 'static {
+    fn provider_schema(&self) -> Schema;
+    fn resource_schemas(&self) -> BTreeMap<String, Schema>;
+    async fn validate_provider_config(&self, config: Value) -> Diagnostics;
+    async fn configure_provider(&self, config: Value, terraform_version: String) -> Diagnostics;
+    async fn validate_resource_config(&self, type_name: &str, config: Value) -> Diagnostics;
+    /// Brings stored state written by an older schema version to the current one.
+    async fn upgrade_resource_state(&self, type_name: &str, version: i64, state: Value) -> (Value, Diagnostics);
+    async fn read_resource(&self, request: ReadRequest) -> ReadResponse;
+    async fn plan_resource_change(&self, request: PlanRequest) -> PlanResponse;
+    async fn apply_resource_change(&self, request: ApplyRequest) -> ApplyResponse;
+    async fn import_resource_state(&self, type_name: &str, id: &str) -> ImportResponse;
+    /// Terraform asks in-flight operations to wrap up (Ctrl-C); the server keeps serving.
+    async fn stop(&self);
+}

@@ -1,0 +1,199 @@
+//! Schemas of the provider and its resources, built in code and sent to Terraform. The value
+//! type Terraform encodes a resource with is derived from the same schema, so the two never
+//! disagree.
+
+use std::collections::BTreeMap;
+
+use super::proto;
+use super::value::Type;
+
+#[derive(Clone, Debug, Default)]
+pub struct Schema {
+    pub version: i64,
+    pub block: Block,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Block {
+    pub description: String,
+    pub attributes: Vec<Attribute>,
+    pub blocks: Vec<NestedBlock>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Nesting {
+    Single,
+    List,
+    Set,
+    Map,
+}
+
+#[derive(Clone, Debug)]
+pub enum AttributeType {
+    Plain(Type),
+    /// Nested attributes (`connection = { ... }`), as opposed to nested blocks.
+    Nested(Nesting, Vec<Attribute>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Attribute {
+    pub name: String,
+    pub ty: AttributeType,
+    pub description: String,
+    pub required: bool,
+    pub optional: bool,
+    pub computed: bool,
+    pub sensitive: bool,
+    pub deprecated: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct NestedBlock {
+    pub type_name: String,
+    pub block: Block,
+    pub nesting: Nesting,
+    pub min_items: i64,
+    pub max_items: i64,
+}
+
+impl Attribute {
+    fn new(name: &str, ty: AttributeType, description: &str) -> Attribute {
+        Attribute {
+            name: name.to_string(),
+            ty,
+            description: description.to_string(),
+            required: false,
+            optional: false,
+            computed: false,
+            sensitive: false,
+            deprecated: false,
+        }
+    }
+
+    pub fn required(name: &str, ty: Type, description: &str) -> Attribute {
+        Attribute { required: true, ..Attribute::new(name, AttributeType::Plain(ty), description) }
+    }
+
+    pub fn optional(name: &str, ty: Type, description: &str) -> Attribute {
+        Attribute { optional: true, ..Attribute::new(name, AttributeType::Plain(ty), description) }
+    }
+
+    /// Optional, with a value the provider fills in when the configuration leaves it out.
+    pub fn optional_computed(name: &str, ty: Type, description: &str) -> Attribute {
+        Attribute { optional: true, computed: true, ..Attribute::new(name, AttributeType::Plain(ty), description) }
+    }
+
+    pub fn computed(name: &str, ty: Type, description: &str) -> Attribute {
+        Attribute { computed: true, ..Attribute::new(name, AttributeType::Plain(ty), description) }
+    }
+
+    pub fn nested(name: &str, nesting: Nesting, attributes: Vec<Attribute>, description: &str) -> Attribute {
+        Attribute { optional: true, ..Attribute::new(name, AttributeType::Nested(nesting, attributes), description) }
+    }
+
+    pub fn sensitive(mut self) -> Attribute {
+        self.sensitive = true;
+        self
+    }
+
+    pub fn value_type(&self) -> Type {
+        match &self.ty {
+            AttributeType::Plain(t) => t.clone(),
+            AttributeType::Nested(nesting, attrs) => {
+                let object = Type::Object(attrs.iter().map(|a| (a.name.clone(), a.value_type())).collect());
+                wrap(*nesting, object)
+            }
+        }
+    }
+
+    fn to_proto(&self) -> proto::schema::Attribute {
+        let (ty, nested_type) = match &self.ty {
+            AttributeType::Plain(t) => (t.to_json_bytes(), None),
+            AttributeType::Nested(nesting, attrs) => (
+                Vec::new(),
+                Some(proto::schema::Object {
+                    attributes: attrs.iter().map(Attribute::to_proto).collect(),
+                    nesting: match nesting {
+                        Nesting::Single => proto::schema::object::NestingMode::Single,
+                        Nesting::List => proto::schema::object::NestingMode::List,
+                        Nesting::Set => proto::schema::object::NestingMode::Set,
+                        Nesting::Map => proto::schema::object::NestingMode::Map,
+                    } as i32,
+                }),
+            ),
+        };
+        proto::schema::Attribute {
+            name: self.name.clone(),
+            r#type: ty,
+            nested_type,
+            description: self.description.clone(),
+            required: self.required,
+            optional: self.optional,
+            computed: self.computed,
+            sensitive: self.sensitive,
+            description_kind: proto::StringKind::Markdown as i32,
+            deprecated: self.deprecated,
+            write_only: false,
+        }
+    }
+}
+
+fn wrap(nesting: Nesting, object: Type) -> Type {
+    match nesting {
+        Nesting::Single => object,
+        Nesting::List => Type::list(object),
+        Nesting::Set => Type::set(object),
+        Nesting::Map => Type::map(object),
+    }
+}
+
+impl Block {
+    pub fn value_type(&self) -> Type {
+        let mut attrs: BTreeMap<String, Type> =
+            self.attributes.iter().map(|a| (a.name.clone(), a.value_type())).collect();
+        for b in &self.blocks {
+            attrs.insert(b.type_name.clone(), wrap(b.nesting, b.block.value_type()));
+        }
+        Type::Object(attrs)
+    }
+
+    pub fn attribute(&self, name: &str) -> Option<&Attribute> {
+        self.attributes.iter().find(|a| a.name == name)
+    }
+
+    fn to_proto(&self, version: i64) -> proto::schema::Block {
+        proto::schema::Block {
+            version,
+            attributes: self.attributes.iter().map(Attribute::to_proto).collect(),
+            block_types: self
+                .blocks
+                .iter()
+                .map(|b| proto::schema::NestedBlock {
+                    type_name: b.type_name.clone(),
+                    block: Some(b.block.to_proto(0)),
+                    nesting: match b.nesting {
+                        Nesting::Single => proto::schema::nested_block::NestingMode::Single,
+                        Nesting::List => proto::schema::nested_block::NestingMode::List,
+                        Nesting::Set => proto::schema::nested_block::NestingMode::Set,
+                        Nesting::Map => proto::schema::nested_block::NestingMode::Map,
+                    } as i32,
+                    min_items: b.min_items,
+                    max_items: b.max_items,
+                })
+                .collect(),
+            description: self.description.clone(),
+            description_kind: proto::StringKind::Markdown as i32,
+            deprecated: false,
+        }
+    }
+}
+
+impl Schema {
+    pub fn value_type(&self) -> Type {
+        self.block.value_type()
+    }
+
+    pub(crate) fn to_proto(&self) -> proto::Schema {
+        proto::Schema { version: self.version, block: Some(self.block.to_proto(self.version)) }
+    }
+}
