@@ -1,0 +1,367 @@
+//! One connection to one broker: TCP (and TLS), ApiVersions negotiation, SASL, then pipelined
+//! requests matched to responses by correlation id, so concurrent callers share the socket.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader, SaslAuthenticateRequest,
+    SaslHandshakeRequest,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{Mutex, oneshot};
+
+use super::Error;
+use super::config::{ConnectionConfig, SaslMechanism, TlsConfig};
+use super::sasl::{Scram, plain_message};
+
+const CLIENT_ID: &str = "terraform-provider-hikube";
+/// Larger responses than this are refused rather than allocated (a metadata response for tens
+/// of thousands of topics stays well below it).
+const MAX_FRAME: usize = 256 * 1024 * 1024;
+
+trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+type Pending = Arc<StdMutex<HashMap<i32, oneshot::Sender<Result<Bytes, Error>>>>>;
+
+pub struct Connection {
+    pub address: String,
+    writer: Mutex<WriteHalf<Box<dyn Io>>>,
+    pending: Pending,
+    next_correlation_id: AtomicI32,
+    /// The broker's supported version range per API key.
+    versions: HashMap<i16, (i16, i16)>,
+    closed: Arc<AtomicBool>,
+    request_timeout: Duration,
+}
+
+impl Connection {
+    pub async fn open(address: &str, config: &ConnectionConfig) -> Result<Connection, Error> {
+        let timeout = config.request_timeout;
+        let tcp = tokio::time::timeout(timeout, TcpStream::connect(address))
+            .await
+            .map_err(|_| Error::Connect { address: address.into(), reason: format!("no answer within {timeout:?}") })?
+            .map_err(|e| Error::Connect { address: address.into(), reason: e.to_string() })?;
+        tcp.set_nodelay(true).ok();
+        let mut stream: Box<dyn Io> = match &config.tls {
+            None => Box::new(tcp),
+            Some(tls) => Box::new(tls_connect(tcp, address, tls, timeout).await?),
+        };
+        let versions = tokio::time::timeout(timeout, negotiate_versions(&mut stream, address))
+            .await
+            .map_err(|_| Error::Connect { address: address.into(), reason: "ApiVersions timed out".into() })??;
+        if let Some(sasl) = &config.sasl {
+            tokio::time::timeout(timeout, authenticate(&mut stream, &versions, sasl))
+                .await
+                .map_err(|_| Error::Authentication(format!("SASL with {address} timed out")))??;
+        }
+        let (reader, writer) = tokio::io::split(stream);
+        let pending: Pending = Arc::default();
+        let closed = Arc::new(AtomicBool::new(false));
+        tokio::spawn(read_responses(reader, pending.clone(), closed.clone(), address.to_string()));
+        tracing::debug!(address, security = %config.describe(), "connected to broker");
+        Ok(Connection {
+            address: address.to_string(),
+            writer: Mutex::new(writer),
+            pending,
+            next_correlation_id: AtomicI32::new(1),
+            versions,
+            closed,
+            request_timeout: timeout,
+        })
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    /// The highest version both sides speak, capped at `preferred_max`.
+    pub fn version_for(&self, key: ApiKey, preferred_max: i16) -> Result<i16, Error> {
+        let ours = key.valid_versions();
+        let (broker_min, broker_max) = self
+            .versions
+            .get(&(key as i16))
+            .copied()
+            .ok_or(Error::Unsupported { api: format!("{key:?}"), address: self.address.clone() })?;
+        let version = preferred_max.min(broker_max).min(ours.max);
+        if version < broker_min.max(ours.min) {
+            return Err(Error::Unsupported { api: format!("{key:?}"), address: self.address.clone() });
+        }
+        Ok(version)
+    }
+
+    pub async fn send<R: Request>(&self, request: &R, preferred_max: i16) -> Result<R::Response, Error> {
+        let key = ApiKey::try_from(R::KEY).map_err(|_| Error::Protocol(format!("unknown API key {}", R::KEY)))?;
+        let version = self.version_for(key, preferred_max)?;
+        let correlation_id = self.next_correlation_id.fetch_add(1, Ordering::Relaxed);
+        let frame = encode_request(request, version, correlation_id)?;
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().expect("pending map").insert(correlation_id, tx);
+        if self.is_closed() {
+            self.pending.lock().expect("pending map").remove(&correlation_id);
+            return Err(Error::Disconnected(self.address.clone()));
+        }
+        {
+            let mut writer = self.writer.lock().await;
+            if let Err(e) = writer.write_all(&frame).await {
+                self.closed.store(true, Ordering::Relaxed);
+                self.pending.lock().expect("pending map").remove(&correlation_id);
+                return Err(Error::Io { address: self.address.clone(), reason: e.to_string() });
+            }
+        }
+        let response = match tokio::time::timeout(self.request_timeout, rx).await {
+            Ok(Ok(result)) => result?,
+            Ok(Err(_)) => return Err(Error::Disconnected(self.address.clone())),
+            Err(_) => {
+                self.pending.lock().expect("pending map").remove(&correlation_id);
+                return Err(Error::Timeout(format!("{key:?} to {} after {:?}", self.address, self.request_timeout)));
+            }
+        };
+        decode_response::<R>(response, version)
+    }
+}
+
+fn encode_request<R: Request>(request: &R, version: i16, correlation_id: i32) -> Result<BytesMut, Error> {
+    let header = RequestHeader::default()
+        .with_request_api_key(R::KEY)
+        .with_request_api_version(version)
+        .with_correlation_id(correlation_id)
+        .with_client_id(Some(StrBytes::from_static_str(CLIENT_ID)));
+    let mut frame = BytesMut::with_capacity(256);
+    frame.put_i32(0);
+    header.encode(&mut frame, R::header_version(version)).map_err(|e| Error::Protocol(e.to_string()))?;
+    request.encode(&mut frame, version).map_err(|e| Error::Protocol(e.to_string()))?;
+    let len = (frame.len() - 4) as i32;
+    frame[..4].copy_from_slice(&len.to_be_bytes());
+    Ok(frame)
+}
+
+fn decode_response<R: Request>(mut body: Bytes, version: i16) -> Result<R::Response, Error> {
+    ResponseHeader::decode(&mut body, <R::Response as HeaderVersion>::header_version(version))
+        .map_err(|e| Error::Protocol(format!("response header: {e}")))?;
+    R::Response::decode(&mut body, version).map_err(|e| Error::Protocol(format!("response body: {e}")))
+}
+
+async fn read_frame<S: AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<Bytes> {
+    let len = stream.read_i32().await?;
+    if len < 4 || len as usize > MAX_FRAME {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("frame of {len} bytes")));
+    }
+    let mut body = vec![0u8; len as usize];
+    stream.read_exact(&mut body).await?;
+    Ok(Bytes::from(body))
+}
+
+async fn read_responses(mut reader: ReadHalf<Box<dyn Io>>, pending: Pending, closed: Arc<AtomicBool>, address: String) {
+    let error = loop {
+        match read_frame(&mut reader).await {
+            Ok(frame) => {
+                let correlation_id = (&frame[..4]).get_i32();
+                if let Some(waiter) = pending.lock().expect("pending map").remove(&correlation_id) {
+                    let _ = waiter.send(Ok(frame));
+                }
+            }
+            Err(e) => break e,
+        }
+    };
+    closed.store(true, Ordering::Relaxed);
+    tracing::debug!(address, error = %error, "broker connection closed");
+    for (_, waiter) in pending.lock().expect("pending map").drain() {
+        let _ = waiter.send(Err(Error::Disconnected(address.clone())));
+    }
+}
+
+/// One request and its response before the connection is shared: ApiVersions and SASL.
+async fn roundtrip<R: Request>(stream: &mut Box<dyn Io>, request: &R, version: i16) -> Result<R::Response, Error> {
+    let frame = encode_request(request, version, 0)?;
+    stream.write_all(&frame).await.map_err(|e| Error::Io { address: String::new(), reason: e.to_string() })?;
+    let response = read_frame(stream).await.map_err(|e| Error::Io { address: String::new(), reason: e.to_string() })?;
+    decode_response::<R>(response, version)
+}
+
+async fn negotiate_versions(stream: &mut Box<dyn Io>, address: &str) -> Result<HashMap<i16, (i16, i16)>, Error> {
+    let request = ApiVersionsRequest::default()
+        .with_client_software_name(StrBytes::from_static_str(CLIENT_ID))
+        .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
+    let response: ApiVersionsResponse = roundtrip(stream, &request, 3).await.map_err(|e| match e {
+        Error::Io { reason, .. } => Error::Connect {
+            address: address.into(),
+            reason: format!("{reason} (is this a Kafka listener of the expected security protocol?)"),
+        },
+        other => other,
+    })?;
+    if response.error_code != 0 {
+        return Err(Error::Connect {
+            address: address.into(),
+            reason: format!(
+                "ApiVersions failed with error code {}; Kafka 2.4 or later is required",
+                response.error_code
+            ),
+        });
+    }
+    Ok(response.api_keys.iter().map(|k| (k.api_key, (k.min_version, k.max_version))).collect())
+}
+
+async fn authenticate(
+    stream: &mut Box<dyn Io>,
+    versions: &HashMap<i16, (i16, i16)>,
+    sasl: &super::config::SaslConfig,
+) -> Result<(), Error> {
+    let handshake_version = versions.get(&(ApiKey::SaslHandshake as i16)).map_or(0, |v| v.1.min(1));
+    if handshake_version < 1 {
+        return Err(Error::Authentication("the broker offers no SASL handshake v1 on this listener".into()));
+    }
+    let handshake = roundtrip(
+        stream,
+        &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(sasl.mechanism.name())),
+        1,
+    )
+    .await?;
+    if handshake.error_code != 0 {
+        let offered: Vec<&str> = handshake.mechanisms.iter().map(|m| m.as_str()).collect();
+        return Err(Error::Authentication(format!(
+            "the listener does not accept SASL mechanism {} (it offers {})",
+            sasl.mechanism.name(),
+            offered.join(", ")
+        )));
+    }
+    let authenticate_version = versions.get(&(ApiKey::SaslAuthenticate as i16)).map_or(0, |v| v.1.min(2));
+    let mut send = async |bytes: Vec<u8>| -> Result<Bytes, Error> {
+        let response = roundtrip(
+            stream,
+            &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(bytes)),
+            authenticate_version,
+        )
+        .await?;
+        if response.error_code != 0 {
+            let message = response.error_message.map(|m| m.to_string()).unwrap_or_default();
+            return Err(Error::Authentication(format!("the broker refused the credentials: {message}")));
+        }
+        Ok(response.auth_bytes)
+    };
+    match sasl.mechanism {
+        SaslMechanism::Plain => {
+            send(plain_message(sasl)).await?;
+        }
+        SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512 => {
+            let mut scram = Scram::new(sasl);
+            let server_first = send(scram.client_first()).await?;
+            let client_final = scram.client_final(&server_first)?;
+            let server_final = send(client_final).await?;
+            scram.verify_server_final(&server_final)?;
+        }
+    }
+    tracing::debug!(mechanism = sasl.mechanism.name(), username = %sasl.username, "SASL authentication succeeded");
+    Ok(())
+}
+
+async fn tls_connect(
+    tcp: TcpStream,
+    address: &str,
+    tls: &TlsConfig,
+    timeout: Duration,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Error> {
+    let config = tls_client_config(tls)?;
+    let host = tls.server_name.clone().unwrap_or_else(|| host_of(address).to_string());
+    let server_name = ServerName::try_from(host.clone()).map_err(|_| Error::Tls {
+        address: address.into(),
+        reason: format!("{host:?} is not a valid TLS server name"),
+    })?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    tokio::time::timeout(timeout, connector.connect(server_name, tcp))
+        .await
+        .map_err(|_| Error::Tls { address: address.into(), reason: "TLS handshake timed out".into() })?
+        .map_err(|e| Error::Tls { address: address.into(), reason: e.to_string() })
+}
+
+fn host_of(address: &str) -> &str {
+    let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+fn tls_client_config(tls: &TlsConfig) -> Result<rustls::ClientConfig, Error> {
+    let bad = |what: &str, e: &dyn std::fmt::Display| Error::TlsConfig(format!("{what}: {e}"));
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("protocol versions", &e))?;
+    let builder = if tls.insecure_skip_verify {
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(SkipVerify(provider)))
+    } else {
+        let mut roots = rustls::RootCertStore::empty();
+        match &tls.ca_pem {
+            Some(pem) => {
+                let certs: Vec<CertificateDer> = CertificateDer::pem_slice_iter(pem.as_bytes())
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| bad("ca_cert is not a PEM certificate bundle", &e))?;
+                if certs.is_empty() {
+                    return Err(Error::TlsConfig("ca_cert holds no PEM certificate".into()));
+                }
+                for cert in certs {
+                    roots.add(cert).map_err(|e| bad("ca_cert", &e))?;
+                }
+            }
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        }
+        builder.with_root_certificates(roots)
+    };
+    match (&tls.client_cert_pem, &tls.client_key_pem) {
+        (Some(cert), Some(key)) => {
+            let chain: Vec<CertificateDer> = CertificateDer::pem_slice_iter(cert.as_bytes())
+                .collect::<Result<_, _>>()
+                .map_err(|e| bad("client_cert is not PEM", &e))?;
+            let key = PrivateKeyDer::from_pem_slice(key.expose().as_bytes())
+                .map_err(|e| bad("client_key is not a PEM key", &e))?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| bad("client certificate", &e))
+        }
+        (None, None) => Ok(builder.with_no_client_auth()),
+        _ => Err(Error::TlsConfig("client_cert and client_key go together".into())),
+    }
+}
+
+/// `insecure_skip_verify`: accepts any server certificate, still checking handshake signatures.
+#[derive(Debug)]
+struct SkipVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for SkipVerify {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

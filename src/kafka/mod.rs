@@ -1,0 +1,79 @@
+//! The Kafka admin client, on the `kafka-protocol` crate: connections with TLS and SASL,
+//! routing to the controller with retries, request coalescing, and typed operations. It knows
+//! nothing of Terraform.
+
+mod admin;
+mod batch;
+mod cluster;
+pub mod config;
+mod conn;
+mod sasl;
+pub mod topic_config;
+
+pub use admin::*;
+pub use cluster::{Cluster, Pool};
+pub use config::{ConnectionConfig, SaslConfig, SaslMechanism, Secret, TlsConfig};
+
+use kafka_protocol::error::ResponseError;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    #[error("cannot connect to broker {address}: {reason}")]
+    Connect { address: String, reason: String },
+    #[error("TLS handshake with {address} failed: {reason}")]
+    Tls { address: String, reason: String },
+    #[error("invalid TLS settings: {0}")]
+    TlsConfig(String),
+    #[error("SASL authentication failed: {0}")]
+    Authentication(String),
+    #[error("I/O error talking to broker {address}: {reason}")]
+    Io { address: String, reason: String },
+    #[error("connection to broker {0} closed")]
+    Disconnected(String),
+    #[error("request timed out: {0}")]
+    Timeout(String),
+    #[error("broker {address} does not support the {api} API")]
+    Unsupported { api: String, address: String },
+    #[error("Kafka protocol error: {0}")]
+    Protocol(String),
+    #[error("no broker reachable; tried {tried}: {last_error}")]
+    NoBroker { tried: String, last_error: String },
+    #[error("{operation}: {message}")]
+    Broker { operation: String, code: i16, message: String },
+    #[error("operation cancelled")]
+    Cancelled,
+}
+
+impl Error {
+    pub(crate) fn broker(operation: impl Into<String>, code: i16, message: Option<&str>) -> Error {
+        let kind = ResponseError::try_from_code(code);
+        let name = kind.map_or_else(|| format!("error code {code}"), |k| format!("{k:?}"));
+        let message = match message.filter(|m| !m.is_empty()) {
+            Some(m) => format!("{name}: {m}"),
+            None => kind.map_or(name.clone(), |k| format!("{name}: {k}")),
+        };
+        Error::Broker { operation: operation.into(), code, message }
+    }
+
+    pub fn code(&self) -> Option<ResponseError> {
+        match self {
+            Error::Broker { code, .. } => ResponseError::try_from_code(*code),
+            _ => None,
+        }
+    }
+
+    /// Worth trying again after a pause: connections that broke, and broker answers Kafka marks
+    /// retriable (a controller or leader moving, for instance).
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Error::Connect { .. }
+            | Error::Io { .. }
+            | Error::Disconnected(_)
+            | Error::Timeout(_)
+            | Error::NoBroker { .. } => true,
+            Error::Broker { code, .. } => ResponseError::try_from_code(*code)
+                .is_some_and(|e| e.is_retriable() || e == ResponseError::NotController),
+            _ => false,
+        }
+    }
+}
