@@ -1,3 +1,17 @@
 //! terraform-provider-hikube: managed Kafka on Kubernetes, the way the Hikube cloud offers it.
+//!
+//! Three layers, each knowing only the one below it. [`tfplugin`] is the protocol: Terraform's
+//! plugin protocol 6 over gRPC, the go-plugin handshake with AutoMTLS, the cty value codec,
+//! schemas and diagnostics; it knows no resource, and a provider plugs into it through
+//! [`tfplugin::ProviderHandler`]. [`kafka`] is the domain: an admin client on the
+//! `kafka-protocol` crate with TLS, SASL, controller routing, retries and request coalescing;
+//! it knows nothing of Terraform.
+//!
+//! [`resources`] joins them: the provider's configuration and one module per resource (schema,
+//! plan, apply, read, import), converting Terraform values to typed configuration at the
+//! boundary and domain errors to diagnostics with attribute paths. `main.rs` only wires these
+//! together: flags, logging, serving.
+
 pub mod kafka;
+pub mod resources;
 pub mod tfplugin;

@@ -291,14 +291,17 @@ fn encode(value: &Value, ty: &Type, diagnostics: &mut Diagnostics) -> Option<pro
     }
 }
 
+/// Ends an RPC with the decoding diagnostics; responses differ in their other fields, which
+/// stay empty.
 macro_rules! decode_or_return {
-    ($expr:expr, $response:expr) => {
+    ($expr:expr, $response:ty) => {
         match $expr {
             Ok(v) => v,
             Err(diagnostics) => {
-                let mut response = $response;
-                response.diagnostics = Diagnostics::to_proto(&diagnostics);
-                return Ok(Response::new(response));
+                type Reply = $response;
+                #[allow(clippy::needless_update)]
+                let reply = Reply { diagnostics: Diagnostics::to_proto(&diagnostics), ..Default::default() };
+                return Ok(Response::new(reply));
             }
         }
     };
@@ -340,7 +343,7 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
         let request = request.into_inner();
         let config = decode_or_return!(
             decode(request.config.as_ref(), &self.provider_type, "provider configuration"),
-            proto::validate_provider_config::Response::default()
+            proto::validate_provider_config::Response
         );
         let diagnostics = self.handler.validate_provider_config(config).await;
         Ok(Response::new(proto::validate_provider_config::Response { diagnostics: diagnostics.to_proto() }))
@@ -351,13 +354,10 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
         request: Request<proto::validate_resource_config::Request>,
     ) -> Result<Response<proto::validate_resource_config::Response>, Status> {
         let request = request.into_inner();
-        let ty = decode_or_return!(
-            self.resource_type(&request.type_name),
-            proto::validate_resource_config::Response::default()
-        );
+        let ty = decode_or_return!(self.resource_type(&request.type_name), proto::validate_resource_config::Response);
         let config = decode_or_return!(
             decode(request.config.as_ref(), ty, "resource configuration"),
-            proto::validate_resource_config::Response::default()
+            proto::validate_resource_config::Response
         );
         let diagnostics = self.handler.validate_resource_config(&request.type_name, config).await;
         Ok(Response::new(proto::validate_resource_config::Response { diagnostics: diagnostics.to_proto() }))
@@ -379,10 +379,7 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
         request: Request<proto::upgrade_resource_state::Request>,
     ) -> Result<Response<proto::upgrade_resource_state::Response>, Status> {
         let request = request.into_inner();
-        let ty = decode_or_return!(
-            self.resource_type(&request.type_name),
-            proto::upgrade_resource_state::Response::default()
-        );
+        let ty = decode_or_return!(self.resource_type(&request.type_name), proto::upgrade_resource_state::Response);
         let raw = request.raw_state.unwrap_or_default();
         if raw.json.is_empty() && !raw.flatmap.is_empty() {
             let diagnostics: Diagnostics = Diagnostic::error(
@@ -400,7 +397,7 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
                 "Invalid stored state",
                 format!("The state of this resource could not be read: {e}.")
             ))),
-            proto::upgrade_resource_state::Response::default()
+            proto::upgrade_resource_state::Response
         );
         let (upgraded, mut diagnostics) =
             self.handler.upgrade_resource_state(&request.type_name, request.version, state).await;
@@ -425,7 +422,7 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
         let request = request.into_inner();
         let config = decode_or_return!(
             decode(request.config.as_ref(), &self.provider_type, "provider configuration"),
-            proto::configure_provider::Response::default()
+            proto::configure_provider::Response
         );
         let diagnostics = self.handler.configure_provider(config, request.terraform_version).await;
         Ok(Response::new(proto::configure_provider::Response { diagnostics: diagnostics.to_proto() }))
@@ -436,10 +433,10 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
         request: Request<proto::read_resource::Request>,
     ) -> Result<Response<proto::read_resource::Response>, Status> {
         let request = request.into_inner();
-        let ty = decode_or_return!(self.resource_type(&request.type_name), proto::read_resource::Response::default());
+        let ty = decode_or_return!(self.resource_type(&request.type_name), proto::read_resource::Response);
         let current_state = decode_or_return!(
             decode(request.current_state.as_ref(), ty, "current state"),
-            proto::read_resource::Response::default()
+            proto::read_resource::Response
         );
         let response = self
             .handler
@@ -460,12 +457,19 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
         request: Request<proto::plan_resource_change::Request>,
     ) -> Result<Response<proto::plan_resource_change::Response>, Status> {
         let request = request.into_inner();
-        let empty = proto::plan_resource_change::Response::default;
-        let ty = decode_or_return!(self.resource_type(&request.type_name), empty());
-        let prior_state = decode_or_return!(decode(request.prior_state.as_ref(), ty, "prior state"), empty());
-        let proposed_new_state =
-            decode_or_return!(decode(request.proposed_new_state.as_ref(), ty, "proposed new state"), empty());
-        let config = decode_or_return!(decode(request.config.as_ref(), ty, "configuration"), empty());
+        let ty = decode_or_return!(self.resource_type(&request.type_name), proto::plan_resource_change::Response);
+        let prior_state = decode_or_return!(
+            decode(request.prior_state.as_ref(), ty, "prior state"),
+            proto::plan_resource_change::Response
+        );
+        let proposed_new_state = decode_or_return!(
+            decode(request.proposed_new_state.as_ref(), ty, "proposed new state"),
+            proto::plan_resource_change::Response
+        );
+        let config = decode_or_return!(
+            decode(request.config.as_ref(), ty, "configuration"),
+            proto::plan_resource_change::Response
+        );
         let response = self
             .handler
             .plan_resource_change(PlanRequest {
@@ -492,11 +496,19 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
         request: Request<proto::apply_resource_change::Request>,
     ) -> Result<Response<proto::apply_resource_change::Response>, Status> {
         let request = request.into_inner();
-        let empty = proto::apply_resource_change::Response::default;
-        let ty = decode_or_return!(self.resource_type(&request.type_name), empty());
-        let prior_state = decode_or_return!(decode(request.prior_state.as_ref(), ty, "prior state"), empty());
-        let planned_state = decode_or_return!(decode(request.planned_state.as_ref(), ty, "planned state"), empty());
-        let config = decode_or_return!(decode(request.config.as_ref(), ty, "configuration"), empty());
+        let ty = decode_or_return!(self.resource_type(&request.type_name), proto::apply_resource_change::Response);
+        let prior_state = decode_or_return!(
+            decode(request.prior_state.as_ref(), ty, "prior state"),
+            proto::apply_resource_change::Response
+        );
+        let planned_state = decode_or_return!(
+            decode(request.planned_state.as_ref(), ty, "planned state"),
+            proto::apply_resource_change::Response
+        );
+        let config = decode_or_return!(
+            decode(request.config.as_ref(), ty, "configuration"),
+            proto::apply_resource_change::Response
+        );
         let response = self
             .handler
             .apply_resource_change(ApplyRequest {
@@ -522,8 +534,7 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
         request: Request<proto::import_resource_state::Request>,
     ) -> Result<Response<proto::import_resource_state::Response>, Status> {
         let request = request.into_inner();
-        let empty = proto::import_resource_state::Response::default;
-        decode_or_return!(self.resource_type(&request.type_name), empty());
+        decode_or_return!(self.resource_type(&request.type_name), proto::import_resource_state::Response);
         let response = self.handler.import_resource_state(&request.type_name, &request.id).await;
         let mut diagnostics = response.diagnostics;
         let mut imported_resources = Vec::new();

@@ -2,6 +2,8 @@
 //! and small helpers to run its real tools.
 #![allow(dead_code)]
 
+pub mod terraform;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -70,8 +72,7 @@ impl Stack {
 }
 
 pub fn run(command: &mut Command) -> Output {
-    let output = command.output().unwrap_or_else(|e| panic!("could not run {command:?}: {e}"));
-    output
+    command.output().unwrap_or_else(|e| panic!("could not run {command:?}: {e}"))
 }
 
 pub fn stdout(output: &Output) -> String {

@@ -123,12 +123,8 @@ fn malformed_input_is_an_error() {
 
 #[test]
 fn deep_nesting_is_refused_not_overflowed() {
-    let mut ty = Type::String;
-    let mut bytes = Vec::new();
-    for _ in 0..200 {
-        ty = Type::list(ty);
-        bytes.push(0x91);
-    }
+    let ty = (0..200).fold(Type::String, |inner, _| Type::list(inner));
+    let mut bytes = vec![0x91; 200];
     bytes.push(0xa0);
     assert!(decode_msgpack(&bytes, &ty).is_err());
 }

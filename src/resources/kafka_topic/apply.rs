@@ -1,0 +1,339 @@
+//! Applying a planned topic change, one step at a time. A step that fails leaves the state at
+//! what was done so far, so Terraform knows exactly what exists.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use super::plan::config_ops;
+use super::{Target, TopicSpec, path_for, target};
+use crate::kafka::{self, Cluster, NewTopic, plan_reassignment};
+use crate::resources::{Context, kafka_diagnostic};
+use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
+use crate::tfplugin::value::Value;
+use crate::tfplugin::{ApplyRequest, ApplyResponse};
+
+/// What the provider remembers between runs without showing it: a reassignment it started
+/// that was still moving data when the timeout hit, so the next apply waits for it instead of
+/// starting another.
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(super) struct Private {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_replication_factor: Option<i16>,
+}
+
+impl Private {
+    pub(super) fn decode(bytes: &[u8]) -> Private {
+        serde_json::from_slice(bytes).unwrap_or_default()
+    }
+
+    pub(super) fn encode(&self) -> Vec<u8> {
+        if *self == Private::default() {
+            Vec::new()
+        } else {
+            serde_json::to_vec(self).expect("private state serializes")
+        }
+    }
+}
+
+pub(super) async fn apply(ctx: &Context, request: ApplyRequest) -> ApplyResponse {
+    let ApplyRequest { prior_state, planned_state, planned_private, .. } = request;
+    let fail = |state: Value, diagnostics: Diagnostics| ApplyResponse {
+        new_state: state,
+        diagnostics,
+        private: planned_private.clone(),
+    };
+    let source = if planned_state.is_null() { &prior_state } else { &planned_state };
+    let cluster = match target(ctx, source) {
+        Ok(Target::Cluster(cluster)) => cluster,
+        Ok(Target::Unknown) => {
+            return fail(
+                prior_state,
+                Diagnostic::error(
+                    "Kafka connection unknown at apply",
+                    "The topic's kafka connection must be known by now.",
+                )
+                .at(AttrPath::root("kafka"))
+                .into(),
+            );
+        }
+        Err(d) => return fail(prior_state, d),
+    };
+    if planned_state.is_null() {
+        return delete(ctx, &cluster, prior_state).await;
+    }
+    let spec = match TopicSpec::from_value(&planned_state) {
+        Ok(spec) => spec,
+        Err(d) => return fail(prior_state, d),
+    };
+    if prior_state.is_null() {
+        create(ctx, &cluster, &spec, planned_state).await
+    } else {
+        update(ctx, &cluster, &spec, prior_state, planned_state, Private::decode(&planned_private)).await
+    }
+}
+
+async fn delete(ctx: &Context, cluster: &Arc<Cluster>, prior: Value) -> ApplyResponse {
+    let spec_name = prior.attr("name").as_str().unwrap_or_default().to_string();
+    let timeout = super::timeout_of(&prior);
+    tracing::info!(topic = %spec_name, "deleting topic");
+    match ctx.cancellable(cluster.delete_topic(&spec_name, timeout)).await {
+        Ok(()) => ApplyResponse::default(),
+        Err(e) => ApplyResponse {
+            new_state: prior,
+            diagnostics: kafka_diagnostic(&format!("Deleting topic {spec_name} failed"), &e, None).into(),
+            ..Default::default()
+        },
+    }
+}
+
+async fn create(ctx: &Context, cluster: &Arc<Cluster>, spec: &TopicSpec, planned: Value) -> ApplyResponse {
+    tracing::info!(topic = %spec.name, partitions = spec.partitions, replication_factor = ?spec.replication_factor, "creating topic");
+    let topic = NewTopic {
+        name: spec.name.clone(),
+        partitions: spec.partitions,
+        replication_factor: spec.replication_factor.unwrap_or(-1),
+        configs: spec.config.clone().unwrap_or_default(),
+    };
+    let created = ctx.cancellable(cluster.create_topic(&topic, false, spec.timeout)).await;
+    let live = ctx.cancellable(cluster.describe_topic(&spec.name)).await;
+    match (created, live) {
+        (Ok(()), Ok(Some(info))) => {
+            let state = with(planned, [("replication_factor", Value::int(info.replication_factor() as i64))], true);
+            ApplyResponse { new_state: state, ..Default::default() }
+        }
+        // The broker may have created the topic even though the call failed (a timeout while it
+        // was still assigning leaders): record it, so it is not orphaned.
+        (Err(e), Ok(Some(info))) => ApplyResponse {
+            new_state: with(planned, [("replication_factor", Value::int(info.replication_factor() as i64))], true),
+            diagnostics: kafka_diagnostic(&format!("Creating topic {} did not complete", spec.name), &e, path_for(&e))
+                .into(),
+            ..Default::default()
+        },
+        (Err(e), _) => ApplyResponse {
+            new_state: Value::Null,
+            diagnostics: kafka_diagnostic(&format!("Creating topic {} failed", spec.name), &e, path_for(&e)).into(),
+            ..Default::default()
+        },
+        (Ok(()), Ok(None)) => ApplyResponse {
+            new_state: Value::Null,
+            diagnostics: Diagnostic::error(
+                format!("Topic {} vanished", spec.name),
+                "The broker created the topic but it was deleted right after, outside Terraform.",
+            )
+            .into(),
+            ..Default::default()
+        },
+        (Ok(()), Err(e)) => ApplyResponse {
+            new_state: planned,
+            diagnostics: kafka_diagnostic(
+                &format!("Topic {} was created but could not be read back", spec.name),
+                &e,
+                None,
+            )
+            .into(),
+            ..Default::default()
+        },
+    }
+}
+
+/// Replaces attributes of an object value; `set_id` also fills `id` from `name`.
+fn with<const N: usize>(value: Value, changes: [(&str, Value); N], set_id: bool) -> Value {
+    let Value::Object(mut object) = value else { return value };
+    let only_unknown_rf = object.get("replication_factor").is_some_and(Value::is_unknown);
+    for (k, v) in changes {
+        if k != "replication_factor" || only_unknown_rf {
+            object.insert(k.to_string(), v);
+        }
+    }
+    if set_id {
+        let name = object.get("name").cloned().unwrap_or_default();
+        object.insert("id".into(), name);
+    }
+    Value::Object(object)
+}
+
+async fn update(
+    ctx: &Context,
+    cluster: &Arc<Cluster>,
+    spec: &TopicSpec,
+    prior: Value,
+    planned: Value,
+    mut private: Private,
+) -> ApplyResponse {
+    let deadline = Instant::now() + spec.timeout;
+    let Value::Object(mut state) = planned.clone() else {
+        return ApplyResponse { new_state: prior, ..Default::default() };
+    };
+    // Start from the plan with the three live properties as they were; each is set as it is done.
+    for key in ["partitions", "config", "replication_factor"] {
+        state.insert(key.into(), prior.attr(key).clone());
+    }
+    let respond = |state: &BTreeMap<String, Value>, private: &Private, diagnostics: Diagnostics| ApplyResponse {
+        new_state: Value::Object(state.clone()),
+        private: private.encode(),
+        diagnostics,
+    };
+    if let Some(before) = prior.attr("partitions").as_i64()
+        && i64::from(spec.partitions) > before
+    {
+        tracing::info!(topic = %spec.name, from = before, to = spec.partitions, "adding partitions");
+        if let Err(e) =
+            ctx.cancellable(cluster.create_partitions(&spec.name, spec.partitions, false, spec.timeout)).await
+        {
+            let d = kafka_diagnostic(
+                &format!("Adding partitions to topic {} failed", spec.name),
+                &e,
+                Some(AttrPath::root("partitions")),
+            );
+            return respond(&state, &private, d.into());
+        }
+    }
+    state.insert("partitions".into(), planned.attr("partitions").clone());
+    let ops =
+        config_ops(&prior.attr("config").as_string_map().unwrap_or_default(), &spec.config.clone().unwrap_or_default());
+    if !ops.is_empty() {
+        tracing::info!(topic = %spec.name, changes = ops.len(), "altering topic configuration");
+        if let Err(e) = ctx.cancellable(cluster.alter_topic_configs(&spec.name, &ops, false, spec.timeout)).await {
+            let d = kafka_diagnostic(
+                &format!("Changing the configuration of topic {} failed", spec.name),
+                &e,
+                Some(AttrPath::root("config")),
+            );
+            return respond(&state, &private, d.into());
+        }
+    }
+    state.insert("config".into(), planned.attr("config").clone());
+    let live_rf = match ctx.cancellable(cluster.describe_topic(&spec.name)).await {
+        Ok(Some(info)) => info.replication_factor() as i16,
+        Ok(None) => {
+            let d = Diagnostic::error(
+                format!("Topic {} disappeared", spec.name),
+                "It was deleted outside Terraform during the apply; apply again to recreate it.",
+            );
+            return respond(&state, &private, d.into());
+        }
+        Err(e) => {
+            return respond(
+                &state,
+                &private,
+                kafka_diagnostic(&format!("Reading topic {} failed", spec.name), &e, None).into(),
+            );
+        }
+    };
+    state.insert("replication_factor".into(), Value::int(live_rf.into()));
+    if let Some(rf) =
+        spec.replication_factor.filter(|rf| *rf != live_rf || private.pending_replication_factor.is_some())
+    {
+        match change_replication_factor(
+            ctx,
+            cluster,
+            &spec.name,
+            rf,
+            private.pending_replication_factor == Some(rf),
+            deadline,
+        )
+        .await
+        {
+            Ok(()) => {
+                private.pending_replication_factor = None;
+                state.insert("replication_factor".into(), Value::int(rf.into()));
+            }
+            Err(ReassignError::StillRunning) => {
+                private.pending_replication_factor = Some(rf);
+                let d = Diagnostic::error(
+                    format!("Reassignment of topic {} still running", spec.name),
+                    format!(
+                        "Kafka is still copying replicas to reach replication factor {rf} after {:?}. Nothing is lost: the move goes on in \
+                         the cluster. Run `terraform apply` again to wait for it (it will not be started twice), or raise `timeout`.",
+                        spec.timeout
+                    ),
+                )
+                .at(AttrPath::root("replication_factor"));
+                return respond(&state, &private, d.into());
+            }
+            Err(ReassignError::Refused(d)) => return respond(&state, &private, d.into()),
+            Err(ReassignError::Kafka(e)) => {
+                let d = kafka_diagnostic(
+                    &format!("Changing the replication factor of topic {} failed", spec.name),
+                    &e,
+                    Some(AttrPath::root("replication_factor")),
+                );
+                return respond(&state, &private, d.into());
+            }
+        }
+    }
+    respond(&state, &private, Diagnostics::default())
+}
+
+enum ReassignError {
+    StillRunning,
+    Refused(Diagnostic),
+    Kafka(kafka::Error),
+}
+
+impl From<kafka::Error> for ReassignError {
+    fn from(e: kafka::Error) -> Self {
+        ReassignError::Kafka(e)
+    }
+}
+
+/// Moves replicas until every partition has `rf` of them. A reassignment this provider started
+/// earlier (`resume`) or anyone started is awaited, not restarted.
+async fn change_replication_factor(
+    ctx: &Context,
+    cluster: &Arc<Cluster>,
+    name: &str,
+    rf: i16,
+    resume: bool,
+    deadline: Instant,
+) -> Result<(), ReassignError> {
+    let ongoing = ctx.cancellable(cluster.ongoing_reassignments(name)).await?;
+    if ongoing.is_empty() {
+        let info = ctx
+            .cancellable(cluster.describe_topic(name))
+            .await?
+            .ok_or_else(|| kafka::Error::Protocol(format!("topic {name} disappeared")))?;
+        if info.replication_factor() != rf as usize {
+            let brokers = ctx.cancellable(cluster.brokers()).await?;
+            let target = plan_reassignment(&info.assignment(), &brokers, rf as usize).map_err(|why| {
+                ReassignError::Refused(
+                    Diagnostic::error("Replication factor not possible", why).at(AttrPath::root("replication_factor")),
+                )
+            })?;
+            tracing::info!(
+                topic = name,
+                replication_factor = rf,
+                partitions = target.len(),
+                "starting partition reassignment"
+            );
+            let budget = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(5));
+            ctx.cancellable(cluster.reassign_partitions(name, &target, budget)).await?;
+        }
+    } else {
+        tracing::info!(
+            topic = name,
+            resume,
+            partitions = ongoing.len(),
+            "waiting for a reassignment already under way"
+        );
+    }
+    let mut pause = Duration::from_millis(200);
+    loop {
+        let ongoing = ctx.cancellable(cluster.ongoing_reassignments(name)).await?;
+        if ongoing.is_empty() {
+            let info = ctx.cancellable(cluster.describe_topic(name)).await?;
+            if info.is_some_and(|i| i.partitions.iter().all(|p| p.replicas.len() == rf as usize)) {
+                return Ok(());
+            }
+        }
+        if Instant::now() + pause > deadline {
+            return Err(ReassignError::StillRunning);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+}

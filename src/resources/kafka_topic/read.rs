@@ -1,0 +1,116 @@
+//! Reading a topic back from the cluster: what Terraform compares with the configuration to
+//! show drift. Only managed config keys are reported, in the user's own spelling while the
+//! broker's value means the same thing.
+
+use std::collections::BTreeMap;
+
+use super::apply::Private;
+use super::{Target, target};
+use crate::kafka::topic_config::{ConfigSource, same_value};
+use crate::resources::{Context, kafka_diagnostic};
+use crate::tfplugin::diag::Diagnostic;
+use crate::tfplugin::value::Value;
+use crate::tfplugin::{ImportResponse, ImportedResource, ReadRequest, ReadResponse};
+
+pub(super) async fn read(ctx: &Context, request: ReadRequest) -> ReadResponse {
+    let ReadRequest { current_state, private, .. } = request;
+    let keep = |diagnostics| ReadResponse { new_state: current_state.clone(), private: private.clone(), diagnostics };
+    let cluster = match target(ctx, &current_state) {
+        Ok(Target::Cluster(cluster)) => cluster,
+        Ok(Target::Unknown) => return keep(Default::default()),
+        Err(d) => return keep(d),
+    };
+    let Some(name) = current_state.attr("name").as_str().map(str::to_string) else { return keep(Default::default()) };
+    let (info, configs) = match ctx
+        .cancellable(async { tokio::try_join!(cluster.describe_topic(&name), cluster.topic_configs(&name)) })
+        .await
+    {
+        Ok(found) => found,
+        Err(e) => return keep(kafka_diagnostic(&format!("Reading topic {name} failed"), &e, None).into()),
+    };
+    let Some(info) = info else {
+        tracing::info!(topic = %name, "topic no longer exists; removing it from state");
+        return ReadResponse::default();
+    };
+    let live: BTreeMap<String, (Option<String>, crate::kafka::topic_config::ConfigKind)> =
+        configs.unwrap_or_default().into_iter().map(|c| (c.name, (c.value, c.kind))).collect();
+    let config = match current_state.attr("config") {
+        Value::Map(managed) => Value::Map(
+            managed
+                .iter()
+                .map(|(key, recorded)| {
+                    let reported = match (live.get(key), recorded.as_str()) {
+                        (Some((Some(value), kind)), Some(recorded)) if !same_value(*kind, recorded, value) => {
+                            Value::string(value)
+                        }
+                        _ => recorded.clone(),
+                    };
+                    (key.clone(), reported)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    };
+    let Value::Object(mut state) = current_state.clone() else { return keep(Default::default()) };
+    state.insert("partitions".into(), Value::int(info.partitions.len() as i64));
+    state.insert("replication_factor".into(), Value::int(info.replication_factor() as i64));
+    state.insert("config".into(), config);
+    let mut private = Private::decode(&private);
+    if private.pending_replication_factor.is_some_and(|rf| rf as usize == info.replication_factor()) {
+        private.pending_replication_factor = None;
+    }
+    ReadResponse { new_state: Value::Object(state), private: private.encode(), diagnostics: Default::default() }
+}
+
+/// Imports a topic by name through the provider's connection. Every override set on the topic
+/// becomes managed configuration, so a configuration written to match plans no change.
+pub(super) async fn import(ctx: &Context, id: &str) -> ImportResponse {
+    let placeholder = Value::Object(BTreeMap::from([("name".to_string(), Value::string(id))]));
+    let cluster = match target(ctx, &placeholder) {
+        Ok(Target::Cluster(cluster)) => cluster,
+        Ok(Target::Unknown) => unreachable!("the provider's connection is always known"),
+        Err(d) => return ImportResponse { diagnostics: d, ..Default::default() },
+    };
+    let (info, configs) = match ctx
+        .cancellable(async { tokio::try_join!(cluster.describe_topic(id), cluster.topic_configs(id)) })
+        .await
+    {
+        Ok(found) => found,
+        Err(e) => {
+            return ImportResponse {
+                diagnostics: kafka_diagnostic(&format!("Reading topic {id} failed"), &e, None).into(),
+                ..Default::default()
+            };
+        }
+    };
+    let Some(info) = info else {
+        return ImportResponse {
+            diagnostics: Diagnostic::error(
+                "Topic not found",
+                format!("No topic named {id:?} exists at {}. Import takes the topic name.", cluster.describe()),
+            )
+            .into(),
+            ..Default::default()
+        };
+    };
+    let overrides: BTreeMap<String, Value> = configs
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.source == ConfigSource::TopicOverride && !c.sensitive)
+        .filter_map(|c| c.value.map(|v| (c.name, Value::String(v))))
+        .collect();
+    let state = Value::Object(BTreeMap::from([
+        ("id".to_string(), Value::string(id)),
+        ("name".to_string(), Value::string(id)),
+        ("partitions".to_string(), Value::int(info.partitions.len() as i64)),
+        ("replication_factor".to_string(), Value::int(info.replication_factor() as i64)),
+        ("config".to_string(), if overrides.is_empty() { Value::Null } else { Value::Map(overrides) }),
+        ("replace_on_partition_decrease".to_string(), Value::Null),
+        ("timeout".to_string(), Value::Null),
+        ("kafka".to_string(), Value::Null),
+    ]));
+    ImportResponse {
+        imported: vec![ImportedResource { type_name: super::TYPE_NAME.to_string(), state, private: Vec::new() }],
+        diagnostics: Default::default(),
+    }
+}

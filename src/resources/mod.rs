@@ -1,0 +1,84 @@
+//! The resources layer: the provider's configuration and one module per resource, each turning
+//! Terraform values into typed configuration at the boundary and calling the domain layer.
+
+mod duration;
+mod kafka_connection;
+pub mod kafka_topic;
+mod provider;
+mod provider_config;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::kafka;
+use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
+use crate::tfplugin::schema::Schema;
+use crate::tfplugin::value::Value;
+use crate::tfplugin::{
+    ApplyRequest, ApplyResponse, ImportResponse, PlanRequest, PlanResponse, ReadRequest, ReadResponse,
+};
+
+pub use provider::HikubeProvider;
+pub use provider_config::ProviderConfig;
+
+/// The provider address Terraform knows this provider by.
+pub const PROVIDER_ADDRESS: &str = "registry.terraform.io/hikube/hikube";
+
+/// Everything a resource operation may use: the configured provider and the stop signal.
+#[derive(Clone)]
+pub struct Context {
+    pub config: Arc<ProviderConfig>,
+    pub kafka_pool: Arc<kafka::Pool>,
+    pub cancel: CancellationToken,
+}
+
+impl Context {
+    /// Runs `op` unless Terraform asks the provider to stop first.
+    pub async fn cancellable<T>(&self, op: impl Future<Output = Result<T, kafka::Error>>) -> Result<T, kafka::Error> {
+        tokio::select! {
+            result = op => result,
+            _ = self.cancel.cancelled() => Err(kafka::Error::Cancelled),
+        }
+    }
+}
+
+#[tonic::async_trait]
+pub trait Resource: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> Schema;
+    /// Checks that need nothing but the configuration; unknown values are skipped.
+    fn validate(&self, config: &Value) -> Diagnostics;
+    async fn plan(&self, ctx: &Context, request: PlanRequest) -> PlanResponse;
+    async fn apply(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse;
+    async fn read(&self, ctx: &Context, request: ReadRequest) -> ReadResponse;
+    async fn import(&self, ctx: &Context, id: &str) -> ImportResponse;
+}
+
+pub fn all() -> Vec<Box<dyn Resource>> {
+    vec![Box::new(kafka_topic::KafkaTopic)]
+}
+
+/// A domain error as Terraform shows it, with what to do about it.
+pub(crate) fn kafka_diagnostic(summary: &str, error: &kafka::Error, path: Option<AttrPath>) -> Diagnostic {
+    use kafka::Error as E;
+    let hint = match error {
+        E::Authentication(_) => "Check the SASL mechanism, username and password of the Kafka connection.",
+        E::Tls { .. } => {
+            "Check that ca_cert holds the CA that signed the brokers' certificates, and the listener speaks TLS."
+        }
+        E::TlsConfig(_) => "Fix the TLS settings of the Kafka connection.",
+        E::Connect { .. } | E::NoBroker { .. } => {
+            "Check bootstrap_servers: the brokers must be reachable from where Terraform runs."
+        }
+        E::Timeout(_) => "The cluster did not answer in time; raise the timeout or check the brokers' health.",
+        E::Cancelled => "Terraform was interrupted; run the command again.",
+        _ => "",
+    };
+    let detail = if hint.is_empty() { error.to_string() } else { format!("{error}.\n\n{hint}") };
+    let diagnostic = Diagnostic::error(summary, detail);
+    match path {
+        Some(path) => diagnostic.at(path),
+        None => diagnostic,
+    }
+}

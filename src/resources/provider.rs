@@ -1,0 +1,151 @@
+//! The provider as the protocol layer sees it: schemas, configuration, and dispatch of each
+//! call to the resource it names.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use tokio_util::sync::CancellationToken;
+
+use super::{Context, Resource, provider_config};
+use crate::kafka;
+use crate::tfplugin::diag::{Diagnostic, Diagnostics};
+use crate::tfplugin::schema::Schema;
+use crate::tfplugin::value::Value;
+use crate::tfplugin::{
+    ApplyRequest, ApplyResponse, ImportResponse, PlanRequest, PlanResponse, ProviderHandler, ReadRequest, ReadResponse,
+};
+
+pub struct HikubeProvider {
+    resources: BTreeMap<&'static str, Box<dyn Resource>>,
+    context: RwLock<Option<Context>>,
+    cancel: CancellationToken,
+    kafka_pool: Arc<kafka::Pool>,
+}
+
+impl Default for HikubeProvider {
+    fn default() -> Self {
+        HikubeProvider {
+            resources: super::all().into_iter().map(|r| (r.type_name(), r)).collect(),
+            context: RwLock::new(None),
+            cancel: CancellationToken::new(),
+            kafka_pool: Arc::default(),
+        }
+    }
+}
+
+impl HikubeProvider {
+    fn resource(&self, type_name: &str) -> Result<&dyn Resource, Diagnostics> {
+        self.resources
+            .get(type_name)
+            .map(|r| r.as_ref())
+            .ok_or_else(|| Diagnostic::error(format!("Unknown resource type {type_name:?}"), "").into())
+    }
+
+    fn context(&self) -> Result<Context, Diagnostics> {
+        self.context.read().expect("context lock").clone().ok_or_else(|| {
+            Diagnostic::error(
+                "Provider not configured",
+                "Terraform called the provider before configuring it; this is a bug in Terraform or the provider.",
+            )
+            .into()
+        })
+    }
+
+    /// The resource and the configured context for one call, or the diagnostics explaining why not.
+    fn target(&self, type_name: &str) -> Result<(&dyn Resource, Context), Diagnostics> {
+        Ok((self.resource(type_name)?, self.context()?))
+    }
+}
+
+#[tonic::async_trait]
+impl ProviderHandler for HikubeProvider {
+    fn provider_schema(&self) -> Schema {
+        provider_config::schema()
+    }
+
+    fn resource_schemas(&self) -> BTreeMap<String, Schema> {
+        self.resources.iter().map(|(name, r)| (name.to_string(), r.schema())).collect()
+    }
+
+    async fn validate_provider_config(&self, config: Value) -> Diagnostics {
+        match provider_config::parse(&config, |_| None) {
+            Ok(_) => Diagnostics::default(),
+            Err(diagnostics) => diagnostics,
+        }
+    }
+
+    async fn configure_provider(&self, config: Value, terraform_version: String) -> Diagnostics {
+        tracing::info!(terraform_version, provider_version = env!("CARGO_PKG_VERSION"), "configuring the provider");
+        match provider_config::parse(&config, |k| std::env::var(k).ok()) {
+            Ok(parsed) => {
+                if let Some(kafka) = &parsed.kafka {
+                    tracing::debug!(kafka = %kafka.describe(), "default Kafka connection");
+                }
+                *self.context.write().expect("context lock") = Some(Context {
+                    config: Arc::new(parsed),
+                    kafka_pool: self.kafka_pool.clone(),
+                    cancel: self.cancel.clone(),
+                });
+                Diagnostics::default()
+            }
+            Err(diagnostics) => diagnostics,
+        }
+    }
+
+    async fn validate_resource_config(&self, type_name: &str, config: Value) -> Diagnostics {
+        match self.resource(type_name) {
+            Ok(resource) => resource.validate(&config),
+            Err(diagnostics) => diagnostics,
+        }
+    }
+
+    async fn upgrade_resource_state(&self, type_name: &str, version: i64, state: Value) -> (Value, Diagnostics) {
+        match self.resource(type_name) {
+            Ok(resource) if version == resource.schema().version => (state, Diagnostics::default()),
+            Ok(resource) => (
+                Value::Null,
+                Diagnostic::error(
+                    "Unsupported state version",
+                    format!(
+                        "The state of this {type_name} was written with schema version {version}; this provider writes version {}. Use the provider version that wrote it.",
+                        resource.schema().version
+                    ),
+                )
+                .into(),
+            ),
+            Err(diagnostics) => (Value::Null, diagnostics),
+        }
+    }
+
+    async fn read_resource(&self, request: ReadRequest) -> ReadResponse {
+        match self.target(&request.type_name) {
+            Ok((resource, ctx)) => resource.read(&ctx, request).await,
+            Err(diagnostics) => ReadResponse { new_state: request.current_state, diagnostics, ..Default::default() },
+        }
+    }
+
+    async fn plan_resource_change(&self, request: PlanRequest) -> PlanResponse {
+        match self.target(&request.type_name) {
+            Ok((resource, ctx)) => resource.plan(&ctx, request).await,
+            Err(diagnostics) => PlanResponse { diagnostics, ..Default::default() },
+        }
+    }
+
+    async fn apply_resource_change(&self, request: ApplyRequest) -> ApplyResponse {
+        match self.target(&request.type_name) {
+            Ok((resource, ctx)) => resource.apply(&ctx, request).await,
+            Err(diagnostics) => ApplyResponse { new_state: request.prior_state, diagnostics, ..Default::default() },
+        }
+    }
+
+    async fn import_resource_state(&self, type_name: &str, id: &str) -> ImportResponse {
+        match self.target(type_name) {
+            Ok((resource, ctx)) => resource.import(&ctx, id).await,
+            Err(diagnostics) => ImportResponse { diagnostics, ..Default::default() },
+        }
+    }
+
+    async fn stop(&self) {
+        self.cancel.cancel();
+    }
+}

@@ -1,0 +1,97 @@
+//! A Terraform working directory that runs the real CLI against the provider binary this crate
+//! builds, through `dev_overrides`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use super::{Stack, check, run};
+
+pub struct Workspace {
+    dir: tempfile::TempDir,
+    terraform: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Workspace {
+    pub fn new(stack: &Stack) -> Workspace {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let binary = Path::new(env!("CARGO_BIN_EXE_terraform-provider-hikube"));
+        let rc = format!(
+            "provider_installation {{\n  dev_overrides {{\n    \"hikube/hikube\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+            binary.parent().unwrap().display()
+        );
+        std::fs::write(dir.path().join(".terraformrc"), rc).unwrap();
+        Workspace { dir, terraform: stack.terraform.clone(), env: Vec::new() }
+    }
+
+    /// An environment variable for every Terraform run, e.g. `TF_VAR_…` for a secret that must
+    /// not be written into the configuration.
+    pub fn env(mut self, key: &str, value: &str) -> Workspace {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Replaces the configuration with `main.tf`.
+    pub fn write(&self, main_tf: &str) {
+        std::fs::write(self.dir.path().join("main.tf"), main_tf).unwrap();
+    }
+
+    pub fn terraform(&self, args: &[&str]) -> Output {
+        run(Command::new(&self.terraform)
+            .current_dir(self.dir.path())
+            .env("TF_CLI_CONFIG_FILE", self.dir.path().join(".terraformrc"))
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("TF_IN_AUTOMATION", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .args(args))
+    }
+
+    pub fn apply(&self) -> String {
+        check(self.terraform(&["apply", "-auto-approve", "-no-color", "-input=false"]), "terraform apply")
+    }
+
+    pub fn destroy(&self) -> String {
+        check(self.terraform(&["destroy", "-auto-approve", "-no-color", "-input=false"]), "terraform destroy")
+    }
+
+    /// `terraform plan -detailed-exitcode`: 0 no changes, 2 changes; the output for assertions.
+    pub fn plan(&self) -> (i32, String) {
+        let output = self.terraform(&["plan", "-detailed-exitcode", "-no-color", "-input=false"]);
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.code().unwrap_or(-1), text)
+    }
+
+    pub fn assert_no_changes(&self) {
+        let (code, text) = self.plan();
+        assert_eq!(code, 0, "expected an empty plan:\n{text}");
+    }
+
+    /// A plan or apply that must fail; returns what Terraform printed.
+    pub fn expect_failure(&self, args: &[&str]) -> String {
+        let output = self.terraform(args);
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(!output.status.success(), "expected `terraform {}` to fail:\n{text}", args.join(" "));
+        text
+    }
+
+    /// The state as `terraform show -json` reports it.
+    pub fn state(&self) -> serde_json::Value {
+        let json = check(self.terraform(&["show", "-json"]), "terraform show -json");
+        serde_json::from_str(&json).expect("state JSON")
+    }
+
+    /// The attribute values of one resource in the state.
+    pub fn resource(&self, address: &str) -> serde_json::Value {
+        let state = self.state();
+        let resources = state["values"]["root_module"]["resources"].as_array().cloned().unwrap_or_default();
+        resources
+            .into_iter()
+            .find(|r| r["address"] == address)
+            .map(|r| r["values"].clone())
+            .unwrap_or(serde_json::Value::Null)
+    }
+}
