@@ -296,6 +296,23 @@ fn refusals_name_the_attribute_and_leave_the_cluster_alone() {
 }
 
 #[test]
+fn a_name_colliding_with_an_existing_topic_in_metrics_is_refused_at_plan() {
+    let stack = Stack::from_env();
+    let provider = plaintext_provider(&stack);
+    let base = unique("tf.collide");
+    let existing = Workspace::new(&stack);
+    existing.write(&format!("{provider}{}", topic(&base, 1, Some(1), &[])));
+    let applied = existing.apply();
+    assert!(applied.contains("Warning: Topic name with '.' or '_'"), "{applied}");
+    let clash = Workspace::new(&stack);
+    clash.write(&format!("{provider}{}", topic(&base.replace('.', "_"), 1, Some(1), &[])));
+    let text = clash.expect_failure(&["plan", "-no-color"]);
+    assert!(text.contains("The cluster refuses this topic") && text.contains("collides"), "{text}");
+    assert!(text.contains("with hikube_kafka_topic.t") && text.contains("name"), "{text}");
+    existing.destroy();
+}
+
+#[test]
 fn connection_problems_are_reported_at_plan() {
     let stack = Stack::from_env();
     let name = unique("tf-conn");

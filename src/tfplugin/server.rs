@@ -74,9 +74,11 @@ pub async fn serve_debug<H: ProviderHandler>(handler: H, provider_address: &str)
             "Addr": {"Network": "unix", "String": socket.display().to_string()},
         }
     });
-    println!("Provider started. To attach Terraform, set in its environment:\n");
-    println!("\tTF_REATTACH_PROVIDERS='{reattach}'\n");
-    println!("Stop with Ctrl-C.");
+    // One write, and a closed stdout is no reason to stop serving: the reader may be gone.
+    let banner = format!(
+        "Provider started. To attach Terraform, set in its environment:\n\n\tTF_REATTACH_PROVIDERS='{reattach}'\n\nStop with Ctrl-C.\n"
+    );
+    let _ = std::io::stdout().lock().write_all(banner.as_bytes()).and_then(|()| std::io::stdout().flush());
     let shutdown = Arc::new(Notify::new());
     let router = routes(handler, shutdown.clone()).await;
     let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);

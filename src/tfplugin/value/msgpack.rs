@@ -569,18 +569,23 @@ impl Encoder {
     }
 }
 
-/// The concrete type a value of dynamic type is sent with.
+/// The concrete type a value of dynamic type is sent with. Collections whose elements differ
+/// in type get `dynamic` elements, each of which then carries its own type.
 fn implied_type(value: &Value) -> Type {
-    let first_type = |items: &[Value]| items.first().map_or(Type::Dynamic, implied_type);
+    fn common<'a>(items: impl Iterator<Item = &'a Value>) -> Type {
+        let mut types = items.map(implied_type);
+        let Some(first) = types.next() else { return Type::Dynamic };
+        if types.all(|t| t == first) { first } else { Type::Dynamic }
+    }
     match value {
         Value::Null | Value::Unknown(_) => Type::Dynamic,
         Value::Bool(_) => Type::Bool,
         Value::Number(_) => Type::Number,
         Value::String(_) => Type::String,
-        Value::List(items) => Type::list(first_type(items)),
-        Value::Set(items) => Type::set(first_type(items)),
+        Value::List(items) => Type::list(common(items.iter())),
+        Value::Set(items) => Type::set(common(items.iter())),
         Value::Tuple(items) => Type::Tuple(items.iter().map(implied_type).collect()),
-        Value::Map(map) => Type::map(map.values().next().map_or(Type::Dynamic, implied_type)),
+        Value::Map(map) => Type::map(common(map.values())),
         Value::Object(object) => Type::Object(object.iter().map(|(k, v)| (k.clone(), implied_type(v))).collect()),
     }
 }

@@ -95,6 +95,13 @@ fn dynamic_values_carry_their_type() {
 }
 
 #[test]
+fn dynamic_collections_with_mixed_elements_roundtrip() {
+    let value = Value::Map(BTreeMap::from([("a".into(), Value::string("x")), ("b".into(), Value::int(1))]));
+    let bytes = encode_msgpack(&value, &Type::Dynamic).unwrap();
+    assert_eq!(decode_msgpack(&bytes, &Type::Dynamic).unwrap(), value);
+}
+
+#[test]
 fn tuples_roundtrip() {
     let ty = Type::Tuple(vec![Type::String, Type::Number]);
     let value = Value::Tuple(vec![Value::string("a"), Value::int(-7)]);

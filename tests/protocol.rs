@@ -1,0 +1,230 @@
+//! The provider binary as go-plugin sees it: the handshake, AutoMTLS with a client certificate
+//! shaped like Terraform's, StopProvider cancelling an operation in flight, the controller's
+//! shutdown, and the debug mode Terraform reattaches to.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use terraform_provider_hikube::resources;
+use terraform_provider_hikube::tfplugin::goplugin::grpc_controller_client::GrpcControllerClient;
+use terraform_provider_hikube::tfplugin::proto::provider_client::ProviderClient;
+use terraform_provider_hikube::tfplugin::proto::{self, DynamicValue};
+use terraform_provider_hikube::tfplugin::value::{Type, Value, encode_msgpack};
+use terraform_provider_hikube::tfplugin::{MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, ProviderHandler};
+use tonic::transport::{Channel, Endpoint, Uri};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_terraform-provider-hikube");
+
+/// A client identity like Terraform's: self-signed, P-521, marked as a CA.
+struct ClientIdentity {
+    cert_pem: String,
+    cert_der: Vec<u8>,
+    key_der: Vec<u8>,
+}
+
+fn client_identity() -> ClientIdentity {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA384).unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    ClientIdentity { cert_pem: cert.pem(), cert_der: cert.der().to_vec(), key_der: key.serialize_der() }
+}
+
+struct Plugin {
+    child: Child,
+    address: String,
+    server_cert: Vec<u8>,
+}
+
+impl Drop for Plugin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_plugin(client: &ClientIdentity) -> Plugin {
+    let mut child = Command::new(BINARY)
+        .env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE)
+        .env("PLUGIN_PROTOCOL_VERSIONS", "5,6")
+        .env("PLUGIN_MIN_PORT", "10000")
+        .env("PLUGIN_MAX_PORT", "25000")
+        .env("PLUGIN_CLIENT_CERT", &client.cert_pem)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let fields: Vec<&str> = line.trim().split('|').collect();
+    assert_eq!(&fields[..3], ["1", "6", "tcp"], "handshake line {line:?}");
+    assert_eq!(fields[4], "grpc");
+    let port: u16 = fields[3].rsplit_once(':').unwrap().1.parse().unwrap();
+    assert!((10000..=25000).contains(&port), "port inside PLUGIN_MIN_PORT..PLUGIN_MAX_PORT");
+    assert!(!fields[5].ends_with('='), "certificate is base64 without padding");
+    let server_cert = base64::engine::general_purpose::STANDARD_NO_PAD.decode(fields[5]).unwrap();
+    Plugin { child, address: fields[3].to_string(), server_cert }
+}
+
+async fn connect(plugin: &Plugin, client: &ClientIdentity) -> Result<Channel, tonic::transport::Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(plugin.server_cert.clone())).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(
+            vec![CertificateDer::from(client.cert_der.clone())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(client.key_der.clone())),
+        )
+        .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let address = plugin.address.clone();
+    Endpoint::from_static("http://localhost")
+        .connect_with_connector(tower::service_fn(move |_: Uri| {
+            let connector = connector.clone();
+            let address = address.clone();
+            async move {
+                let tcp = tokio::net::TcpStream::connect(address).await?;
+                let tls = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await?;
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tls))
+            }
+        }))
+        .await
+}
+
+fn dynamic(value: &Value, ty: &Type) -> Option<DynamicValue> {
+    Some(DynamicValue { msgpack: encode_msgpack(value, ty).unwrap(), json: Vec::new() })
+}
+
+#[test]
+fn run_by_hand_it_explains_itself_and_prints_nothing_on_stdout() {
+    let output = Command::new(BINARY).env_remove(MAGIC_COOKIE_KEY).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not meant to be run by hand"));
+}
+
+#[tokio::test]
+async fn automtls_accepts_only_terraforms_certificate() {
+    rustls::crypto::aws_lc_rs::default_provider().install_default().ok();
+    let terraform = client_identity();
+    let plugin = start_plugin(&terraform);
+    let channel = connect(&plugin, &terraform).await.expect("TLS with the announced client certificate");
+    let schema =
+        ProviderClient::new(channel.clone()).get_provider_schema(proto::get_provider_schema::Request {}).await.unwrap();
+    assert!(schema.into_inner().resource_schemas.contains_key("hikube_kafka_topic"));
+
+    let stranger = client_identity();
+    let refused = match connect(&plugin, &stranger).await {
+        Err(_) => true,
+        Ok(channel) => {
+            ProviderClient::new(channel).get_provider_schema(proto::get_provider_schema::Request {}).await.is_err()
+        }
+    };
+    assert!(refused, "a client certificate other than PLUGIN_CLIENT_CERT must be refused");
+
+    let started = Instant::now();
+    GrpcControllerClient::new(channel).shutdown(terraform_provider_hikube::tfplugin::goplugin::Empty {}).await.unwrap();
+    let mut plugin = plugin;
+    loop {
+        if plugin.child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "the plugin exits after the controller's Shutdown");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn stop_provider_cancels_an_apply_in_flight_and_keeps_serving() {
+    rustls::crypto::aws_lc_rs::default_provider().install_default().ok();
+    let terraform = client_identity();
+    let plugin = start_plugin(&terraform);
+    let channel = connect(&plugin, &terraform).await.unwrap();
+    let mut client = ProviderClient::new(channel);
+
+    let provider_type = resources::HikubeProvider::default().provider_schema().value_type();
+    let config = Value::Object(BTreeMap::from([(
+        "kafka".to_string(),
+        Value::Object(BTreeMap::from([
+            // Nothing listens on port 1: every attempt fails and is retried until the timeout.
+            ("bootstrap_servers".to_string(), Value::List(vec![Value::string("127.0.0.1:1")])),
+            ("request_timeout".to_string(), Value::string("2s")),
+        ])),
+    )]));
+    let configured = client
+        .configure_provider(proto::configure_provider::Request {
+            terraform_version: "1.11.4".into(),
+            config: dynamic(&config, &provider_type),
+            client_capabilities: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(configured.diagnostics.is_empty(), "{:?}", configured.diagnostics);
+
+    let topic_type =
+        resources::all().into_iter().find(|r| r.type_name() == "hikube_kafka_topic").unwrap().schema().value_type();
+    let planned = Value::Object(BTreeMap::from([
+        ("id".to_string(), Value::string("stopped")),
+        ("name".to_string(), Value::string("stopped")),
+        ("partitions".to_string(), Value::int(1)),
+        ("replication_factor".to_string(), Value::int(1)),
+        ("timeout".to_string(), Value::string("10m")),
+    ]));
+    let apply = {
+        let mut client = client.clone();
+        let request = proto::apply_resource_change::Request {
+            type_name: "hikube_kafka_topic".into(),
+            prior_state: dynamic(&Value::Null, &topic_type),
+            planned_state: dynamic(&planned, &topic_type),
+            config: dynamic(&planned, &topic_type),
+            ..Default::default()
+        };
+        tokio::spawn(async move { client.apply_resource_change(request).await })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let started = Instant::now();
+    client.stop_provider(proto::stop_provider::Request {}).await.unwrap();
+    let applied =
+        tokio::time::timeout(Duration::from_secs(5), apply).await.expect("apply returns soon after StopProvider");
+    let diagnostics = applied.unwrap().unwrap().into_inner().diagnostics;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(diagnostics.iter().any(|d| d.detail.contains("cancelled")), "{diagnostics:?}");
+    let schema = client.get_provider_schema(proto::get_provider_schema::Request {}).await;
+    assert!(schema.is_ok(), "the server keeps serving after StopProvider");
+}
+
+#[test]
+fn debug_mode_serves_terraform_through_reattach() {
+    let stack = support::Stack::from_env();
+    let mut child = Command::new(BINARY).arg("--debug").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let reattach = stdout
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.trim().strip_prefix("TF_REATTACH_PROVIDERS=").map(|v| v.trim_matches('\'').to_string()))
+        .expect("the debug mode prints TF_REATTACH_PROVIDERS");
+    let ws = support::terraform::Workspace::new(&stack).env("TF_REATTACH_PROVIDERS", &reattach);
+    ws.write(&format!(
+        "terraform {{\n  required_providers {{\n    hikube = {{ source = \"hikube/hikube\" }}\n  }}\n}}\n\
+         provider \"hikube\" {{\n  kafka = {{ bootstrap_servers = [{:?}] }}\n}}\n\
+         resource \"hikube_kafka_topic\" \"t\" {{\n  name = \"debug-mode\"\n  partitions = 1\n}}\n",
+        stack.plain_bootstrap.split(',').next().unwrap()
+    ));
+    let (code, plan) = ws.plan();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.contains("hikube_kafka_topic.t will be created"), "{plan}");
+}
