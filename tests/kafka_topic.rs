@@ -295,6 +295,107 @@ fn refusals_name_the_attribute_and_leave_the_cluster_alone() {
     );
 }
 
+/// A replication-factor change that outlasts the timeout: the apply says so and records the
+/// real replication factor; the next apply waits for the same reassignment instead of
+/// starting another, and no message is lost.
+#[test]
+fn a_slow_reassignment_is_awaited_by_the_next_apply() {
+    let stack = Stack::from_env();
+    let provider = plaintext_provider(&stack);
+    let name = unique("tf-slow-rf");
+    let ws = Workspace::new(&stack);
+    ws.write(&format!("{provider}{}", topic(&name, 1, Some(1), &[])));
+    ws.apply();
+    let records = "20000";
+    check(
+        stack.kafka_tool(
+            "org.apache.kafka.tools.ProducerPerformance",
+            &[
+                "--topic",
+                &name,
+                "--num-records",
+                records,
+                "--record-size",
+                "1000",
+                "--throughput",
+                "-1",
+                "--producer-props",
+                &format!("bootstrap.servers={}", stack.plain_bootstrap),
+                "acks=all",
+            ],
+        ),
+        "produce 20 MB",
+    );
+    // Throttle this topic's replication to 1 MB/s so that copying 20 MB takes a while.
+    check(
+        stack.kafka_tool(
+            "kafka.admin.ConfigCommand",
+            &[
+                "--bootstrap-server",
+                &stack.plain_bootstrap,
+                "--alter",
+                "--entity-type",
+                "brokers",
+                "--entity-default",
+                "--add-config",
+                "leader.replication.throttled.rate=1000000,follower.replication.throttled.rate=1000000",
+            ],
+        ),
+        "broker throttle",
+    );
+    alter_on_broker(
+        &stack,
+        &name,
+        &["--add-config", "leader.replication.throttled.replicas=*,follower.replication.throttled.replicas=*"],
+    );
+
+    ws.write(
+        &format!("{provider}{}", topic(&name, 1, Some(3), &[]))
+            .replace("partitions = 1\n", "partitions = 1\n  timeout = \"3s\"\n"),
+    );
+    let text = ws.expect_failure(&["apply", "-auto-approve", "-no-color"]);
+    assert!(text.contains("still running") && text.contains("apply"), "{text}");
+    assert_eq!(
+        ws.resource("hikube_kafka_topic.t")["replication_factor"],
+        1,
+        "state records the real replication factor"
+    );
+    let (code, plan) = ws.plan();
+    assert_eq!(code, 2, "the change is still pending:\n{plan}");
+
+    ws.write(&format!("{provider}{}", topic(&name, 1, Some(3), &[])));
+    let resumed = ws.clone_with_env("TF_LOG_PROVIDER", "INFO").apply_logged();
+    assert!(resumed.contains("waiting for a reassignment already under way"), "the next apply resumed:\n{resumed}");
+    assert!(!resumed.contains("starting partition reassignment"), "no second reassignment:\n{resumed}");
+    assert_eq!(describe_on_broker(&stack, &name).unwrap().replication_factor, 3);
+    ws.assert_no_changes();
+    check(
+        stack.kafka_tool(
+            "kafka.admin.ConfigCommand",
+            &[
+                "--bootstrap-server",
+                &stack.plain_bootstrap,
+                "--alter",
+                "--entity-type",
+                "brokers",
+                "--entity-default",
+                "--delete-config",
+                "leader.replication.throttled.rate,follower.replication.throttled.rate",
+            ],
+        ),
+        "remove broker throttle",
+    );
+    let consumed = check(
+        stack.kafka_tool(
+            "org.apache.kafka.tools.GetOffsetShell",
+            &["--bootstrap-server", &stack.plain_bootstrap, "--topic", &name],
+        ),
+        "offsets",
+    );
+    assert_eq!(consumed.trim(), format!("{name}:0:{records}"), "every record is still there");
+    ws.destroy();
+}
+
 #[test]
 fn a_name_colliding_with_an_existing_topic_in_metrics_is_refused_at_plan() {
     let stack = Stack::from_env();

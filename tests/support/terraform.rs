@@ -31,6 +31,11 @@ impl Workspace {
         self
     }
 
+    /// The same working directory with one more environment variable.
+    pub fn clone_with_env(&self, key: &str, value: &str) -> WorkspaceView<'_> {
+        WorkspaceView { workspace: self, extra: (key.to_string(), value.to_string()) }
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -93,5 +98,28 @@ impl Workspace {
             .find(|r| r["address"] == address)
             .map(|r| r["values"].clone())
             .unwrap_or(serde_json::Value::Null)
+    }
+}
+
+pub struct WorkspaceView<'a> {
+    workspace: &'a Workspace,
+    extra: (String, String),
+}
+
+impl WorkspaceView<'_> {
+    /// `terraform apply` with its stderr (where provider logs go) in the returned text.
+    pub fn apply_logged(&self) -> String {
+        let ws = self.workspace;
+        let output = run(Command::new(&ws.terraform)
+            .current_dir(ws.dir.path())
+            .env("TF_CLI_CONFIG_FILE", ws.dir.path().join(".terraformrc"))
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("TF_IN_AUTOMATION", "1")
+            .envs(ws.env.iter().map(|(k, v)| (k, v)))
+            .env(&self.extra.0, &self.extra.1)
+            .args(["apply", "-auto-approve", "-no-color", "-input=false"]));
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "terraform apply failed:\n{text}");
+        text
     }
 }

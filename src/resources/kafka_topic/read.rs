@@ -51,14 +51,28 @@ pub(super) async fn read(ctx: &Context, request: ReadRequest) -> ReadResponse {
         ),
         other => other.clone(),
     };
+    let mut private = Private::decode(&private);
+    let mut replication_factor = info.replication_factor();
+    if private.pending_replication_factor.is_some() {
+        // While replicas are still being added, metadata already lists them: until the copy is
+        // done, the topic has only the replicas that are not being added.
+        match ctx.cancellable(cluster.ongoing_reassignments(&name)).await {
+            Ok(ongoing) if ongoing.is_empty() => private.pending_replication_factor = None,
+            Ok(ongoing) => {
+                replication_factor =
+                    ongoing.values().map(|r| r.replicas.len() - r.adding.len()).max().unwrap_or(replication_factor);
+            }
+            Err(e) => {
+                return keep(
+                    kafka_diagnostic(&format!("Reading reassignments of topic {name} failed"), &e, None).into(),
+                );
+            }
+        }
+    }
     let Value::Object(mut state) = current_state.clone() else { return keep(Default::default()) };
     state.insert("partitions".into(), Value::int(info.partitions.len() as i64));
-    state.insert("replication_factor".into(), Value::int(info.replication_factor() as i64));
+    state.insert("replication_factor".into(), Value::int(replication_factor as i64));
     state.insert("config".into(), config);
-    let mut private = Private::decode(&private);
-    if private.pending_replication_factor.is_some_and(|rf| rf as usize == info.replication_factor()) {
-        private.pending_replication_factor = None;
-    }
     ReadResponse { new_state: Value::Object(state), private: private.encode(), diagnostics: Default::default() }
 }
 
