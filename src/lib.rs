@@ -10,8 +10,9 @@
 //! [`resources`] joins them: the provider's configuration and one module per resource (schema,
 //! plan, apply, read, import), converting Terraform values to typed configuration at the
 //! boundary and domain errors to diagnostics with attribute paths. `main.rs` only wires these
-//! together: flags, logging, serving.
+//! together: flags, logging, serving; [`docs`] renders the registry pages from the schemas.
 
+pub mod docs;
 pub mod kafka;
 pub mod resources;
 pub mod tfplugin;
