@@ -78,8 +78,11 @@ fn page(title: &str, kind: &str, name: &str, schema: &Schema, example: &str, imp
 
 type NestedSection = (String, String, Vec<Attribute>);
 
+/// A section heading of the schema and which attributes it lists.
+type Section = (&'static str, fn(&Attribute) -> bool);
+
 fn block_sections(out: &mut String, block: &Block, prefix: &str, nested: &mut Vec<NestedSection>) {
-    let groups: [(&str, fn(&Attribute) -> bool); 3] = [
+    let groups: [Section; 3] = [
         ("Required", |a| a.required),
         ("Optional", |a| a.optional),
         ("Read-Only", |a| a.computed && !a.optional && !a.required),
