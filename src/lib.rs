@@ -13,6 +13,8 @@
 //! together: flags, logging, serving; [`docs`] renders the registry pages from the schemas.
 
 pub mod docs;
+pub mod helm;
 pub mod kafka;
+pub mod kube;
 pub mod resources;
 pub mod tfplugin;

@@ -1,0 +1,168 @@
+//! Running the helm CLI. Values go through a 0600 temporary file, credentials through helm's
+//! environment variables: nothing secret ever appears in a process's arguments.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use tokio::process::Command;
+
+use super::{ChartSource, Error};
+
+/// How the provider reaches the cluster, handed to helm.
+#[derive(Clone, Debug, Default)]
+pub struct Helm {
+    pub binary: PathBuf,
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    /// `HELM_KUBEAPISERVER`, `HELM_KUBETOKEN`, ... for a connection given by host and token.
+    pub env: Vec<(String, String)>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct InstallOptions {
+    pub wait: bool,
+    pub timeout: Duration,
+    /// Roll back by itself when the upgrade fails.
+    pub atomic: bool,
+}
+
+/// Extra time helm gets beyond its own `--timeout` before the provider gives up on it.
+const GRACE: Duration = Duration::from_secs(60);
+
+impl Helm {
+    fn command(&self, namespace: &str) -> Command {
+        let mut command = Command::new(&self.binary);
+        if let Some(kubeconfig) = &self.kubeconfig {
+            command.arg("--kubeconfig").arg(kubeconfig);
+        }
+        if let Some(context) = &self.context {
+            command.args(["--kube-context", context]);
+        }
+        command.args(["--namespace", namespace]);
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+    }
+
+    async fn run(&self, mut command: Command, name: &str, timeout: Duration) -> Result<String, Error> {
+        tracing::debug!(command = ?command.as_std(), "running helm");
+        let child = command
+            .spawn()
+            .map_err(|e| Error::Spawn { binary: self.binary.display().to_string(), reason: e.to_string() })?;
+        let output = tokio::time::timeout(timeout + GRACE, child.wait_with_output())
+            .await
+            .map_err(|_| Error::Timeout { command: name.to_string(), seconds: (timeout + GRACE).as_secs() })?
+            .map_err(|e| Error::Spawn { binary: self.binary.display().to_string(), reason: e.to_string() })?;
+        if !output.status.success() {
+            let message = String::from_utf8_lossy(&output.stderr).trim().to_string();
+            return Err(Error::Command { command: name.to_string(), message });
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// `helm upgrade --install`: installs the release or upgrades it to these values.
+    pub async fn upgrade_install(
+        &self,
+        release: &str,
+        namespace: &str,
+        chart: &ChartSource,
+        values: &Json,
+        options: InstallOptions,
+    ) -> Result<(), Error> {
+        let values_file = values_file(values)?;
+        let mut command = self.command(namespace);
+        command.args(["upgrade", "--install", release]).args(chart.args()?);
+        command.arg("--values").arg(values_file.path());
+        command.args([
+            "--create-namespace",
+            "--history-max",
+            "10",
+            "--timeout",
+            &format!("{}s", options.timeout.as_secs()),
+        ]);
+        if options.wait {
+            command.arg("--wait");
+        }
+        if options.atomic {
+            command.arg("--atomic");
+        }
+        self.run(command, "upgrade --install", options.timeout).await.map(drop)
+    }
+
+    /// Renders the chart as the cluster would receive it, without touching the cluster.
+    pub async fn template(
+        &self,
+        release: &str,
+        namespace: &str,
+        chart: &ChartSource,
+        values: &Json,
+    ) -> Result<String, Error> {
+        let values_file = values_file(values)?;
+        let mut command = self.command(namespace);
+        command.args(["template", release]).args(chart.args()?);
+        command.arg("--values").arg(values_file.path());
+        self.run(command, "template", Duration::from_secs(60)).await
+    }
+
+    pub async fn uninstall(&self, release: &str, namespace: &str, wait: bool, timeout: Duration) -> Result<(), Error> {
+        let mut command = self.command(namespace);
+        command.args(["uninstall", release, "--timeout", &format!("{}s", timeout.as_secs())]);
+        if wait {
+            command.arg("--wait");
+        }
+        match self.run(command, "uninstall", timeout).await {
+            Err(Error::Command { message, .. }) if message.contains("not found") => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    /// Returns the release to an earlier revision; the way out of an interrupted upgrade.
+    pub async fn rollback(
+        &self,
+        release: &str,
+        namespace: &str,
+        revision: i64,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        let mut command = self.command(namespace);
+        command.args([
+            "rollback",
+            release,
+            &revision.to_string(),
+            "--wait",
+            "--timeout",
+            &format!("{}s", timeout.as_secs()),
+        ]);
+        self.run(command, "rollback", timeout).await.map(drop)
+    }
+}
+
+/// A private temporary file holding the values as JSON (which YAML readers accept).
+fn values_file(values: &Json) -> Result<tempfile::NamedTempFile, Error> {
+    // tempfile creates files readable by their owner only (0600).
+    let mut file = tempfile::Builder::new()
+        .prefix("hikube-values-")
+        .suffix(".json")
+        .tempfile()
+        .map_err(|e| Error::Io(e.to_string()))?;
+    file.write_all(values.to_string().as_bytes()).map_err(|e| Error::Io(e.to_string()))?;
+    file.flush().map_err(|e| Error::Io(e.to_string()))?;
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn values_files_are_private() {
+        let file = values_file(&serde_json::json!({"password": "x"})).unwrap();
+        let mode = std::fs::metadata(file.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

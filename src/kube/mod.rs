@@ -1,0 +1,139 @@
+//! Kubernetes, as the Helm-backed resources need it: the connection, a release's record from
+//! its Secret, and the comparison of live objects with the release manifest that reveals
+//! changes made behind Terraform's back.
+
+mod drift;
+
+use ::kube::api::{Api, DeleteParams, ListParams};
+use ::kube::config::{KubeConfigOptions, Kubeconfig};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
+
+pub use drift::{Drift, live_drift, subset_differences};
+
+use crate::helm::{Release, decode_release_secret};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    #[error("invalid Kubernetes connection settings: {0}")]
+    Config(String),
+    #[error("Kubernetes API error: {0}")]
+    Api(String),
+    #[error(transparent)]
+    Release(#[from] crate::helm::Error),
+}
+
+impl From<::kube::Error> for Error {
+    fn from(e: ::kube::Error) -> Self {
+        Error::Api(e.to_string())
+    }
+}
+
+/// How to reach the API server: a kubeconfig (path and context) or a host with a token.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Connection {
+    pub config_path: Option<std::path::PathBuf>,
+    pub context: Option<String>,
+    pub host: Option<String>,
+    pub token: Option<String>,
+    pub ca_pem: Option<String>,
+    pub insecure: bool,
+}
+
+#[derive(Clone)]
+pub struct Kube {
+    client: ::kube::Client,
+}
+
+impl Kube {
+    pub async fn connect(connection: &Connection) -> Result<Kube, Error> {
+        let config = if let Some(host) = &connection.host {
+            let mut config =
+                ::kube::Config::new(host.parse().map_err(|_| Error::Config(format!("{host:?} is not a URL")))?);
+            config.auth_info.token = connection.token.clone().map(Into::into);
+            config.accept_invalid_certs = connection.insecure;
+            if let Some(pem) = &connection.ca_pem {
+                let certs = rustls_pki_types_from_pem(pem)?;
+                config.root_cert = Some(certs);
+            }
+            config
+        } else {
+            let options = KubeConfigOptions { context: connection.context.clone(), ..Default::default() };
+            match &connection.config_path {
+                Some(path) => {
+                    let path = expand_home(path);
+                    let kubeconfig = Kubeconfig::read_from(&path)
+                        .map_err(|e| Error::Config(format!("reading kubeconfig {}: {e}", path.display())))?;
+                    ::kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                        .await
+                        .map_err(|e| Error::Config(e.to_string()))?
+                }
+                None => ::kube::Config::infer().await.map_err(|e| Error::Config(e.to_string()))?,
+            }
+        };
+        let client = ::kube::Client::try_from(config).map_err(|e| Error::Config(e.to_string()))?;
+        Ok(Kube { client })
+    }
+
+    pub fn client(&self) -> ::kube::Client {
+        self.client.clone()
+    }
+
+    /// The newest revision of a release, straight from Helm's Secrets; `None` when there is none.
+    pub async fn latest_release(&self, namespace: &str, name: &str) -> Result<Option<Release>, Error> {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let list = secrets.list(&ListParams::default().labels(&format!("owner=helm,name={name}"))).await?;
+        let newest =
+            list.items.into_iter().filter(|s| s.type_.as_deref() == Some("helm.sh/release.v1")).max_by_key(|s| {
+                s.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("version"))
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(0)
+            });
+        let Some(secret) = newest else { return Ok(None) };
+        let payload = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get("release"))
+            .ok_or_else(|| Error::Api(format!("release secret of {name} has no release data")))?;
+        Ok(Some(decode_release_secret(&payload.0)?))
+    }
+
+    /// The last revision that reached `deployed` or `superseded`, for getting out of a pending one.
+    pub async fn last_good_revision(&self, namespace: &str, name: &str) -> Result<Option<i64>, Error> {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let list = secrets.list(&ListParams::default().labels(&format!("owner=helm,name={name}"))).await?;
+        Ok(list
+            .items
+            .iter()
+            .filter_map(|s| s.metadata.labels.as_ref())
+            .filter(|l| matches!(l.get("status").map(String::as_str), Some("deployed" | "superseded")))
+            .filter_map(|l| l.get("version").and_then(|v| v.parse::<i64>().ok()))
+            .max())
+    }
+
+    /// Deletes the volume claims of a release's pods (Helm leaves them behind on uninstall).
+    pub async fn delete_volume_claims(&self, namespace: &str, instance: &str) -> Result<usize, Error> {
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), namespace);
+        let selector = format!("app.kubernetes.io/instance={instance}");
+        let found = claims.list(&ListParams::default().labels(&selector)).await?;
+        claims.delete_collection(&DeleteParams::default(), &ListParams::default().labels(&selector)).await?;
+        Ok(found.items.len())
+    }
+}
+
+fn expand_home(path: &std::path::Path) -> std::path::PathBuf {
+    match (path.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => std::path::PathBuf::from(home).join(rest),
+        _ => path.to_path_buf(),
+    }
+}
+
+fn rustls_pki_types_from_pem(pem: &str) -> Result<Vec<Vec<u8>>, Error> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::pem_slice_iter(pem.as_bytes())
+        .map(|c| c.map(|c| c.to_vec()).map_err(|e| Error::Config(format!("cluster_ca_certificate: {e}"))))
+        .collect()
+}
