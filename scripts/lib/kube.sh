@@ -105,6 +105,8 @@ status:
   done
   run_logged kubernetes "$LOG_DIR/setup.log" kubectl_stack apply -f - <<<"$manifest"
   run_logged kubernetes "$LOG_DIR/setup.log" kubectl_stack apply -f "$CACHE_DIR/kwok-$KWOK_VERSION/storage-class.yaml"
+  # Volumes of Kafka and ZooKeeper grow in place, as on a cloud storage class.
+  run_logged kubernetes "$LOG_DIR/setup.log" kubectl_stack patch storageclass kwok-volume --type merge -p '{"allowVolumeExpansion":true}'
   wait_for nodes 60 nodes_ready || die "kwok: nodes not Ready after 60s (log: $LOG_DIR/kwok.log)"
 }
 

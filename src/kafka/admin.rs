@@ -149,6 +149,33 @@ impl Cluster {
         Ok(topics)
     }
 
+    /// Every topic of the cluster with its partitions, in one Metadata request.
+    pub async fn all_topics(&self) -> Result<Vec<TopicInfo>, Error> {
+        let request = MetadataRequest::default().with_topics(None);
+        let response = self
+            .retry("listing topics", self.config.request_timeout, || self.send_any(&request, METADATA_VERSION))
+            .await?;
+        Ok(response
+            .topics
+            .into_iter()
+            .filter_map(|t| {
+                let name = t.name?.0.to_string();
+                let mut partitions: Vec<TopicPartition> = t
+                    .partitions
+                    .iter()
+                    .map(|p| TopicPartition {
+                        id: p.partition_index,
+                        leader: p.leader_id.0,
+                        replicas: p.replica_nodes.iter().map(|b| b.0).collect(),
+                        isr: p.isr_nodes.iter().map(|b| b.0).collect(),
+                    })
+                    .collect();
+                partitions.sort_by_key(|p| p.id);
+                Some(TopicInfo { name, partitions })
+            })
+            .collect())
+    }
+
     /// The topic's configuration as the broker describes it; `None` when the topic does not exist.
     pub async fn topic_configs(self: &Arc<Self>, name: &str) -> Result<Option<Vec<ConfigEntry>>, Error> {
         let cluster = self.clone();

@@ -4,8 +4,9 @@
 
 mod drift;
 
-use ::kube::api::{Api, DeleteParams, ListParams};
+use ::kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PropagationPolicy};
 use ::kube::config::{KubeConfigOptions, Kubeconfig};
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 
 pub use drift::{Drift, live_drift, subset_differences};
@@ -111,6 +112,32 @@ impl Kube {
             .filter(|l| matches!(l.get("status").map(String::as_str), Some("deployed" | "superseded")))
             .filter_map(|l| l.get("version").and_then(|v| v.parse::<i64>().ok()))
             .max())
+    }
+
+    /// Grows the volumes of a release's pods to `size`: the claims are resized in place, and the
+    /// StatefulSet, whose claim template cannot change, is deleted without its pods so that the
+    /// upgrade that follows re-creates it around them.
+    pub async fn grow_volumes(
+        &self,
+        namespace: &str,
+        instance: &str,
+        statefulset: &str,
+        size: &str,
+    ) -> Result<usize, Error> {
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), namespace);
+        let found =
+            claims.list(&ListParams::default().labels(&format!("app.kubernetes.io/instance={instance}"))).await?;
+        let patch = serde_json::json!({"spec": {"resources": {"requests": {"storage": size}}}});
+        for claim in &found.items {
+            let name = claim.metadata.name.as_deref().unwrap_or_default();
+            claims.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        }
+        let sets: Api<StatefulSet> = Api::namespaced(self.client.clone(), namespace);
+        let orphan = DeleteParams { propagation_policy: Some(PropagationPolicy::Orphan), ..Default::default() };
+        match sets.delete(statefulset, &orphan).await {
+            Ok(_) | Err(::kube::Error::Api(_)) => Ok(found.items.len()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Deletes the volume claims of a release's pods (Helm leaves them behind on uninstall).

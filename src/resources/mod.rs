@@ -2,10 +2,13 @@
 //! Terraform values into typed configuration at the boundary and calling the domain layer.
 
 mod duration;
+mod helm_release;
+pub mod kafka_cluster;
 mod kafka_connection;
 pub mod kafka_topic;
 mod provider;
 mod provider_config;
+pub mod zookeeper_ensemble;
 
 use std::sync::Arc;
 
@@ -31,9 +34,28 @@ pub struct Context {
     pub config: Arc<ProviderConfig>,
     pub kafka_pool: Arc<kafka::Pool>,
     pub cancel: CancellationToken,
+    /// Connected on first use, so that plans without ensembles or clusters never need it.
+    pub kube: Arc<tokio::sync::OnceCell<crate::kube::Kube>>,
 }
 
 impl Context {
+    pub async fn kube(&self) -> Result<&crate::kube::Kube, Diagnostic> {
+        self.kube
+            .get_or_try_init(|| async { crate::kube::Kube::connect(&self.config.kube_connection()).await })
+            .await
+            .map_err(|e| {
+                Diagnostic::error(
+                    "Cannot reach Kubernetes",
+                    format!("{e}.\n\nCheck the provider's kubernetes settings (or KUBECONFIG)."),
+                )
+                .at(AttrPath::root("kubernetes"))
+            })
+    }
+
+    pub fn helm(&self) -> crate::helm::Helm {
+        self.config.helm()
+    }
+
     /// Runs `op` unless Terraform asks the provider to stop first.
     pub async fn cancellable<T>(&self, op: impl Future<Output = Result<T, kafka::Error>>) -> Result<T, kafka::Error> {
         tokio::select! {
@@ -56,7 +78,11 @@ pub trait Resource: Send + Sync {
 }
 
 pub fn all() -> Vec<Box<dyn Resource>> {
-    vec![Box::new(kafka_topic::KafkaTopic)]
+    vec![
+        Box::new(kafka_topic::KafkaTopic),
+        Box::new(helm_release::HelmRelease(zookeeper_ensemble::ZookeeperEnsemble)),
+        Box::new(helm_release::HelmRelease(kafka_cluster::KafkaCluster)),
+    ]
 }
 
 /// A domain error as Terraform shows it, with what to do about it.

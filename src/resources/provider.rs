@@ -85,6 +85,7 @@ impl ProviderHandler for HikubeProvider {
                     config: Arc::new(parsed),
                     kafka_pool: self.kafka_pool.clone(),
                     cancel: self.cancel.clone(),
+                    kube: Arc::default(),
                 });
                 Diagnostics::default()
             }

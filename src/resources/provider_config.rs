@@ -29,6 +29,42 @@ pub struct ProviderConfig {
     pub helm_binary: PathBuf,
 }
 
+impl ProviderConfig {
+    pub fn kube_connection(&self) -> crate::kube::Connection {
+        let k = &self.kubernetes;
+        crate::kube::Connection {
+            config_path: k.config_path.clone(),
+            context: k.config_context.clone(),
+            host: k.host.clone(),
+            token: k.token.as_ref().map(|t| t.expose().to_string()),
+            ca_pem: k.cluster_ca_certificate.clone(),
+            insecure: k.insecure,
+        }
+    }
+
+    /// helm reaching the same cluster: a kubeconfig by path, or host and token through helm's
+    /// environment variables (never its arguments).
+    pub fn helm(&self) -> crate::helm::Helm {
+        let k = &self.kubernetes;
+        let mut env = Vec::new();
+        if let Some(host) = &k.host {
+            env.push(("HELM_KUBEAPISERVER".to_string(), host.clone()));
+            if let Some(token) = &k.token {
+                env.push(("HELM_KUBETOKEN".to_string(), token.expose().to_string()));
+            }
+            if k.insecure {
+                env.push(("HELM_KUBEINSECURE_SKIP_TLS_VERIFY".to_string(), "true".to_string()));
+            }
+        }
+        crate::helm::Helm {
+            binary: self.helm_binary.clone(),
+            kubeconfig: if k.host.is_some() { None } else { k.config_path.clone() },
+            context: k.config_context.clone(),
+            env,
+        }
+    }
+}
+
 pub fn schema() -> Schema {
     Schema {
         version: 0,

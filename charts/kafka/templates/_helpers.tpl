@@ -1,4 +1,5 @@
-{{- define "kafka.fullname" -}}{{ printf "%s-kafka" .Release.Name | trunc 52 | trimSuffix "-" }}{{- end -}}
+{{/* Objects are named after the release, which the provider names <name>-kafka. */}}
+{{- define "kafka.fullname" -}}{{ .Release.Name | trunc 52 | trimSuffix "-" }}{{- end -}}
 
 {{- define "kafka.selectorLabels" -}}
 app.kubernetes.io/name: kafka

@@ -1,4 +1,5 @@
-{{- define "zookeeper.fullname" -}}{{ printf "%s-zookeeper" .Release.Name | trunc 52 | trimSuffix "-" }}{{- end -}}
+{{/* Objects are named after the release, which the provider names <name>-zookeeper. */}}
+{{- define "zookeeper.fullname" -}}{{ .Release.Name | trunc 52 | trimSuffix "-" }}{{- end -}}
 
 {{- define "zookeeper.selectorLabels" -}}
 app.kubernetes.io/name: zookeeper

@@ -1,0 +1,723 @@
+//! What the ZooKeeper ensemble and the Kafka cluster share: each is a Helm release of a chart
+//! this provider ships. Plan renders the chart to a digest that changes exactly when the
+//! rendered objects change; read reports the release's values, its status, and a digest that
+//! differs from the plan's when live objects drifted from the manifest; apply recovers a release
+//! stuck pending, upgrades, and records what happened even when it failed.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+use super::{Context, Resource, duration, provider_config::is_dns_label};
+use crate::helm::{self, ChartSource, InstallOptions, Release, ReleaseStatus};
+use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
+use crate::tfplugin::schema::{Attribute, Nesting, Schema};
+use crate::tfplugin::value::{Refinements, Type, Value};
+use crate::tfplugin::{
+    ApplyRequest, ApplyResponse, ImportResponse, ImportedResource, PlanRequest, PlanResponse, ReadRequest, ReadResponse,
+};
+
+const DEFAULT_TIMEOUT: &str = "10m";
+/// At most this many drifted fields are listed in a warning; the rest are counted.
+const DRIFT_LINES: usize = 10;
+
+/// One kind of Helm-backed resource.
+#[tonic::async_trait]
+pub trait ReleaseKind: Send + Sync + 'static {
+    fn type_name(&self) -> &'static str;
+    fn chart(&self) -> &'static str;
+    fn description(&self) -> &'static str;
+    /// The attributes of this kind, beside the ones every release has.
+    fn attributes(&self) -> Vec<Attribute>;
+    /// Values for attributes the configuration leaves out.
+    fn defaults(&self) -> Vec<(&'static str, Value)>;
+    /// Attributes whose change replaces the release.
+    fn replace_on_change(&self) -> &'static [&'static str];
+    fn validate(&self, config: &Value) -> Diagnostics;
+    /// The chart values for a wholly known planned state; every attribute is represented, so
+    /// that [`ReleaseKind::attributes_from_values`] gives back exactly what the plan had.
+    fn values(&self, planned: &Value) -> Json;
+    fn attributes_from_values(&self, values: &Json) -> BTreeMap<String, Value>;
+    /// Computed outputs that follow from the name and namespace (service addresses).
+    fn outputs(&self, name: &str, namespace: &str, planned: &Value) -> Vec<(&'static str, Value)>;
+    /// Refusals that need the live system (a broker count that would strand replicas).
+    async fn check_change(&self, _ctx: &Context, _prior: &Value, _planned: &Value) -> Diagnostics {
+        Diagnostics::default()
+    }
+    /// Whether destroying this state must be refused.
+    fn protected(&self, _state: &Value) -> bool {
+        false
+    }
+}
+
+pub struct HelmRelease<K>(pub K);
+
+fn common_attributes() -> Vec<Attribute> {
+    vec![
+        Attribute::computed("id", Type::String, "`namespace/name`."),
+        Attribute::required(
+            "name",
+            Type::String,
+            "Release name: lowercase letters, digits and '-', at most 40 characters. Changing it replaces the release.",
+        ),
+        Attribute::optional_computed(
+            "namespace",
+            Type::String,
+            "Namespace of the release; the provider's `namespace` when unset. Changing it replaces the release.",
+        ),
+        Attribute::optional_computed(
+            "wait",
+            Type::Bool,
+            "Wait until every pod is Ready before reporting success (default true).",
+        ),
+        Attribute::optional_computed(
+            "timeout",
+            Type::String,
+            "How long an install, upgrade or uninstall may take (`10m`).",
+        ),
+        Attribute::nested(
+            "chart",
+            Nesting::Single,
+            vec![
+                Attribute::required(
+                    "reference",
+                    Type::String,
+                    "A chart directory or archive, `repo/chart`, or an `oci://` reference.",
+                ),
+                Attribute::optional("version", Type::String, "Chart version, for repository and OCI charts."),
+                Attribute::optional("repository", Type::String, "Repository URL, for a chart given by name."),
+            ],
+            "Use another chart than the one embedded in the provider (which works offline).",
+        ),
+        Attribute::computed(
+            "status",
+            Type::String,
+            "Status of the release's newest revision: `deployed`, `failed`, `pending-upgrade`, ...",
+        ),
+        Attribute::computed("revision", Type::Number, "Revision of the release."),
+        Attribute::computed("chart_version", Type::String, "Version of the chart the release runs."),
+        Attribute::computed(
+            "manifest_digest",
+            Type::String,
+            "Digest of the rendered Kubernetes objects. It changes exactly when they change, and differs from the plan's \
+             when live objects were changed outside Terraform.",
+        ),
+    ]
+}
+
+fn unknown() -> Value {
+    Value::Unknown(Refinements { null: Some(false), ..Default::default() })
+}
+
+fn text(value: &Value, name: &str) -> Option<String> {
+    value.attr(name).as_str().map(str::to_string)
+}
+
+/// A digest of the objects a manifest holds, independent of document order and formatting, so
+/// that `helm template` output and a stored release manifest compare.
+pub fn manifest_digest(manifest: &str) -> Result<String, helm::Error> {
+    let mut objects: Vec<String> = helm::manifest_objects(manifest)?.iter().map(Json::to_string).collect();
+    objects.sort();
+    let mut hasher = Sha256::new();
+    for object in objects {
+        hasher.update(object.as_bytes());
+        hasher.update(b"\n");
+    }
+    Ok(format!("sha256:{:x}", hasher.finalize()))
+}
+
+impl<K: ReleaseKind> HelmRelease<K> {
+    fn chart_source(&self, state: &Value) -> ChartSource {
+        match state.attr("chart") {
+            Value::Object(_) => ChartSource::Reference {
+                chart: text(state.attr("chart"), "reference").unwrap_or_default(),
+                version: text(state.attr("chart"), "version"),
+                repository: text(state.attr("chart"), "repository"),
+            },
+            _ => ChartSource::Embedded(self.0.chart()),
+        }
+    }
+
+    fn timeout(state: &Value) -> Duration {
+        text(state, "timeout").and_then(|t| duration::parse(&t).ok()).unwrap_or(Duration::from_secs(600))
+    }
+
+    /// The Helm release and namespace of a state: the release is `<name>-<chart>`, so that an
+    /// ensemble and a cluster of the same name never share one.
+    fn names(&self, state: &Value) -> Option<(String, String)> {
+        Some((format!("{}-{}", text(state, "name")?, self.0.chart()), text(state, "namespace")?))
+    }
+
+    /// The state Terraform records after an operation, from the plan and the release as it is.
+    fn state_from(&self, planned: &Value, release: &Release) -> Value {
+        let Value::Object(mut state) = planned.clone() else { return planned.clone() };
+        state.insert("status".into(), Value::string(status_text(&release.status)));
+        state.insert("revision".into(), Value::int(release.revision));
+        state.insert("chart_version".into(), Value::string(&release.chart_version));
+        if let Ok(digest) = manifest_digest(&release.manifest) {
+            state.insert("manifest_digest".into(), Value::String(digest));
+        }
+        Value::Object(state)
+    }
+}
+
+fn status_text(status: &ReleaseStatus) -> String {
+    match status {
+        ReleaseStatus::Deployed => "deployed".into(),
+        ReleaseStatus::Failed => "failed".into(),
+        ReleaseStatus::Pending(s) | ReleaseStatus::Other(s) => s.clone(),
+    }
+}
+
+fn helm_diagnostic(summary: String, error: &helm::Error) -> Diagnostic {
+    Diagnostic::error(summary, format!("{error}"))
+}
+
+#[tonic::async_trait]
+impl<K: ReleaseKind> Resource for HelmRelease<K> {
+    fn type_name(&self) -> &'static str {
+        self.0.type_name()
+    }
+
+    fn schema(&self) -> Schema {
+        let mut attributes = common_attributes();
+        attributes.extend(self.0.attributes());
+        Schema {
+            version: 0,
+            block: crate::tfplugin::schema::Block {
+                description: self.0.description().into(),
+                attributes,
+                blocks: vec![],
+            },
+        }
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        let mut diagnostics = self.0.validate(config);
+        if let Some(name) = config.attr("name").as_str()
+            && (!is_dns_label(name) || name.len() > 40)
+        {
+            diagnostics.push(
+                    Diagnostic::error("Invalid name", format!("{name:?} must be lowercase letters, digits and '-', start and end with a letter or digit, at most 40 characters (object names are derived from it)."))
+                        .at(AttrPath::root("name")),
+                );
+        }
+        if let Some(namespace) = config.attr("namespace").as_str()
+            && !is_dns_label(namespace)
+        {
+            diagnostics.push(
+                Diagnostic::error("Invalid namespace", format!("{namespace:?} is not a Kubernetes namespace name."))
+                    .at(AttrPath::root("namespace")),
+            );
+        }
+        if let Some(timeout) = config.attr("timeout").as_str()
+            && let Err(why) = duration::parse(timeout)
+        {
+            diagnostics.push(Diagnostic::error("Invalid timeout", why).at(AttrPath::root("timeout")));
+        }
+        diagnostics
+    }
+
+    async fn plan(&self, ctx: &Context, request: PlanRequest) -> PlanResponse {
+        let PlanRequest { prior_state, proposed_new_state, config, prior_private, .. } = request;
+        if proposed_new_state.is_null() {
+            let mut diagnostics = Diagnostics::default();
+            if self.0.protected(&prior_state) {
+                diagnostics.push(
+                    Diagnostic::error(
+                        "Deletion protection is on",
+                        "This cluster would be destroyed with its data. Set deletion_protection = false and apply, then destroy.",
+                    )
+                    .at(AttrPath::root("deletion_protection")),
+                );
+            }
+            return PlanResponse {
+                planned_state: Value::Null,
+                diagnostics,
+                planned_private: prior_private,
+                ..Default::default()
+            };
+        }
+        let mut diagnostics = self.validate(&config);
+        let Value::Object(mut planned) = proposed_new_state else {
+            return PlanResponse { diagnostics, ..Default::default() };
+        };
+        let common_defaults = [
+            ("namespace", Value::string(&ctx.config.namespace)),
+            ("wait", Value::Bool(true)),
+            ("timeout", Value::string(DEFAULT_TIMEOUT)),
+        ];
+        for (name, default) in common_defaults.into_iter().chain(self.0.defaults()) {
+            if config.attr(name).is_null() {
+                planned.insert(name.to_string(), default);
+            }
+        }
+        let mut requires_replace = Vec::new();
+        if !prior_state.is_null() {
+            for name in ["name", "namespace"].iter().chain(self.0.replace_on_change()) {
+                let after = planned.get(*name).cloned().unwrap_or_default();
+                if after.is_wholly_known() && &after != prior_state.attr(name) {
+                    requires_replace.push(AttrPath::root(name));
+                }
+            }
+        }
+        if let (Some(before), Some(after)) = (
+            text(&prior_state, "storage_size").and_then(|s| storage_bytes(&s)),
+            planned.get("storage_size").and_then(Value::as_str).and_then(storage_bytes),
+        ) && after < before
+        {
+            diagnostics.push(
+                    Diagnostic::error(
+                        "Volumes cannot shrink",
+                        format!(
+                            "storage_size would go from {} to {}. Kubernetes cannot shrink a volume without losing its data; keep the size or grow it.",
+                            text(&prior_state, "storage_size").unwrap_or_default(),
+                            text(&Value::Object(planned.clone()), "storage_size").unwrap_or_default()
+                        ),
+                    )
+                    .at(AttrPath::root("storage_size")),
+                );
+        }
+        let planned_value = Value::Object(planned.clone());
+        let (release, namespace) = match self.names(&planned_value) {
+            Some(names) => names,
+            None => {
+                for key in ["id", "status", "revision", "chart_version", "manifest_digest"] {
+                    planned.insert(key.into(), unknown());
+                }
+                return PlanResponse {
+                    planned_state: Value::Object(planned),
+                    requires_replace,
+                    planned_private: prior_private,
+                    diagnostics,
+                };
+            }
+        };
+        let name = text(&planned_value, "name").unwrap_or_default();
+        planned.insert("id".into(), Value::string(format!("{namespace}/{name}")));
+        for (key, value) in self.0.outputs(&name, &namespace, &planned_value) {
+            planned.insert(key.into(), value);
+        }
+        // The chart renders from the plan as apply will see it, computed outputs included.
+        let planned_value = Value::Object(planned.clone());
+        let replacing = !requires_replace.is_empty();
+        let digest = if planned_value.is_wholly_known() && !diagnostics.has_errors() {
+            let values = self.0.values(&planned_value);
+            match ctx
+                .helm()
+                .template(&release, &namespace, &self.chart_source(&planned_value), &values)
+                .await
+                .map(|m| manifest_digest(&m))
+            {
+                Ok(Ok(digest)) => Value::String(digest),
+                Ok(Err(e)) | Err(e) => {
+                    diagnostics.push(helm_diagnostic(format!("The chart refuses these settings for {name}"), &e));
+                    unknown()
+                }
+            }
+        } else {
+            unknown()
+        };
+        let unchanged = !prior_state.is_null() && !replacing && &digest == prior_state.attr("manifest_digest");
+        for key in ["status", "revision", "chart_version"] {
+            planned.insert(key.into(), if unchanged { prior_state.attr(key).clone() } else { unknown() });
+        }
+        planned.insert("manifest_digest".into(), digest);
+        let planned = Value::Object(planned);
+        if !prior_state.is_null() && !replacing && !diagnostics.has_errors() {
+            diagnostics.extend(self.0.check_change(ctx, &prior_state, &planned).await);
+        }
+        PlanResponse { planned_state: planned, requires_replace, planned_private: prior_private, diagnostics }
+    }
+
+    async fn apply(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
+        let ApplyRequest { prior_state, planned_state, .. } = request;
+        let fail = |state: Value, d: Diagnostic| ApplyResponse {
+            new_state: state,
+            diagnostics: d.into(),
+            ..Default::default()
+        };
+        let kube = match ctx.kube().await {
+            Ok(kube) => kube.clone(),
+            Err(d) => return fail(prior_state, d),
+        };
+        let helm = ctx.helm();
+        if planned_state.is_null() {
+            let Some((name, namespace)) = self.names(&prior_state) else { return ApplyResponse::default() };
+            if self.0.protected(&prior_state) {
+                return fail(
+                    prior_state,
+                    Diagnostic::error(
+                        "Deletion protection is on",
+                        "Set deletion_protection = false and apply before destroying.",
+                    )
+                    .at(AttrPath::root("deletion_protection")),
+                );
+            }
+            tracing::info!(release = %name, namespace = %namespace, "uninstalling release");
+            if let Err(e) = helm.uninstall(&name, &namespace, true, Self::timeout(&prior_state)).await {
+                return fail(prior_state, helm_diagnostic(format!("Uninstalling {name} failed"), &e));
+            }
+            if prior_state.attr("delete_volumes").as_bool() == Some(true)
+                && let Err(e) = kube.delete_volume_claims(&namespace, &name).await
+            {
+                return fail(
+                    Value::Null,
+                    Diagnostic::error(format!("Deleting the volumes of {name} failed"), e.to_string()),
+                );
+            }
+            return ApplyResponse::default();
+        }
+        let Some((name, namespace)) = self.names(&planned_state) else {
+            return fail(
+                prior_state,
+                Diagnostic::error("Name unknown at apply", "name and namespace must be known by now."),
+            );
+        };
+        // An upgrade that never finished (the provider or helm killed) leaves the release pending,
+        // which blocks every later upgrade: go back to the last good revision first.
+        match kube.latest_release(&namespace, &name).await {
+            Ok(Some(release)) if matches!(release.status, ReleaseStatus::Pending(_)) => {
+                let recovered = match kube.last_good_revision(&namespace, &name).await {
+                    Ok(Some(revision)) => {
+                        tracing::warn!(release = %name, revision, "release stuck pending; rolling back to its last good revision");
+                        helm.rollback(&name, &namespace, revision, Self::timeout(&planned_state)).await
+                    }
+                    Ok(None) => {
+                        tracing::warn!(release = %name, "first install stuck pending; uninstalling it to start over");
+                        helm.uninstall(&name, &namespace, true, Self::timeout(&planned_state)).await
+                    }
+                    Err(e) => Err(helm::Error::Command { command: "recovery".into(), message: e.to_string() }),
+                };
+                if let Err(e) = recovered {
+                    return fail(
+                        prior_state,
+                        helm_diagnostic(
+                            format!(
+                                "Release {name} is stuck {} and could not be recovered",
+                                status_text(&release.status)
+                            ),
+                            &e,
+                        ),
+                    );
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return fail(prior_state, Diagnostic::error(format!("Reading release {name} failed"), e.to_string()));
+            }
+        }
+        let grown = match (text(&prior_state, "storage_size"), text(&planned_state, "storage_size")) {
+            (Some(before), Some(after)) => storage_bytes(&after) > storage_bytes(&before),
+            _ => false,
+        };
+        if grown {
+            let size = text(&planned_state, "storage_size").unwrap_or_default();
+            tracing::info!(release = %name, size = %size, "growing volumes");
+            if let Err(e) = kube.grow_volumes(&namespace, &name, &name, &size).await {
+                return fail(
+                    prior_state,
+                    Diagnostic::error(
+                        format!("Growing the volumes of {name} failed"),
+                        format!("{e}. The storage class must allow volume expansion."),
+                    )
+                    .at(AttrPath::root("storage_size")),
+                );
+            }
+        }
+        let options = InstallOptions {
+            wait: planned_state.attr("wait").as_bool().unwrap_or(true),
+            timeout: Self::timeout(&planned_state),
+            atomic: planned_state.attr("atomic").as_bool().unwrap_or(true),
+        };
+        tracing::info!(release = %name, namespace = %namespace, chart = self.0.chart(), "installing or upgrading release");
+        let installed = helm
+            .upgrade_install(
+                &name,
+                &namespace,
+                &self.chart_source(&planned_state),
+                &self.0.values(&planned_state),
+                options,
+            )
+            .await;
+        let release = kube.latest_release(&namespace, &name).await;
+        match (installed, release) {
+            (Ok(()), Ok(Some(release))) => {
+                ApplyResponse { new_state: self.state_from(&planned_state, &release), ..Default::default() }
+            }
+            (Ok(()), Ok(None)) => fail(
+                prior_state,
+                Diagnostic::error(format!("Release {name} vanished"), "helm reported success but no release exists."),
+            ),
+            (Ok(()), Err(e)) => {
+                fail(planned_state, Diagnostic::error(format!("Reading release {name} failed"), e.to_string()))
+            }
+            // Failed: record the release as it now is (rolled back by --atomic, or failed).
+            (Err(e), Ok(Some(release))) => {
+                let base = if prior_state.is_null() { planned_state } else { prior_state };
+                let detail = if options.atomic { " The release was rolled back to its previous revision." } else { "" };
+                ApplyResponse {
+                    new_state: self.state_from(&base, &release),
+                    diagnostics: Diagnostic::error(
+                        format!("Installing or upgrading {name} failed"),
+                        format!("{e}.{detail}"),
+                    )
+                    .into(),
+                    ..Default::default()
+                }
+            }
+            (Err(e), _) => fail(
+                if prior_state.is_null() { Value::Null } else { prior_state },
+                helm_diagnostic(format!("Installing {name} failed"), &e),
+            ),
+        }
+    }
+
+    async fn read(&self, ctx: &Context, request: ReadRequest) -> ReadResponse {
+        let ReadRequest { current_state, private, .. } = request;
+        let keep = |d: Diagnostic| ReadResponse {
+            new_state: current_state.clone(),
+            private: private.clone(),
+            diagnostics: d.into(),
+        };
+        let Some((name, namespace)) = self.names(&current_state) else {
+            return keep(Diagnostic::warning("Incomplete state", "name or namespace missing"));
+        };
+        let kube = match ctx.kube().await {
+            Ok(kube) => kube,
+            Err(d) => return keep(d),
+        };
+        let release = match kube.latest_release(&namespace, &name).await {
+            Ok(Some(release)) => release,
+            Ok(None) => {
+                tracing::info!(release = %name, "release no longer exists; removing it from state");
+                return ReadResponse::default();
+            }
+            Err(e) => return keep(Diagnostic::error(format!("Reading release {name} failed"), e.to_string())),
+        };
+        let Value::Object(mut state) = self.state_from(&current_state, &release) else {
+            return keep(Diagnostic::error("Invalid state", ""));
+        };
+        // What the release runs now, as attributes: a rollback or upgrade by hand shows as a change.
+        for (key, value) in self.0.attributes_from_values(&release.values) {
+            state.insert(key, value);
+        }
+        let mut diagnostics = Diagnostics::default();
+        if release.status != ReleaseStatus::Deployed {
+            state.insert(
+                "manifest_digest".into(),
+                Value::string(format!("{}:{}", status_text(&release.status), release.revision)),
+            );
+            diagnostics.push(Diagnostic::warning(
+                format!("Release {name} is {}", status_text(&release.status)),
+                "Its last operation did not complete. The next apply recovers it and applies the configuration again.",
+            ));
+        } else {
+            match crate::kube::live_drift(kube.client(), &namespace, &release.manifest).await {
+                Ok(drifts) if !drifts.is_empty() => {
+                    let mut lines: Vec<String> = drifts.iter().take(DRIFT_LINES).map(|d| format!("- {d}")).collect();
+                    if drifts.len() > DRIFT_LINES {
+                        lines.push(format!("- and {} more", drifts.len() - DRIFT_LINES));
+                    }
+                    let mut hasher = Sha256::new();
+                    for d in &drifts {
+                        hasher.update(d.to_string().as_bytes());
+                    }
+                    state.insert("manifest_digest".into(), Value::string(format!("drifted:{:x}", hasher.finalize())));
+                    diagnostics.push(Diagnostic::warning(
+                        format!("Objects of {name} were changed outside Terraform"),
+                        format!("{}\n\nThe next apply restores them from the release.", lines.join("\n")),
+                    ));
+                }
+                Ok(_) => {}
+                Err(e) => diagnostics
+                    .push(Diagnostic::warning(format!("Could not compare the live objects of {name}"), e.to_string())),
+            }
+        }
+        ReadResponse { new_state: Value::Object(state), private, diagnostics }
+    }
+
+    async fn import(&self, ctx: &Context, id: &str) -> ImportResponse {
+        let fail = |d: Diagnostic| ImportResponse { diagnostics: d.into(), ..Default::default() };
+        let Some((namespace, name)) = id.split_once('/') else {
+            return fail(Diagnostic::error("Invalid import ID", format!("{id:?} is not namespace/name.")));
+        };
+        let kube = match ctx.kube().await {
+            Ok(kube) => kube,
+            Err(d) => return fail(d),
+        };
+        let release_name = format!("{name}-{}", self.0.chart());
+        let release = match kube.latest_release(namespace, &release_name).await {
+            Ok(Some(release)) => release,
+            Ok(None) => {
+                return fail(Diagnostic::error(
+                    "Release not found",
+                    format!("No Helm release {release_name} in namespace {namespace}."),
+                ));
+            }
+            Err(e) => return fail(Diagnostic::error(format!("Reading release {name} failed"), e.to_string())),
+        };
+        if release.chart_name != self.0.chart() {
+            return fail(Diagnostic::error(
+                "Not this kind of release",
+                format!("{id} runs chart {:?}, not {:?}.", release.chart_name, self.0.chart()),
+            ));
+        }
+        let mut state: BTreeMap<String, Value> =
+            self.schema().block.attributes.iter().map(|a| (a.name.clone(), Value::Null)).collect();
+        state.insert("name".into(), Value::string(name));
+        state.insert("namespace".into(), Value::string(namespace));
+        state.insert("id".into(), Value::string(id));
+        state.insert("wait".into(), Value::Bool(true));
+        state.insert("timeout".into(), Value::string(DEFAULT_TIMEOUT));
+        for (key, value) in self.0.defaults() {
+            state.insert(key.to_string(), value);
+        }
+        for (key, value) in self.0.attributes_from_values(&release.values) {
+            state.insert(key, value);
+        }
+        let planned = Value::Object(state);
+        let mut state = self.state_from(&planned, &release);
+        if let Value::Object(object) = &mut state {
+            for (key, value) in self.0.outputs(name, namespace, &planned) {
+                object.insert(key.into(), value);
+            }
+        }
+        ImportResponse {
+            imported: vec![ImportedResource { type_name: self.0.type_name().to_string(), state, private: Vec::new() }],
+            diagnostics: Diagnostics::default(),
+        }
+    }
+}
+
+const PRESETS: [&str; 7] = ["nano", "micro", "small", "medium", "large", "xlarge", "2xlarge"];
+
+/// Hikube's sizing fields, shared by ensembles and clusters.
+pub fn sizing_attributes(default_size: &str, default_preset: &str, default_image: &str) -> Vec<Attribute> {
+    vec![
+        Attribute::optional_computed(
+            "storage_size",
+            Type::String,
+            &format!(
+                "Volume size of each member, e.g. `{default_size}` (the default). Growing it resizes the volumes in place; shrinking is refused."
+            ),
+        ),
+        Attribute::optional(
+            "storage_class",
+            Type::String,
+            "Storage class of the volumes; the cluster's default when unset. Changing it replaces the release (new volumes).",
+        ),
+        Attribute::optional_computed(
+            "resources_preset",
+            Type::String,
+            &format!(
+                "Hikube's sizes (CPU / memory limit): nano 250m/128Mi, micro 500m/256Mi, small 1/512Mi, medium 1/1Gi, large 2/2Gi, xlarge 4/4Gi, 2xlarge 8/8Gi. Default `{default_preset}`; `resources` overrides it."
+            ),
+        ),
+        Attribute::nested(
+            "resources",
+            Nesting::Single,
+            vec![
+                Attribute::optional("cpu", Type::String, "CPU, e.g. `2` or `500m`."),
+                Attribute::optional(
+                    "memory",
+                    Type::String,
+                    "Memory, e.g. `4Gi` or `768Mi`; the JVM heap is derived from it.",
+                ),
+            ],
+            "Explicit CPU and memory, instead of the preset.",
+        ),
+        Attribute::optional_computed("image", Type::String, &format!("Container image (`{default_image}`).")),
+    ]
+}
+
+pub fn validate_sizing(config: &Value) -> Diagnostics {
+    let mut diagnostics = Diagnostics::default();
+    if let Some(preset) = config.attr("resources_preset").as_str()
+        && !PRESETS.contains(&preset)
+    {
+        diagnostics.push(
+            Diagnostic::error("Unknown preset", format!("{preset:?} is not one of {}.", PRESETS.join(", ")))
+                .at(AttrPath::root("resources_preset")),
+        );
+    }
+    if let Some(size) = config.attr("storage_size").as_str()
+        && storage_bytes(size).is_none()
+    {
+        diagnostics.push(
+            Diagnostic::error("Invalid storage size", format!("{size:?} is not a size such as \"10Gi\" or \"500Mi\"."))
+                .at(AttrPath::root("storage_size")),
+        );
+    }
+    let resources = config.attr("resources");
+    if let Some(cpu) = resources.attr("cpu").as_str() {
+        let ok = cpu.strip_suffix('m').unwrap_or(cpu).parse::<f64>().is_ok_and(|c| c > 0.0);
+        if !ok {
+            diagnostics.push(
+                Diagnostic::error("Invalid CPU", format!("{cpu:?} is not a CPU amount such as \"2\" or \"500m\"."))
+                    .at(AttrPath::root("resources").attr("cpu")),
+            );
+        }
+    }
+    if let Some(memory) = resources.attr("memory").as_str() {
+        let ok =
+            (memory.ends_with("Mi") || memory.ends_with("Gi")) && storage_bytes(memory).is_some_and(|b| b >= 128 << 20);
+        if !ok {
+            diagnostics.push(
+                Diagnostic::error(
+                    "Invalid memory",
+                    format!("{memory:?} must be at least 128Mi, in Mi or Gi (e.g. \"768Mi\", \"4Gi\")."),
+                )
+                .at(AttrPath::root("resources").attr("memory")),
+            );
+        }
+    }
+    diagnostics
+}
+
+/// Bytes of a Kubernetes quantity in binary units (`10Gi`).
+pub fn storage_bytes(size: &str) -> Option<u64> {
+    let units = [("Ki", 1u64 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30), ("Ti", 1 << 40)];
+    let (number, factor) = units.iter().find_map(|(s, f)| size.strip_suffix(s).map(|n| (n, *f)))?;
+    number.parse::<u64>().ok().filter(|n| *n > 0).and_then(|n| n.checked_mul(factor))
+}
+
+pub fn sizing_values(planned: &Value) -> Json {
+    let resources: serde_json::Map<String, Json> = ["cpu", "memory"]
+        .into_iter()
+        .filter_map(|k| planned.attr("resources").attr(k).as_str().map(|v| (k.to_string(), Json::String(v.into()))))
+        .collect();
+    serde_json::json!({
+        "image": text(planned, "image"),
+        "resourcesPreset": text(planned, "resources_preset"),
+        "resources": resources,
+        "storage": {
+            "size": text(planned, "storage_size"),
+            "storageClass": text(planned, "storage_class").unwrap_or_default(),
+        },
+    })
+}
+
+pub fn sizing_from_values(values: &Json) -> BTreeMap<String, Value> {
+    let mut attributes = BTreeMap::new();
+    let string = |v: &Json| v.as_str().filter(|s| !s.is_empty()).map(Value::string).unwrap_or(Value::Null);
+    attributes.insert("image".into(), string(&values["image"]));
+    attributes.insert("resources_preset".into(), string(&values["resourcesPreset"]));
+    attributes.insert("storage_size".into(), string(&values["storage"]["size"]));
+    attributes.insert("storage_class".into(), string(&values["storage"]["storageClass"]));
+    let resources = &values["resources"];
+    attributes.insert(
+        "resources".into(),
+        if resources.as_object().is_none_or(|r| r.is_empty()) {
+            Value::Null
+        } else {
+            Value::Object(BTreeMap::from([
+                ("cpu".into(), string(&resources["cpu"])),
+                ("memory".into(), string(&resources["memory"])),
+            ]))
+        },
+    );
+    attributes
+}

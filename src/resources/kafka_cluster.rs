@@ -1,0 +1,283 @@
+//! `hikube_kafka_cluster`: Kafka 3.9 brokers in ZooKeeper mode, as a Helm release of
+//! `charts/kafka`.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value as Json, json};
+
+use super::helm_release::{ReleaseKind, sizing_attributes, sizing_from_values, sizing_values, validate_sizing};
+use super::kafka_connection::{self, Connection};
+use super::{Context, kafka_diagnostic};
+use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
+use crate::tfplugin::schema::Attribute;
+use crate::tfplugin::value::{Type, Value};
+
+pub struct KafkaCluster;
+
+const IMAGE: &str = "docker.io/confluentinc/cp-kafka:7.9.1";
+
+#[tonic::async_trait]
+impl ReleaseKind for KafkaCluster {
+    fn type_name(&self) -> &'static str {
+        "hikube_kafka_cluster"
+    }
+
+    fn chart(&self) -> &'static str {
+        "kafka"
+    }
+
+    fn description(&self) -> &'static str {
+        "A Kafka 3.9 cluster in ZooKeeper mode on Kubernetes, installed as a Helm release of the chart embedded in the \
+         provider: Hikube's `kafka.*` and `external` fields. Replication defaults follow the broker count as on Hikube \
+         (3 or more brokers: replication factor 3, min.insync.replicas 2)."
+    }
+
+    fn attributes(&self) -> Vec<Attribute> {
+        let mut attributes = vec![
+            Attribute::optional_computed(
+                "replicas",
+                Type::Number,
+                "Brokers (3). Growing is in place; shrinking is refused while the brokers to remove hold partition replicas.",
+            ),
+            Attribute::required(
+                "zookeeper",
+                Type::String,
+                "`host:port` list of the ZooKeeper ensemble, usually `hikube_zookeeper_ensemble.<name>.connect_string`.",
+            ),
+            Attribute::optional_computed(
+                "zookeeper_chroot",
+                Type::String,
+                "ZooKeeper path holding this cluster's metadata (`/hikube/<namespace>/<name>`). Changing it replaces the cluster.",
+            ),
+        ];
+        attributes.extend(sizing_attributes("10Gi", "medium", IMAGE));
+        attributes.extend([
+            Attribute::optional("config", Type::map(Type::String), "Broker settings (`server.properties`) on top of the defaults; a change rolls the brokers."),
+            Attribute::optional_computed("external", Type::Bool, "Expose each broker through a LoadBalancer on port 9094 with TLS, as Hikube does (false)."),
+            Attribute::optional("external_domain", Type::String, "DNS domain under which the external LoadBalancers are published (`<name>-kafka-<n>.<domain>`); required with `external`."),
+            Attribute::optional("tls_secret_name", Type::String, "Secret with `tls.crt`, `tls.key` and `ca.crt` for the TLS listener on 9093 (and 9094). TLS is on when set."),
+            Attribute::optional_computed("deletion_protection", Type::Bool, "Refuse to destroy the cluster (true). Set false and apply before destroying."),
+            Attribute::optional_computed("delete_volumes", Type::Bool, "Delete the brokers' volumes, and so their data, on destroy (false: they are kept and reused by a cluster of the same name)."),
+            Attribute::optional_computed("atomic", Type::Bool, "Roll an upgrade back by itself when it fails (true)."),
+            kafka_connection::attribute("kafka", "How the provider reaches these brokers to check a broker-count decrease; the provider's `kafka` when unset."),
+            Attribute::computed("bootstrap_servers", Type::list(Type::String), "In-cluster plaintext bootstrap address (port 9092)."),
+            Attribute::computed("tls_bootstrap_servers", Type::list(Type::String), "In-cluster TLS bootstrap address (port 9093) when TLS is on."),
+            Attribute::computed("external_bootstrap_servers", Type::list(Type::String), "One address per broker on port 9094 when `external` is on."),
+            Attribute::computed("service_names", Type::list(Type::String), "The Services of the cluster."),
+        ]);
+        attributes
+    }
+
+    fn defaults(&self) -> Vec<(&'static str, Value)> {
+        vec![
+            ("replicas", Value::int(3)),
+            ("storage_size", Value::string("10Gi")),
+            ("resources_preset", Value::string("medium")),
+            ("image", Value::string(IMAGE)),
+            ("external", Value::Bool(false)),
+            ("deletion_protection", Value::Bool(true)),
+            ("delete_volumes", Value::Bool(false)),
+            ("atomic", Value::Bool(true)),
+        ]
+    }
+
+    fn replace_on_change(&self) -> &'static [&'static str] {
+        &["storage_class", "zookeeper_chroot"]
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        let mut diagnostics = validate_sizing(config);
+        if let Some(n) = config.attr("replicas").as_i64()
+            && !(1..=100).contains(&n)
+        {
+            diagnostics.push(
+                Diagnostic::error("Invalid broker count", format!("replicas must be between 1 and 100, not {n}."))
+                    .at(AttrPath::root("replicas")),
+            );
+        }
+        if let Some(connect) = config.attr("zookeeper").as_str() {
+            let valid = !connect.is_empty()
+                && connect.split(',').all(|hp| {
+                    hp.rsplit_once(':')
+                        .is_some_and(|(h, p)| !h.is_empty() && !h.contains('/') && p.parse::<u16>().is_ok())
+                });
+            if !valid {
+                diagnostics.push(
+                    Diagnostic::error(
+                        "Invalid ZooKeeper connect string",
+                        format!("{connect:?} must be host:port[,host:port...]; the chroot goes in zookeeper_chroot."),
+                    )
+                    .at(AttrPath::root("zookeeper")),
+                );
+            }
+        }
+        if let Some(chroot) = config.attr("zookeeper_chroot").as_str() {
+            let valid = chroot.starts_with('/')
+                && chroot
+                    .split('/')
+                    .skip(1)
+                    .all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)));
+            if !valid {
+                diagnostics.push(
+                    Diagnostic::error(
+                        "Invalid chroot",
+                        format!("{chroot:?} must be a ZooKeeper path such as /kafka/events."),
+                    )
+                    .at(AttrPath::root("zookeeper_chroot")),
+                );
+            }
+        }
+        if let Value::Map(entries) = config.attr("config") {
+            for (key, value) in entries {
+                let bad_key = key.is_empty() || key.chars().any(|c| c.is_whitespace() || c == '=' || c == ':');
+                let bad_value = value.as_str().is_some_and(|v| v.contains(['\n', '\r']));
+                if bad_key || bad_value {
+                    diagnostics.push(
+                        Diagnostic::error(
+                            "Invalid broker setting",
+                            "Keys are server.properties names (no spaces, '=' or ':'); values fit on one line.",
+                        )
+                        .at(AttrPath::root("config").key(key)),
+                    );
+                }
+            }
+        }
+        if config.attr("external").as_bool() == Some(true) && config.attr("external_domain").is_null() {
+            diagnostics.push(
+                Diagnostic::error("External access needs a domain", "Set external_domain: brokers advertise <name>-kafka-<n>.<domain>:9094 to clients outside the cluster.")
+                    .at(AttrPath::root("external_domain")),
+            );
+        }
+        if let Err(d) = kafka_connection::parse(config.attr("kafka"), &AttrPath::root("kafka")) {
+            diagnostics.extend(d);
+        }
+        diagnostics
+    }
+
+    fn values(&self, planned: &Value) -> Json {
+        let mut values = sizing_values(planned);
+        let text = |k: &str| planned.attr(k).as_str().unwrap_or_default().to_string();
+        values["replicas"] = json!(planned.attr("replicas").as_i64().unwrap_or(3));
+        values["zookeeper"] = json!({"connect": text("zookeeper"), "chroot": text("zookeeper_chroot")});
+        values["config"] = json!(planned.attr("config").as_string_map().unwrap_or_default());
+        values["external"] =
+            json!({"enabled": planned.attr("external").as_bool().unwrap_or(false), "domain": text("external_domain")});
+        values["tls"] = json!({"enabled": !text("tls_secret_name").is_empty(), "secretName": text("tls_secret_name")});
+        values
+    }
+
+    fn attributes_from_values(&self, values: &Json) -> BTreeMap<String, Value> {
+        let mut attributes = sizing_from_values(values);
+        let string = |v: &Json| v.as_str().filter(|s| !s.is_empty()).map(Value::string).unwrap_or(Value::Null);
+        if let Some(n) = values["replicas"].as_i64() {
+            attributes.insert("replicas".into(), Value::int(n));
+        }
+        attributes.insert("zookeeper".into(), string(&values["zookeeper"]["connect"]));
+        attributes.insert("zookeeper_chroot".into(), string(&values["zookeeper"]["chroot"]));
+        let config: BTreeMap<String, Value> = values["config"]
+            .as_object()
+            .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), Value::string(v)))).collect())
+            .unwrap_or_default();
+        attributes.insert("config".into(), if config.is_empty() { Value::Null } else { Value::Map(config) });
+        attributes.insert("external".into(), Value::Bool(values["external"]["enabled"].as_bool().unwrap_or(false)));
+        attributes.insert("external_domain".into(), string(&values["external"]["domain"]));
+        attributes.insert("tls_secret_name".into(), string(&values["tls"]["secretName"]));
+        attributes
+    }
+
+    fn outputs(&self, name: &str, namespace: &str, planned: &Value) -> Vec<(&'static str, Value)> {
+        let host = format!("{name}-kafka-bootstrap.{namespace}.svc.cluster.local");
+        let tls = planned.attr("tls_secret_name").as_str().is_some_and(|s| !s.is_empty());
+        let external = match (
+            planned.attr("external").as_bool(),
+            planned.attr("external_domain").as_str(),
+            planned.attr("replicas").as_i64(),
+        ) {
+            (Some(true), Some(domain), Some(n)) => {
+                Value::List((0..n).map(|i| Value::string(format!("{name}-kafka-{i}.{domain}:9094"))).collect())
+            }
+            (Some(false), _, _) | (None, None, _) => Value::List(vec![]),
+            _ => Value::unknown(),
+        };
+        let mut services =
+            vec![Value::string(format!("{name}-kafka-headless")), Value::string(format!("{name}-kafka-bootstrap"))];
+        if let (Value::List(addresses), Some(n)) = (&external, planned.attr("replicas").as_i64())
+            && !addresses.is_empty()
+        {
+            services.extend((0..n).map(|i| Value::string(format!("{name}-kafka-{i}-external"))));
+        }
+        let chroot = planned
+            .attr("zookeeper_chroot")
+            .as_str()
+            .map_or_else(|| Value::string(format!("/hikube/{namespace}/{name}")), Value::string);
+        vec![
+            ("bootstrap_servers", Value::List(vec![Value::string(format!("{host}:9092"))])),
+            (
+                "tls_bootstrap_servers",
+                Value::List(if tls { vec![Value::string(format!("{host}:9093"))] } else { vec![] }),
+            ),
+            ("external_bootstrap_servers", external),
+            ("service_names", Value::List(services)),
+            ("zookeeper_chroot", chroot),
+        ]
+    }
+
+    /// A broker count may only go down once the brokers that go away hold no replicas.
+    async fn check_change(&self, ctx: &Context, prior: &Value, planned: &Value) -> Diagnostics {
+        let (Some(before), Some(after)) = (prior.attr("replicas").as_i64(), planned.attr("replicas").as_i64()) else {
+            return Diagnostics::default();
+        };
+        if after >= before {
+            return Diagnostics::default();
+        }
+        let path = AttrPath::root("replicas");
+        let config = match kafka_connection::parse(planned.attr("kafka"), &AttrPath::root("kafka")) {
+            Ok(Connection::Known(c)) => Some(c),
+            Ok(Connection::Absent) => ctx.config.kafka.clone(),
+            _ => None,
+        };
+        let Some(config) = config else {
+            return Diagnostic::error(
+                "Cannot check the brokers to remove",
+                format!("Going from {before} to {after} brokers removes brokers {after}..{}; the provider must see that they hold no partition replicas first. Set `kafka` on this resource or the provider.", before - 1),
+            )
+            .at(path)
+            .into();
+        };
+        let cluster = ctx.kafka_pool.cluster(&config);
+        let topics = match ctx.cancellable(cluster.all_topics()).await {
+            Ok(topics) => topics,
+            Err(e) => return kafka_diagnostic("Cannot check the brokers to remove", &e, Some(path)).into(),
+        };
+        let stranded: Vec<String> = topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .filter(|p| p.replicas.iter().any(|b| i64::from(*b) >= after))
+                    .map(move |p| format!("{}-{}", t.name, p.id))
+            })
+            .collect();
+        if stranded.is_empty() {
+            return Diagnostics::default();
+        }
+        let shown: Vec<&str> = stranded.iter().take(10).map(String::as_str).collect();
+        Diagnostic::error(
+            "Brokers to remove still hold data",
+            format!(
+                "Brokers {after}..{} hold replicas of {} partition(s): {}{}. Move them to brokers 0..{} first (lower the topics' replication factor or reassign them), then lower replicas.",
+                before - 1,
+                stranded.len(),
+                shown.join(", "),
+                if stranded.len() > shown.len() { ", ..." } else { "" },
+                after - 1
+            ),
+        )
+        .at(path)
+        .into()
+    }
+
+    fn protected(&self, state: &Value) -> bool {
+        state.attr("deletion_protection").as_bool() != Some(false)
+    }
+}

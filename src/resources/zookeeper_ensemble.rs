@@ -1,0 +1,92 @@
+//! `hikube_zookeeper_ensemble`: a ZooKeeper ensemble as a Helm release of `charts/zookeeper`.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value as Json, json};
+
+use super::helm_release::{ReleaseKind, sizing_attributes, sizing_from_values, sizing_values, validate_sizing};
+use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
+use crate::tfplugin::schema::Attribute;
+use crate::tfplugin::value::{Type, Value};
+
+pub struct ZookeeperEnsemble;
+
+const IMAGE: &str = "docker.io/library/zookeeper:3.8.4";
+
+#[tonic::async_trait]
+impl ReleaseKind for ZookeeperEnsemble {
+    fn type_name(&self) -> &'static str {
+        "hikube_zookeeper_ensemble"
+    }
+
+    fn chart(&self) -> &'static str {
+        "zookeeper"
+    }
+
+    fn description(&self) -> &'static str {
+        "A ZooKeeper ensemble on Kubernetes, installed as a Helm release of the chart embedded in the provider: Hikube's \
+         `zookeeper.*` fields. Kafka clusters take its `connect_string`."
+    }
+
+    fn attributes(&self) -> Vec<Attribute> {
+        let mut attributes = vec![Attribute::optional_computed(
+            "replicas",
+            Type::Number,
+            "Members of the ensemble (3). Odd, so that a majority survives the loss of a member: an even count is refused.",
+        )];
+        attributes.extend(sizing_attributes("5Gi", "small", IMAGE));
+        attributes.push(Attribute::computed(
+            "connect_string",
+            Type::String,
+            "`host:port` of the ensemble's client Service, for `hikube_kafka_cluster.zookeeper`.",
+        ));
+        attributes
+    }
+
+    fn defaults(&self) -> Vec<(&'static str, Value)> {
+        vec![
+            ("replicas", Value::int(3)),
+            ("storage_size", Value::string("5Gi")),
+            ("resources_preset", Value::string("small")),
+            ("image", Value::string(IMAGE)),
+        ]
+    }
+
+    fn replace_on_change(&self) -> &'static [&'static str] {
+        &["storage_class"]
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        let mut diagnostics = validate_sizing(config);
+        if let Some(n) = config.attr("replicas").as_i64()
+            && (!(1..=9).contains(&n) || n % 2 == 0)
+        {
+            diagnostics.push(
+                    Diagnostic::error(
+                        "ZooKeeper needs an odd number of members",
+                        format!("replicas is {n}. An ensemble stays available while a majority of its members is up, so an even count adds a member without adding tolerance. Use 1, 3, 5, 7 or 9."),
+                    )
+                    .at(AttrPath::root("replicas")),
+                );
+        }
+        diagnostics
+    }
+
+    fn values(&self, planned: &Value) -> Json {
+        let mut values = sizing_values(planned);
+        values["replicas"] = json!(planned.attr("replicas").as_i64().unwrap_or(3));
+        values
+    }
+
+    fn attributes_from_values(&self, values: &Json) -> BTreeMap<String, Value> {
+        let mut attributes = sizing_from_values(values);
+        if let Some(n) = values["replicas"].as_i64() {
+            attributes.insert("replicas".into(), Value::int(n));
+        }
+        attributes
+    }
+
+    fn outputs(&self, name: &str, namespace: &str, _planned: &Value) -> Vec<(&'static str, Value)> {
+        vec![("connect_string", Value::string(format!("{name}-zookeeper.{namespace}.svc.cluster.local:2181")))]
+    }
+}
