@@ -376,6 +376,12 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
                 Diagnostic::error("Name unknown at apply", "name and namespace must be known by now."),
             );
         };
+        // Settings that render no differently (deletion protection, timeouts, the volume policy)
+        // change the state only: the release keeps its revision, as the plan said.
+        let digest = planned_state.attr("manifest_digest");
+        if !prior_state.is_null() && digest.as_str().is_some() && digest == prior_state.attr("manifest_digest") {
+            return ApplyResponse { new_state: planned_state, ..Default::default() };
+        }
         // An upgrade that never finished (the provider or helm killed) leaves the release pending,
         // which blocks every later upgrade: go back to the last good revision first.
         match kube.latest_release(&namespace, &name).await {

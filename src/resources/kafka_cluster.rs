@@ -239,7 +239,7 @@ impl ReleaseKind for KafkaCluster {
         let Some(config) = config else {
             return Diagnostic::error(
                 "Cannot check the brokers to remove",
-                format!("Going from {before} to {after} brokers removes brokers {after}..{}; the provider must see that they hold no partition replicas first. Set `kafka` on this resource or the provider.", before - 1),
+                format!("Going from {before} to {after} brokers removes brokers {after} to {}; the provider must see that they hold no partition replicas first. Set `kafka` on this resource or the provider.", before - 1),
             )
             .at(path)
             .into();
@@ -262,11 +262,12 @@ impl ReleaseKind for KafkaCluster {
             return Diagnostics::default();
         }
         let shown: Vec<&str> = stranded.iter().take(10).map(String::as_str).collect();
+        let removed =
+            if after == before - 1 { format!("Broker {after}") } else { format!("Brokers {after} to {}", before - 1) };
         Diagnostic::error(
             "Brokers to remove still hold data",
             format!(
-                "Brokers {after}..{} hold replicas of {} partition(s): {}{}. Move them to brokers 0..{} first (lower the topics' replication factor or reassign them), then lower replicas.",
-                before - 1,
+                "{removed} hold(s) replicas of {} partition(s): {}{}. Move them to brokers 0 to {} first (lower the topics' replication factor or reassign them), then lower replicas.",
                 stranded.len(),
                 shown.join(", "),
                 if stranded.len() > shown.len() { ", ..." } else { "" },

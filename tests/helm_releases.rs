@@ -1,0 +1,455 @@
+//! `hikube_zookeeper_ensemble` and `hikube_kafka_cluster` through the real terraform CLI
+//! against the stack's real control plane and Helm, kwok making their pods Ready.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::terraform::Workspace;
+use support::{Stack, check, stdout, unique};
+
+fn provider(namespace: &str) -> String {
+    format!(
+        "terraform {{\n  required_providers {{\n    hikube = {{ source = \"hikube/hikube\" }}\n  }}\n}}\n\n\
+         provider \"hikube\" {{\n  namespace = {namespace:?}\n}}\n"
+    )
+}
+
+fn ensemble(replicas: u32) -> String {
+    format!(
+        "\nresource \"hikube_zookeeper_ensemble\" \"zk\" {{\n  name     = \"events\"\n  replicas = {replicas}\n}}\n"
+    )
+}
+
+fn cluster(replicas: u32, extra: &str) -> String {
+    format!(
+        "\nresource \"hikube_kafka_cluster\" \"kafka\" {{\n  name      = \"events\"\n  replicas  = {replicas}\n  \
+         zookeeper = hikube_zookeeper_ensemble.zk.connect_string\n{extra}}}\n"
+    )
+}
+
+fn ready_replicas(stack: &Stack, namespace: &str, statefulset: &str) -> String {
+    stdout(&stack.kubectl(&[
+        "-n",
+        namespace,
+        "get",
+        "statefulset",
+        statefulset,
+        "-o",
+        "jsonpath={.status.readyReplicas}/{.spec.replicas}",
+    ]))
+}
+
+fn release_status(stack: &Stack, namespace: &str, release: &str) -> Option<(String, i64)> {
+    let output = stack.helm(&["-n", namespace, "status", release, "-o", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+    Some((json["info"]["status"].as_str()?.to_string(), json["version"].as_i64()?))
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Runs a plan that must show changes, and returns its text.
+fn plan_with_changes(ws: &Workspace) -> String {
+    let (code, text) = ws.plan();
+    assert_eq!(code, 2, "expected changes:\n{text}");
+    text
+}
+
+#[test]
+fn ensemble_and_cluster_lifecycle_with_drift_import_and_protection() {
+    let stack = Stack::from_env();
+    let ns = unique("hk");
+    let ws = Workspace::new(&stack);
+    let base = provider(&ns);
+    ws.write(&format!("{base}{}{}", ensemble(3), cluster(3, "")));
+    ws.apply();
+    assert_eq!(ready_replicas(&stack, &ns, "events-zookeeper"), "3/3");
+    assert_eq!(ready_replicas(&stack, &ns, "events-kafka"), "3/3");
+    assert_eq!(release_status(&stack, &ns, "events-kafka").unwrap().0, "deployed");
+    let kafka = ws.resource("hikube_kafka_cluster.kafka");
+    assert_eq!(kafka["bootstrap_servers"][0], format!("events-kafka-bootstrap.{ns}.svc.cluster.local:9092"));
+    assert_eq!(kafka["zookeeper"], format!("events-zookeeper.{ns}.svc.cluster.local:2181"));
+    let properties = stdout(&stack.kubectl(&[
+        "-n",
+        &ns,
+        "get",
+        "configmap",
+        "events-kafka",
+        "-o",
+        "jsonpath={.data.server\\.properties}",
+    ]));
+    assert!(
+        properties
+            .contains(&format!("zookeeper.connect=events-zookeeper.{ns}.svc.cluster.local:2181/hikube/{ns}/events")),
+        "{properties}"
+    );
+    assert!(
+        properties.contains("default.replication.factor=3") && properties.contains("min.insync.replicas=2"),
+        "{properties}"
+    );
+    ws.assert_no_changes();
+
+    // Scale 3 -> 5 in place.
+    ws.write(&format!("{base}{}{}", ensemble(3), cluster(5, "")));
+    let plan = plan_with_changes(&ws);
+    assert!(plan.contains("replicas") && plan.contains("3 -> 5") && !plan.contains("must be replaced"), "{plan}");
+    ws.apply();
+    assert_eq!(ready_replicas(&stack, &ns, "events-kafka"), "5/5");
+    ws.assert_no_changes();
+
+    // A configuration change rolls the brokers.
+    let revision_before = stdout(&stack.kubectl(&[
+        "-n",
+        &ns,
+        "get",
+        "statefulset",
+        "events-kafka",
+        "-o",
+        "jsonpath={.status.updateRevision}",
+    ]));
+    let config = "  config = {\n    \"log.retention.hours\" = \"48\"\n  }\n";
+    ws.write(&format!("{base}{}{}", ensemble(3), cluster(5, config)));
+    ws.apply();
+    let revision_after = stdout(&stack.kubectl(&[
+        "-n",
+        &ns,
+        "get",
+        "statefulset",
+        "events-kafka",
+        "-o",
+        "jsonpath={.status.updateRevision}",
+    ]));
+    assert_ne!(revision_before, revision_after, "the pod template changed");
+    wait_until("every broker on the new revision", || {
+        let pods = stdout(&stack.kubectl(&[
+            "-n",
+            &ns,
+            "get",
+            "pods",
+            "-l",
+            "app.kubernetes.io/instance=events-kafka",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.labels.controller-revision-hash}{\"\\n\"}{end}",
+        ]));
+        pods.lines().count() == 5 && pods.lines().all(|l| l == revision_after)
+    });
+    ws.assert_no_changes();
+
+    // Out-of-band edits: each shows in the plan, naming the object, and apply restores it.
+    check(stack.kubectl(&["-n", &ns, "scale", "statefulset", "events-kafka", "--replicas=1"]), "kubectl scale");
+    check(
+        stack.kubectl(&[
+            "-n",
+            &ns,
+            "patch",
+            "configmap",
+            "events-zookeeper",
+            "--type",
+            "merge",
+            "-p",
+            "{\"data\":{\"zoo.cfg\":\"tickTime=1\"}}",
+        ]),
+        "edit configmap",
+    );
+    check(stack.kubectl(&["-n", &ns, "delete", "service", "events-kafka-bootstrap"]), "delete service");
+    let plan = plan_with_changes(&ws);
+    for expected in [
+        "StatefulSet/events-kafka: spec.replicas is 1",
+        "ConfigMap/events-zookeeper: data.zoo.cfg",
+        "Service/events-kafka-bootstrap was deleted",
+    ] {
+        assert!(plan.contains(expected), "plan must name {expected:?}:\n{plan}");
+    }
+    ws.apply();
+    wait_until("the brokers scaled back", || ready_replicas(&stack, &ns, "events-kafka") == "5/5");
+    assert!(stack.kubectl(&["-n", &ns, "get", "service", "events-kafka-bootstrap"]).status.success());
+    let zoo = stdout(&stack.kubectl(&[
+        "-n",
+        &ns,
+        "get",
+        "configmap",
+        "events-zookeeper",
+        "-o",
+        "jsonpath={.data.zoo\\.cfg}",
+    ]));
+    assert!(zoo.contains("server.3="), "{zoo}");
+    ws.assert_no_changes();
+
+    // A release rolled back by hand shows its old values; apply brings the configuration back.
+    check(stack.helm(&["-n", &ns, "rollback", "events-kafka", "1", "--wait"]), "helm rollback");
+    let plan = plan_with_changes(&ws);
+    assert!(plan.contains("3 -> 5"), "the rolled-back broker count shows:\n{plan}");
+    ws.apply();
+    assert_eq!(ready_replicas(&stack, &ns, "events-kafka"), "5/5");
+    ws.assert_no_changes();
+
+    // A release uninstalled by hand is installed again.
+    check(stack.helm(&["-n", &ns, "uninstall", "events-zookeeper", "--wait"]), "helm uninstall");
+    let plan = plan_with_changes(&ws);
+    assert!(plan.contains("hikube_zookeeper_ensemble.zk will be created"), "{plan}");
+    ws.apply();
+    assert_eq!(ready_replicas(&stack, &ns, "events-zookeeper"), "3/3");
+    ws.assert_no_changes();
+
+    // Import both into another working directory and verify the plan is empty.
+    let imported = Workspace::new(&stack);
+    imported.write(&format!("{base}{}{}", ensemble(3), cluster(5, config)));
+    check(
+        imported.terraform(&["import", "-no-color", "hikube_zookeeper_ensemble.zk", &format!("{ns}/events")]),
+        "import ensemble",
+    );
+    check(
+        imported.terraform(&["import", "-no-color", "hikube_kafka_cluster.kafka", &format!("{ns}/events")]),
+        "import cluster",
+    );
+    imported.assert_no_changes();
+
+    // Deletion protection refuses the destroy; lifting it lets destroy remove both releases and
+    // keep the volumes (the default policy).
+    let refused = ws.expect_failure(&["destroy", "-auto-approve", "-no-color"]);
+    assert!(refused.contains("Deletion protection is on") && refused.contains("deletion_protection"), "{refused}");
+    assert!(release_status(&stack, &ns, "events-kafka").is_some(), "nothing was removed");
+    ws.write(&format!("{base}{}{}", ensemble(3), cluster(5, &format!("{config}  deletion_protection = false\n"))));
+    ws.apply();
+    ws.destroy();
+    assert!(
+        release_status(&stack, &ns, "events-kafka").is_none()
+            && release_status(&stack, &ns, "events-zookeeper").is_none()
+    );
+    let claims = stdout(&stack.kubectl(&[
+        "-n",
+        &ns,
+        "get",
+        "pvc",
+        "-l",
+        "app.kubernetes.io/instance=events-kafka",
+        "-o",
+        "name",
+    ]));
+    assert_eq!(claims.lines().count(), 5, "volumes are kept by default:\n{claims}");
+    check(stack.kubectl(&["delete", "namespace", &ns, "--wait=false"]), "clean up");
+}
+
+#[test]
+fn delete_volumes_removes_the_claims_and_storage_grows_in_place() {
+    let stack = Stack::from_env();
+    let ns = unique("hk-vol");
+    let ws = Workspace::new(&stack);
+    let base = provider(&ns);
+    ws.write(&format!("{base}{}", ensemble(1)));
+    ws.apply();
+    ws.write(&format!("{base}{}", ensemble(1).replace("replicas = 1", "replicas = 1\n  storage_size = \"8Gi\"")));
+    let plan = plan_with_changes(&ws);
+    assert!(plan.contains("\"5Gi\" -> \"8Gi\"") && !plan.contains("must be replaced"), "{plan}");
+    ws.apply();
+    let size = stdout(&stack.kubectl(&[
+        "-n",
+        &ns,
+        "get",
+        "pvc",
+        "data-events-zookeeper-0",
+        "-o",
+        "jsonpath={.spec.resources.requests.storage}",
+    ]));
+    assert_eq!(size, "8Gi");
+    assert_eq!(ready_replicas(&stack, &ns, "events-zookeeper"), "1/1");
+    ws.assert_no_changes();
+    ws.write(&format!("{base}{}", ensemble(1).replace("replicas = 1", "replicas = 1\n  storage_size = \"2Gi\"")));
+    let refused = ws.expect_failure(&["plan", "-no-color"]);
+    assert!(refused.contains("Volumes cannot shrink") && refused.contains("storage_size"), "{refused}");
+    ws.write(&format!("{base}{}", ensemble(1).replace("replicas = 1", "replicas = 1\n  storage_size = \"8Gi\"")));
+
+    let cluster_ws = Workspace::new(&stack);
+    cluster_ws.write(&format!(
+        "{base}\nresource \"hikube_kafka_cluster\" \"kafka\" {{\n  name = \"gone\"\n  replicas = 1\n  zookeeper = \"zk:2181\"\n  \
+         deletion_protection = false\n  delete_volumes = true\n}}\n"
+    ));
+    cluster_ws.apply();
+    cluster_ws.destroy();
+    wait_until("the volume claims are deleted", || {
+        stdout(&stack.kubectl(&["-n", &ns, "get", "pvc", "-l", "app.kubernetes.io/instance=gone-kafka", "-o", "name"]))
+            .trim()
+            .is_empty()
+    });
+    ws.destroy();
+    check(stack.kubectl(&["delete", "namespace", &ns, "--wait=false"]), "clean up");
+}
+
+#[test]
+fn refusals_at_plan_name_their_attribute() {
+    let stack = Stack::from_env();
+    let ns = unique("hk-bad");
+    let ws = Workspace::new(&stack);
+    let base = provider(&ns);
+    let cases = [
+        (ensemble(4), "ZooKeeper needs an odd number of members", "replicas"),
+        (
+            ensemble(3).replace("replicas = 3", "replicas = 3\n  resources_preset = \"huge\""),
+            "Unknown preset",
+            "resources_preset",
+        ),
+        (
+            format!("{}{}", ensemble(3), cluster(3, "  external = true\n")),
+            "External access needs a domain",
+            "external_domain",
+        ),
+        (
+            format!("{}{}", ensemble(3), cluster(3, "  config = {\n    \"a\" = \"1\\nb=2\"\n  }\n")),
+            "Invalid broker setting",
+            "config",
+        ),
+        (ensemble(3).replace("\"events\"", "\"Events_1\""), "Invalid name", "name"),
+    ];
+    for (resources, message, attribute) in cases {
+        ws.write(&format!("{base}{resources}"));
+        let text = ws.expect_failure(&["plan", "-no-color"]);
+        assert!(text.contains(message) && text.contains(attribute), "expected {message:?} at {attribute}:\n{text}");
+    }
+    let listed = stdout(&stack.helm(&["-n", &ns, "list", "-q"]));
+    assert!(listed.trim().is_empty(), "nothing was installed: {listed}");
+}
+
+/// The cluster's brokers are fake pods on the stack, so the broker-count check is pointed at the
+/// stack's real brokers (ids 0-2) through `kafka`: lowering to 2 would strand broker 2's replicas.
+#[test]
+fn lowering_the_broker_count_is_refused_while_brokers_to_remove_hold_replicas() {
+    let stack = Stack::from_env();
+    let ns = unique("hk-shrink");
+    let topic = unique("shrink");
+    check(
+        stack.kafka_tool(
+            "org.apache.kafka.tools.TopicCommand",
+            &[
+                "--bootstrap-server",
+                &stack.plain_bootstrap,
+                "--create",
+                "--topic",
+                &topic,
+                "--partitions",
+                "3",
+                "--replication-factor",
+                "3",
+            ],
+        ),
+        "create a replicated topic",
+    );
+    let servers: Vec<String> = stack.plain_bootstrap.split(',').map(|s| format!("{s:?}")).collect();
+    let kafka = format!("  kafka = {{\n    bootstrap_servers = [{}]\n  }}\n", servers.join(", "));
+    let ws = Workspace::new(&stack);
+    let base = provider(&ns);
+    ws.write(&format!("{base}{}{}", ensemble(1), cluster(3, &kafka)));
+    ws.apply();
+    ws.write(&format!("{base}{}{}", ensemble(1), cluster(2, &kafka)));
+    let refused = ws.expect_failure(&["plan", "-no-color"]);
+    assert!(
+        refused.contains("Brokers to remove still hold data") && refused.contains("Broker 2 hold(s) replicas of"),
+        "{refused}"
+    );
+    assert!(refused.contains("replicas"), "{refused}");
+    assert_eq!(ready_replicas(&stack, &ns, "events-kafka"), "3/3", "nothing changed");
+    ws.write(&format!("{base}{}{}", ensemble(1), cluster(3, &format!("{kafka}  deletion_protection = false\n"))));
+    ws.apply();
+    ws.destroy();
+    check(
+        stack.kafka_tool(
+            "org.apache.kafka.tools.TopicCommand",
+            &["--bootstrap-server", &stack.plain_bootstrap, "--delete", "--topic", &topic],
+        ),
+        "delete topic",
+    );
+    check(stack.kubectl(&["delete", "namespace", &ns, "--wait=false"]), "clean up");
+}
+
+/// helm killed in the middle of an upgrade leaves the release pending-upgrade; the plan says so
+/// and the next apply recovers it instead of failing on "another operation is in progress".
+#[test]
+fn a_release_stuck_pending_is_recovered_by_the_next_apply() {
+    let stack = Stack::from_env();
+    let ns = unique("hk-pending");
+    let ws = Workspace::new(&stack);
+    let base = provider(&ns);
+    ws.write(&format!("{base}{}", ensemble(3)));
+    ws.apply();
+    let chart = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/zookeeper");
+    let mut upgrade = std::process::Command::new(&stack.helm)
+        .args([
+            "--kubeconfig",
+            stack.kubeconfig.to_str().unwrap(),
+            "-n",
+            &ns,
+            "upgrade",
+            "events-zookeeper",
+            chart,
+            "--reuse-values",
+            "--set",
+            "replicas=5",
+            "--wait",
+            "--timeout",
+            "5m",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("helm marks the release pending-upgrade", || {
+        stdout(&stack.kubectl(&["-n", &ns, "get", "secret", "-l", "owner=helm,status=pending-upgrade", "-o", "name"]))
+            .contains("events-zookeeper")
+    });
+    upgrade.kill().unwrap();
+    upgrade.wait().unwrap();
+    assert_eq!(release_status(&stack, &ns, "events-zookeeper").unwrap().0, "pending-upgrade");
+    let plan = plan_with_changes(&ws);
+    assert!(plan.contains("Release events-zookeeper is pending-upgrade"), "{plan}");
+    ws.apply();
+    assert_eq!(release_status(&stack, &ns, "events-zookeeper").unwrap().0, "deployed");
+    wait_until("three members again", || ready_replicas(&stack, &ns, "events-zookeeper") == "3/3");
+    ws.assert_no_changes();
+    ws.destroy();
+    check(stack.kubectl(&["delete", "namespace", &ns, "--wait=false"]), "clean up");
+}
+
+/// Cluster and topics in one configuration: the topic's connection comes from the cluster and is
+/// unknown until the cluster exists. kwok's brokers are fake, so the expression maps the
+/// cluster's output onto the stack's real brokers; on a real cluster the output is used as is.
+#[test]
+fn topics_take_their_connection_from_a_cluster_created_in_the_same_run() {
+    let stack = Stack::from_env();
+    let ns = unique("hk-topics");
+    let topic = unique("same-run");
+    let servers: Vec<String> = stack.plain_bootstrap.split(',').map(|s| format!("{s:?}")).collect();
+    let ws = Workspace::new(&stack);
+    ws.write(&format!(
+        "{}{}{}\nlocals {{\n  stack_brokers = [{}]\n}}\n\n\
+         resource \"hikube_kafka_topic\" \"orders\" {{\n  name       = {topic:?}\n  partitions = 3\n  kafka = {{\n    \
+         # Known only once the cluster is installed, as a real cluster's external addresses are.\n    \
+         bootstrap_servers = hikube_kafka_cluster.kafka.revision > 0 ? local.stack_brokers : hikube_kafka_cluster.kafka.bootstrap_servers\n  }}\n}}\n",
+        provider(&ns),
+        ensemble(1),
+        cluster(1, "  deletion_protection = false\n"),
+        servers.join(", ")
+    ));
+    let (code, plan) = ws.plan();
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.contains("3 to add"), "{plan}");
+    let applied = ws.apply();
+    let cluster_done = applied.find("hikube_kafka_cluster.kafka: Creation complete").expect("cluster created");
+    let topic_started = applied.find("hikube_kafka_topic.orders: Creating").expect("topic created");
+    assert!(cluster_done < topic_started, "the topic waits for its cluster:\n{applied}");
+    let described = check(
+        stack.kafka_tool(
+            "org.apache.kafka.tools.TopicCommand",
+            &["--bootstrap-server", &stack.plain_bootstrap, "--describe", "--topic", &topic],
+        ),
+        "describe topic",
+    );
+    assert!(described.contains("PartitionCount: 3"), "{described}");
+    ws.assert_no_changes();
+    ws.destroy();
+    check(stack.kubectl(&["delete", "namespace", &ns, "--wait=false"]), "clean up");
+}
