@@ -66,6 +66,88 @@ fn every_example_passes_terraform_validate() {
             )
             .unwrap();
         }
+        // Local modules are fetched by `terraform get`; the provider comes from dev_overrides.
+        if dir.starts_with(Path::new(ROOT).join("examples/environments")) {
+            let modules = ws.path().join("modules");
+            copy_dir(&Path::new(ROOT).join("examples/modules"), &modules);
+            let main =
+                std::fs::read_to_string(ws.path().join("main.tf")).unwrap().replace("../../modules", "./modules");
+            std::fs::write(ws.path().join("main.tf"), main).unwrap();
+        }
+        check(ws.terraform(&["get", "-no-color"]), &format!("terraform get in {}", dir.display()));
         check(ws.terraform(&["validate", "-no-color"]), &format!("terraform validate of {}", dir.display()));
     }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+/// `-var` value for the brokers Terraform reaches: the stack's own, since kwok runs no Kafka.
+fn brokers_var(stack: &Stack) -> String {
+    let servers: Vec<String> = stack.plain_bootstrap.split(',').map(|s| format!("{s:?}")).collect();
+    format!("kafka_bootstrap_servers=[{}]", servers.join(","))
+}
+
+#[test]
+fn the_module_test_suite_passes_against_the_stack() {
+    let stack = Stack::from_env();
+    let ws = Workspace::new(&stack);
+    copy_dir(&Path::new(ROOT).join("examples/modules/kafka-platform"), ws.path());
+    let output = check(ws.terraform(&["test", "-no-color", "-var", &brokers_var(&stack)]), "terraform test");
+    assert!(output.contains("2 passed, 0 failed"), "{output}");
+}
+
+#[test]
+fn the_quickstart_applies_on_the_stack_and_plans_no_change_after() {
+    let stack = Stack::from_env();
+    let ws = Workspace::new(&stack);
+    copy_dir(&Path::new(ROOT).join("examples/quickstart"), ws.path());
+    let namespace = support::unique("qs");
+    let vars = [
+        "-var",
+        &format!("namespace={namespace}"),
+        "-var",
+        &format!("topic_prefix={namespace}-"),
+        "-var",
+        &brokers_var(&stack),
+    ];
+    let mut apply = vec!["apply", "-auto-approve", "-no-color"];
+    apply.extend(vars);
+    let applied = check(ws.terraform(&apply), "apply the quickstart");
+    assert!(applied.contains("Resources: 5 added"), "{applied}");
+    let mut plan = vec!["plan", "-detailed-exitcode", "-no-color"];
+    plan.extend(vars);
+    check(ws.terraform(&plan), "the quickstart plans no change after apply");
+    let mut destroy = vec!["destroy", "-auto-approve", "-no-color"];
+    destroy.extend(vars);
+    check(ws.terraform(&destroy), "destroy the quickstart");
+}
+
+#[test]
+fn the_dev_environment_promotes_the_module_on_the_stack() {
+    let stack = Stack::from_env();
+    let ws = Workspace::new(&stack);
+    copy_dir(&Path::new(ROOT).join("examples/environments/dev"), ws.path());
+    copy_dir(&Path::new(ROOT).join("examples/modules"), &ws.path().join("modules"));
+    let main = std::fs::read_to_string(ws.path().join("main.tf")).unwrap().replace("../../modules", "./modules");
+    std::fs::write(ws.path().join("main.tf"), main).unwrap();
+    check(ws.terraform(&["get", "-no-color"]), "terraform get");
+    let var = brokers_var(&stack);
+    let applied = check(ws.terraform(&["apply", "-auto-approve", "-no-color", "-var", &var]), "apply dev");
+    assert!(
+        applied.contains("dev-orders") && applied.contains("dev-payments") && applied.contains("dev-notifications"),
+        "{applied}"
+    );
+    check(ws.terraform(&["plan", "-detailed-exitcode", "-no-color", "-var", &var]), "dev plans no change after apply");
+    check(ws.terraform(&["destroy", "-auto-approve", "-no-color", "-var", &var]), "destroy dev");
 }
