@@ -263,6 +263,15 @@ fn delete_volumes_removes_the_claims_and_storage_grows_in_place() {
     ws.write(&format!("{base}{}", ensemble(1).replace("replicas = 1", "replicas = 1\n  storage_size = \"2Gi\"")));
     let refused = ws.expect_failure(&["plan", "-no-color"]);
     assert!(refused.contains("Volumes cannot shrink") && refused.contains("storage_size"), "{refused}");
+    ws.write(&format!(
+        "{base}{}",
+        ensemble(1).replace("replicas = 1", "replicas = 1\n  storage_size = \"8Gi\"\n  storage_class = \"other\"")
+    ));
+    let plan = plan_with_changes(&ws);
+    assert!(
+        plan.contains("must be replaced") && plan.contains("storage_class") && plan.contains("forces replacement"),
+        "new volumes mean a new release:\n{plan}"
+    );
     ws.write(&format!("{base}{}", ensemble(1).replace("replicas = 1", "replicas = 1\n  storage_size = \"8Gi\"")));
 
     let cluster_ws = Workspace::new(&stack);

@@ -12,7 +12,7 @@ cached() { [[ -f $1/.complete ]]; }
 build_kubernetes() {
   local dir=$CACHE_DIR/kubernetes-$K8S_VERSION
   cached "$dir" && return 0
-  log "kubernetes $K8S_VERSION: building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (cold: ~15 min on 2 cores)"
+  log "kubernetes $K8S_VERSION: building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (cold: about 5 min on 2 cores)"
   local logfile=$CACHE_DIR/logs/kubernetes-$K8S_VERSION.log
   rm -rf "$dir" && mkdir -p "$dir/src" "$dir/bin"
   local minor=${K8S_VERSION#v1.}

@@ -13,6 +13,7 @@ use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
 use kafka_protocol::messages::{
     AlterPartitionReassignmentsRequest, BrokerId, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
     DescribeConfigsRequest, IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest, MetadataRequest,
@@ -93,6 +94,22 @@ pub struct OngoingReassignment {
     pub removing: Vec<i32>,
 }
 
+/// A topic of a Metadata response, its partitions ordered by id.
+fn topic_info(name: String, topic: &MetadataResponseTopic) -> TopicInfo {
+    let mut partitions: Vec<TopicPartition> = topic
+        .partitions
+        .iter()
+        .map(|p| TopicPartition {
+            id: p.partition_index,
+            leader: p.leader_id.0,
+            replicas: p.replica_nodes.iter().map(|b| b.0).collect(),
+            isr: p.isr_nodes.iter().map(|b| b.0).collect(),
+        })
+        .collect();
+    partitions.sort_by_key(|p| p.id);
+    TopicInfo { name, partitions }
+}
+
 fn topic_name(name: &str) -> TopicName {
     TopicName(StrBytes::from_string(name.to_string()))
 }
@@ -125,7 +142,7 @@ impl Cluster {
             .await?;
         let mut topics = BTreeMap::new();
         for topic in response.topics {
-            let Some(name) = topic.name.map(|n| n.0.to_string()) else { continue };
+            let Some(name) = topic.name.as_ref().map(|n| n.0.to_string()) else { continue };
             match ResponseError::try_from_code(topic.error_code) {
                 None | Some(ResponseError::LeaderNotAvailable) => {}
                 Some(ResponseError::UnknownTopicOrPartition) => continue,
@@ -133,18 +150,7 @@ impl Cluster {
                     return Err(Error::broker(format!("reading metadata of topic {name}"), topic.error_code, None));
                 }
             }
-            let mut partitions: Vec<TopicPartition> = topic
-                .partitions
-                .iter()
-                .map(|p| TopicPartition {
-                    id: p.partition_index,
-                    leader: p.leader_id.0,
-                    replicas: p.replica_nodes.iter().map(|b| b.0).collect(),
-                    isr: p.isr_nodes.iter().map(|b| b.0).collect(),
-                })
-                .collect();
-            partitions.sort_by_key(|p| p.id);
-            topics.insert(name.clone(), TopicInfo { name, partitions });
+            topics.insert(name.clone(), topic_info(name, &topic));
         }
         Ok(topics)
     }
@@ -155,25 +161,7 @@ impl Cluster {
         let response = self
             .retry("listing topics", self.config.request_timeout, || self.send_any(&request, METADATA_VERSION))
             .await?;
-        Ok(response
-            .topics
-            .into_iter()
-            .filter_map(|t| {
-                let name = t.name?.0.to_string();
-                let mut partitions: Vec<TopicPartition> = t
-                    .partitions
-                    .iter()
-                    .map(|p| TopicPartition {
-                        id: p.partition_index,
-                        leader: p.leader_id.0,
-                        replicas: p.replica_nodes.iter().map(|b| b.0).collect(),
-                        isr: p.isr_nodes.iter().map(|b| b.0).collect(),
-                    })
-                    .collect();
-                partitions.sort_by_key(|p| p.id);
-                Some(TopicInfo { name, partitions })
-            })
-            .collect())
+        Ok(response.topics.into_iter().filter_map(|t| Some(topic_info(t.name.as_ref()?.0.to_string(), &t))).collect())
     }
 
     /// The topic's configuration as the broker describes it; `None` when the topic does not exist.
