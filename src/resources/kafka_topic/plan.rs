@@ -58,7 +58,8 @@ pub(super) async fn plan(ctx: &Context, request: PlanRequest) -> PlanResponse {
         }
     }
     let planned = Value::Object(planned);
-    if !diagnostics.has_errors() {
+    // An unchanged topic has nothing to check against the cluster: refresh already read it.
+    if !diagnostics.has_errors() && planned != prior_state {
         let replacing = !requires_replace.is_empty();
         diagnostics.extend(check_live(ctx, &prior_state, &planned, replacing).await);
     }
