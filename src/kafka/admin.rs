@@ -244,6 +244,17 @@ impl Cluster {
         self.retry(&operation, budget, || async {
             let response = self.send_to_controller(&request, 7).await?;
             for result in &response.topics {
+                let message = result.error_message.as_deref().unwrap_or_default();
+                // A replacement deletes the old topic first; ZooKeeper-mode controllers keep it
+                // "marked for deletion" a moment after metadata stops listing it.
+                if !validate_only
+                    && result.error_code == ResponseError::TopicAlreadyExists.code()
+                    && message.contains("marked for deletion")
+                {
+                    return Err(Error::Busy(format!(
+                        "{operation}: the previous topic of that name is still being deleted"
+                    )));
+                }
                 if result.error_code != 0 {
                     return Err(Error::broker(operation.clone(), result.error_code, result.error_message.as_deref()));
                 }

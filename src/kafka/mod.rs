@@ -40,6 +40,10 @@ pub enum Error {
     NoBroker { tried: String, last_error: String },
     #[error("{operation}: {message}")]
     Broker { operation: String, code: i16, message: String },
+    /// The cluster is still finishing an earlier change (a topic of the same name being
+    /// deleted); worth retrying.
+    #[error("{0}")]
+    Busy(String),
     #[error("operation cancelled")]
     Cancelled,
 }
