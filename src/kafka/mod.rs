@@ -74,10 +74,24 @@ impl Error {
             | Error::Io { .. }
             | Error::Disconnected(_)
             | Error::Timeout(_)
-            | Error::NoBroker { .. } => true,
+            | Error::NoBroker { .. }
+            | Error::Busy(_) => true,
             Error::Broker { code, .. } => ResponseError::try_from_code(*code)
                 .is_some_and(|e| e.is_retriable() || e == ResponseError::NotController),
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passing_states_are_retried_and_refusals_are_not() {
+        assert!(Error::Busy("deleting".into()).is_retriable());
+        assert!(Error::broker("x", ResponseError::NotController.code(), None).is_retriable());
+        assert!(!Error::broker("x", ResponseError::TopicAlreadyExists.code(), None).is_retriable());
+        assert!(!Error::Authentication("no".into()).is_retriable());
     }
 }
