@@ -81,17 +81,21 @@ start_daemon() {
 
 daemon_pid() { cat "$PID_DIR/$1.pid" 2>/dev/null; }
 
+# A pid file can outlive its process and the pid be reused: a pid is ours only while its command
+# line names this stack's state directory (every daemon's arguments do).
+pid_is_ours() { [[ -n $1 ]] && kill -0 "$1" 2>/dev/null && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "$STATE_DIR"; }
+
 daemon_running() {
   local pid
   pid=$(daemon_pid "$1") || return 1
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null
+  pid_is_ours "$pid"
 }
 
 # stop_daemon NAME: stops exactly the process recorded in NAME's pid file (and its session).
 stop_daemon() {
   local name=$1 pid
   pid=$(daemon_pid "$name") || return 0
-  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+  if pid_is_ours "$pid"; then
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
     local deadline=$((SECONDS + 20))
     while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
