@@ -94,6 +94,19 @@ pub struct OngoingReassignment {
     pub removing: Vec<i32>,
 }
 
+/// A budget as the broker-side timeout of a request: milliseconds, capped to what fits the field.
+fn timeout_ms(budget: Duration) -> i32 {
+    budget.as_millis().min(i32::MAX as u128) as i32
+}
+
+/// The first refusal among a response's per-item results, as the operation's error.
+fn first_refusal<'a>(operation: &str, results: impl IntoIterator<Item = (i16, Option<&'a str>)>) -> Result<(), Error> {
+    match results.into_iter().find(|(code, _)| *code != 0) {
+        Some((code, message)) => Err(Error::broker(operation, code, message)),
+        None => Ok(()),
+    }
+}
+
 /// A topic of a Metadata response, its partitions ordered by id.
 fn topic_info(name: String, topic: &MetadataResponseTopic) -> TopicInfo {
     let mut partitions: Vec<TopicPartition> = topic
@@ -223,7 +236,7 @@ impl Cluster {
         budget: Duration,
     ) -> Result<(), Error> {
         let request = CreateTopicsRequest::default()
-            .with_timeout_ms(budget.as_millis().min(i32::MAX as u128) as i32)
+            .with_timeout_ms(timeout_ms(budget))
             .with_validate_only(validate_only)
             .with_topics(vec![
                 CreatableTopic::default()
@@ -255,11 +268,8 @@ impl Cluster {
                         "{operation}: the previous topic of that name is still being deleted"
                     )));
                 }
-                if result.error_code != 0 {
-                    return Err(Error::broker(operation.clone(), result.error_code, result.error_message.as_deref()));
-                }
             }
-            Ok(())
+            first_refusal(&operation, response.topics.iter().map(|r| (r.error_code, r.error_message.as_deref())))
         })
         .await?;
         if !validate_only {
@@ -275,7 +285,7 @@ impl Cluster {
     /// Deletes a topic and waits until no broker reports it any more.
     pub async fn delete_topic(self: &Arc<Self>, name: &str, budget: Duration) -> Result<(), Error> {
         let request = DeleteTopicsRequest::default()
-            .with_timeout_ms(budget.as_millis().min(i32::MAX as u128) as i32)
+            .with_timeout_ms(timeout_ms(budget))
             .with_topics(vec![DeleteTopicState::default().with_name(Some(topic_name(name)))]);
         let operation = format!("deleting topic {name}");
         // Version 6 names topics in `topics`; older versions used `topic_names` (Kafka 2.8+ needed).
@@ -308,7 +318,7 @@ impl Cluster {
         budget: Duration,
     ) -> Result<(), Error> {
         let request = CreatePartitionsRequest::default()
-            .with_timeout_ms(budget.as_millis().min(i32::MAX as u128) as i32)
+            .with_timeout_ms(timeout_ms(budget))
             .with_validate_only(validate_only)
             .with_topics(vec![
                 CreatePartitionsTopic::default().with_name(topic_name(name)).with_count(count).with_assignments(None),
@@ -316,12 +326,7 @@ impl Cluster {
         let operation = format!("adding partitions to topic {name}");
         self.retry(&operation, budget, || async {
             let response = self.send_to_controller(&request, 3).await?;
-            for result in &response.results {
-                if result.error_code != 0 {
-                    return Err(Error::broker(operation.clone(), result.error_code, result.error_message.as_deref()));
-                }
-            }
-            Ok(())
+            first_refusal(&operation, response.results.iter().map(|r| (r.error_code, r.error_message.as_deref())))
         })
         .await?;
         if !validate_only {
@@ -364,12 +369,7 @@ impl Cluster {
         let operation = format!("altering configs of topic {name}");
         self.retry(&operation, budget, || async {
             let response = self.send_any(&request, 1).await?;
-            for result in &response.responses {
-                if result.error_code != 0 {
-                    return Err(Error::broker(operation.clone(), result.error_code, result.error_message.as_deref()));
-                }
-            }
-            Ok(())
+            first_refusal(&operation, response.responses.iter().map(|r| (r.error_code, r.error_message.as_deref())))
         })
         .await
     }
@@ -382,9 +382,8 @@ impl Cluster {
         assignment: &BTreeMap<i32, Vec<i32>>,
         budget: Duration,
     ) -> Result<(), Error> {
-        let request = AlterPartitionReassignmentsRequest::default()
-            .with_timeout_ms(budget.as_millis().min(i32::MAX as u128) as i32)
-            .with_topics(vec![
+        let request =
+            AlterPartitionReassignmentsRequest::default().with_timeout_ms(timeout_ms(budget)).with_topics(vec![
                 ReassignableTopic::default().with_name(topic_name(name)).with_partitions(
                     assignment
                         .iter()
@@ -421,7 +420,7 @@ impl Cluster {
     /// Reassignments of this topic's partitions still moving data, by partition.
     pub async fn ongoing_reassignments(&self, name: &str) -> Result<BTreeMap<i32, OngoingReassignment>, Error> {
         let request = ListPartitionReassignmentsRequest::default()
-            .with_timeout_ms(self.config.request_timeout.as_millis().min(i32::MAX as u128) as i32)
+            .with_timeout_ms(timeout_ms(self.config.request_timeout))
             .with_topics(None);
         let operation = format!("listing reassignments of topic {name}");
         let response = self
