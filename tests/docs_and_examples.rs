@@ -68,15 +68,18 @@ fn every_example_passes_terraform_validate() {
         }
         // Local modules are fetched by `terraform get`; the provider comes from dev_overrides.
         if dir.starts_with(Path::new(ROOT).join("examples/environments")) {
-            let modules = ws.path().join("modules");
-            copy_dir(&Path::new(ROOT).join("examples/modules"), &modules);
-            let main =
-                std::fs::read_to_string(ws.path().join("main.tf")).unwrap().replace("../../modules", "./modules");
-            std::fs::write(ws.path().join("main.tf"), main).unwrap();
+            bring_modules(&ws);
         }
         check(ws.terraform(&["get", "-no-color"]), &format!("terraform get in {}", dir.display()));
         check(ws.terraform(&["validate", "-no-color"]), &format!("terraform validate of {}", dir.display()));
     }
+}
+
+/// An environment copied out of the repository still finds the module it promotes.
+fn bring_modules(ws: &Workspace) {
+    copy_dir(&Path::new(ROOT).join("examples/modules"), &ws.path().join("modules"));
+    let main = std::fs::read_to_string(ws.path().join("main.tf")).unwrap().replace("../../modules", "./modules");
+    std::fs::write(ws.path().join("main.tf"), main).unwrap();
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -138,9 +141,7 @@ fn the_dev_environment_promotes_the_module_on_the_stack() {
     let stack = Stack::from_env();
     let ws = Workspace::new(&stack);
     copy_dir(&Path::new(ROOT).join("examples/environments/dev"), ws.path());
-    copy_dir(&Path::new(ROOT).join("examples/modules"), &ws.path().join("modules"));
-    let main = std::fs::read_to_string(ws.path().join("main.tf")).unwrap().replace("../../modules", "./modules");
-    std::fs::write(ws.path().join("main.tf"), main).unwrap();
+    bring_modules(&ws);
     check(ws.terraform(&["get", "-no-color"]), "terraform get");
     let var = brokers_var(&stack);
     let applied = check(ws.terraform(&["apply", "-auto-approve", "-no-color", "-var", &var]), "apply dev");

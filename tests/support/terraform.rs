@@ -45,14 +45,20 @@ impl Workspace {
         std::fs::write(self.dir.path().join("main.tf"), main_tf).unwrap();
     }
 
-    pub fn terraform(&self, args: &[&str]) -> Output {
-        run(Command::new(&self.terraform)
+    /// The CLI in this directory with the provider override and the workspace's environment.
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.terraform);
+        command
             .current_dir(self.dir.path())
             .env("TF_CLI_CONFIG_FILE", self.dir.path().join(".terraformrc"))
             .env("CHECKPOINT_DISABLE", "1")
             .env("TF_IN_AUTOMATION", "1")
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .args(args))
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
+    }
+
+    pub fn terraform(&self, args: &[&str]) -> Output {
+        run(self.command().args(args))
     }
 
     pub fn apply(&self) -> String {
@@ -109,15 +115,12 @@ pub struct WorkspaceView<'a> {
 impl WorkspaceView<'_> {
     /// `terraform apply` with its stderr (where provider logs go) in the returned text.
     pub fn apply_logged(&self) -> String {
-        let ws = self.workspace;
-        let output = run(Command::new(&ws.terraform)
-            .current_dir(ws.dir.path())
-            .env("TF_CLI_CONFIG_FILE", ws.dir.path().join(".terraformrc"))
-            .env("CHECKPOINT_DISABLE", "1")
-            .env("TF_IN_AUTOMATION", "1")
-            .envs(ws.env.iter().map(|(k, v)| (k, v)))
-            .env(&self.extra.0, &self.extra.1)
-            .args(["apply", "-auto-approve", "-no-color", "-input=false"]));
+        let output = run(self.workspace.command().env(&self.extra.0, &self.extra.1).args([
+            "apply",
+            "-auto-approve",
+            "-no-color",
+            "-input=false",
+        ]));
         let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
         assert!(output.status.success(), "terraform apply failed:\n{text}");
         text
