@@ -171,13 +171,52 @@ stack_admin() { kafka_java 64m "$(dirname "${BASH_SOURCE[0]}")/StackAdmin.java" 
 # All three brokers registered in ZooKeeper, as one broker's metadata shows them.
 brokers_registered() { [[ $(stack_admin brokers "$(KAFKA_PLAIN_BOOTSTRAP)" 2>/dev/null | tail -n1) == 3 ]]; }
 
-start_kafka() {
+start_broker() {
+  java_cmd 384m log4j.properties
+  start_daemon "kafka-$1" "${JAVA_CMD[@]}" kafka.Kafka "$STATE_DIR/kafka-$1/server.properties"
+}
+
+# A broker that crashed a moment ago left its registration in ZooKeeper, and a new broker with the
+# same id exits until that session expires (zookeeper.session.timeout.ms): such a broker is
+# started again, a few times, rather than waited for in vain.
+wait_for_brokers() {
+  local deadline=$((SECONDS + $1)) i
+  local -a restarts=(0 0 0)
+  until brokers_listening; do
+    ((SECONDS < deadline)) || die "kafka: listeners not open after $1s (logs: $LOG_DIR/kafka-*.log)"
+    for i in 0 1 2; do
+      daemon_running "kafka-$i" && continue
+      if ((restarts[i] == 3)); then
+        tail -n 25 "$LOG_DIR/kafka-$i.log" >&2
+        die "kafka-$i exited three times during start-up (log: $LOG_DIR/kafka-$i.log)"
+      fi
+      restarts[i]=$((restarts[i] + 1))
+      log "kafka-$i exited during start-up ($(grep -m1 -o 'ERROR.*' <(tail -n 200 "$LOG_DIR/kafka-$i.log") | cut -c1-160)); starting it again"
+      sleep 5
+      start_broker "$i"
+    done
+    sleep 0.5
+  done
+}
+
+# Data left by a stack that was never brought down (a killed session, a rebooted machine) holds
+# ZooKeeper sessions and broker registrations that no longer exist. Nothing of it is worth keeping
+# for a test stack, and ZooKeeper and Kafka data only make sense together, so both go.
+forget_unstopped_kafka_data() {
   local i
   for i in 0 1 2; do
-    java_cmd 384m log4j.properties
-    start_daemon "kafka-$i" "${JAVA_CMD[@]}" kafka.Kafka "$STATE_DIR/kafka-$i/server.properties"
+    daemon_running "zookeeper-$i" && return 0
+    daemon_running "kafka-$i" && return 0
   done
-  wait_for kafka 120 brokers_listening || die "kafka: listeners not open after 120s (logs: $LOG_DIR/kafka-*.log)"
+  compgen -G "$STATE_DIR/kafka-*/data/meta.properties" >/dev/null || return 0
+  log "kafka: removing ZooKeeper and Kafka data left by a stack that was not brought down"
+  rm -rf "$STATE_DIR"/zookeeper-*/data "$STATE_DIR"/kafka-*/data
+}
+
+start_kafka() {
+  local i
+  for i in 0 1 2; do start_broker "$i"; done
+  wait_for_brokers 120
   wait_for kafka 60 brokers_registered || die "kafka: 3 brokers not registered after 60s (logs: $LOG_DIR/kafka-*.log)"
   # Upserting the same credentials again is harmless, so this needs no existence check.
   run_logged kafka "$LOG_DIR/setup.log" stack_admin scram-user "$(KAFKA_PLAIN_BOOTSTRAP)" "$SASL_USER" \
@@ -185,6 +224,7 @@ start_kafka() {
 }
 
 kafka_up() {
+  forget_unstopped_kafka_data
   write_kafka_configs
   log "zookeeper: starting a 3-node ensemble on $(ZK_CONNECT)"
   start_zookeeper
