@@ -51,9 +51,21 @@ pub async fn serve<H: ProviderHandler>(handler: H) -> Result<(), Error> {
         None => {
             print_handshake(&handshake_line(addr, None))?;
             tracing::debug!(%addr, "serving plugin protocol 6 without TLS (Terraform sent no client certificate)");
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).inspect(|tcp| {
+                if let Ok(tcp) = tcp {
+                    nodelay(tcp);
+                }
+            });
             Ok(router.serve_with_incoming_shutdown(incoming, shutdown_signal).await?)
         }
+    }
+}
+
+/// gRPC's small request-reply frames would otherwise wait out Nagle against Terraform's delayed
+/// ACKs: about 40 ms on the first calls of every provider process.
+fn nodelay(tcp: &TcpStream) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %e, "could not set TCP_NODELAY");
     }
 }
 
@@ -130,6 +142,7 @@ fn tls_incoming(
                     continue;
                 }
             };
+            nodelay(&tcp);
             let acceptor = acceptor.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
