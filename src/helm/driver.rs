@@ -49,6 +49,7 @@ impl Helm {
 
     async fn run(&self, mut command: Command, name: &str, timeout: Duration) -> Result<String, Error> {
         tracing::debug!(command = ?command.as_std(), "running helm");
+        let started = std::time::Instant::now();
         let child = command
             .spawn()
             .map_err(|e| Error::Spawn { binary: self.binary.display().to_string(), reason: e.to_string() })?;
@@ -56,6 +57,9 @@ impl Helm {
             .await
             .map_err(|_| Error::Timeout { command: name.to_string(), seconds: (timeout + GRACE).as_secs() })?
             .map_err(|e| Error::Spawn { binary: self.binary.display().to_string(), reason: e.to_string() })?;
+        // The benchmark sums these to tell helm's share of a plan from the provider's own.
+        let helm_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        tracing::debug!(command = name, helm_ms, success = output.status.success(), "helm finished");
         if !output.status.success() {
             let message = String::from_utf8_lossy(&output.stderr).trim().to_string();
             return Err(Error::Command { command: name.to_string(), message });
