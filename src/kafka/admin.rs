@@ -79,7 +79,7 @@ impl TopicInfo {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct NewTopic {
     pub name: String,
     pub partitions: i32,
@@ -95,6 +95,29 @@ pub struct OngoingReassignment {
 }
 
 /// A budget as the broker-side timeout of a request: milliseconds, capped to what fits the field.
+fn create_topics_request(topics: &[NewTopic], validate_only: bool, budget: Duration) -> CreateTopicsRequest {
+    CreateTopicsRequest::default().with_timeout_ms(timeout_ms(budget)).with_validate_only(validate_only).with_topics(
+        topics
+            .iter()
+            .map(|topic| {
+                CreatableTopic::default()
+                    .with_name(topic_name(&topic.name))
+                    .with_num_partitions(topic.partitions)
+                    .with_replication_factor(topic.replication_factor)
+                    .with_configs(
+                        topic
+                            .configs
+                            .iter()
+                            .map(|(k, v)| {
+                                CreatableTopicConfig::default().with_name(str_bytes(k)).with_value(Some(str_bytes(v)))
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
+}
+
 fn timeout_ms(budget: Duration) -> i32 {
     budget.as_millis().min(i32::MAX as u128) as i32
 }
@@ -235,78 +258,95 @@ impl Cluster {
         validate_only: bool,
         budget: Duration,
     ) -> Result<(), Error> {
-        let request = CreateTopicsRequest::default()
-            .with_timeout_ms(timeout_ms(budget))
-            .with_validate_only(validate_only)
-            .with_topics(vec![
-                CreatableTopic::default()
-                    .with_name(topic_name(&topic.name))
-                    .with_num_partitions(topic.partitions)
-                    .with_replication_factor(topic.replication_factor)
-                    .with_configs(
-                        topic
-                            .configs
-                            .iter()
-                            .map(|(k, v)| {
-                                CreatableTopicConfig::default().with_name(str_bytes(k)).with_value(Some(str_bytes(v)))
-                            })
-                            .collect(),
-                    ),
-            ]);
         let operation = format!("creating topic {}", topic.name);
-        self.retry(&operation, budget, || async {
+        if validate_only {
+            let request = create_topics_request(std::slice::from_ref(topic), true, budget);
             let response = self.send_to_controller(&request, 7).await?;
-            for result in &response.topics {
-                let message = result.error_message.as_deref().unwrap_or_default();
-                // A replacement deletes the old topic first; ZooKeeper-mode controllers keep it
-                // "marked for deletion" a moment after metadata stops listing it.
-                if !validate_only
-                    && result.error_code == ResponseError::TopicAlreadyExists.code()
-                    && message.contains("marked for deletion")
-                {
-                    return Err(Error::Busy(format!(
-                        "{operation}: the previous topic of that name is still being deleted"
-                    )));
-                }
-            }
-            first_refusal(&operation, response.topics.iter().map(|r| (r.error_code, r.error_message.as_deref())))
+            return first_refusal(
+                &operation,
+                response.topics.iter().map(|r| (r.error_code, r.error_message.as_deref())),
+            );
+        }
+        // Creations Terraform issues together go to the controller in one request, which its
+        // event loop then handles as one topic change rather than one per topic.
+        self.retry(&operation, budget, || async {
+            let cluster = self.clone();
+            self.creations
+                .load(topic.clone(), move |topics| async move { cluster.create_topics(topics).await })
+                .await?
+                .unwrap_or_else(|| Err(Error::Protocol(format!("{operation}: the broker did not answer for it"))))
         })
         .await?;
-        if !validate_only {
-            let partitions = topic.partitions as usize;
-            self.wait_for_topic(&topic.name, budget, |t| {
-                t.is_some_and(|t| t.is_ready() && t.partitions.len() == partitions)
-            })
-            .await?;
-        }
-        Ok(())
+        let partitions = topic.partitions as usize;
+        self.wait_for_topic(&topic.name, budget, |t| {
+            t.is_some_and(|t| t.is_ready() && t.partitions.len() == partitions)
+        })
+        .await
     }
 
-    /// Deletes a topic and waits until no broker reports it any more.
+    /// One CreateTopics for a batch; each topic's outcome on its own, so that one refusal fails
+    /// only its topic.
+    async fn create_topics(&self, topics: Vec<NewTopic>) -> Result<BTreeMap<NewTopic, Result<(), Error>>, Error> {
+        let request = create_topics_request(&topics, false, self.config.request_timeout);
+        let response = self.send_to_controller(&request, 7).await?;
+        let mut outcomes: BTreeMap<String, Result<(), Error>> = BTreeMap::new();
+        for result in &response.topics {
+            let name = result.name.0.to_string();
+            let operation = format!("creating topic {name}");
+            let message = result.error_message.as_deref();
+            // A replacement deletes the old topic first; ZooKeeper-mode controllers keep it
+            // "marked for deletion" a moment after metadata stops listing it.
+            let outcome = if result.error_code == ResponseError::TopicAlreadyExists.code()
+                && message.is_some_and(|m| m.contains("marked for deletion"))
+            {
+                Err(Error::Busy(format!("{operation}: the previous topic of that name is still being deleted")))
+            } else {
+                first_refusal(&operation, [(result.error_code, message)])
+            };
+            outcomes.insert(name, outcome);
+        }
+        Ok(topics
+            .into_iter()
+            .filter_map(|topic| outcomes.remove(&topic.name).map(|outcome| (topic, outcome)))
+            .collect())
+    }
+
     pub async fn delete_topic(self: &Arc<Self>, name: &str, budget: Duration) -> Result<(), Error> {
-        let request = DeleteTopicsRequest::default()
-            .with_timeout_ms(timeout_ms(budget))
-            .with_topics(vec![DeleteTopicState::default().with_name(Some(topic_name(name)))]);
         let operation = format!("deleting topic {name}");
-        // Version 6 names topics in `topics`; older versions used `topic_names` (Kafka 2.8+ needed).
         self.retry(&operation, budget, || async {
-            let response = self.send_to_controller(&request, 6).await?;
-            for result in &response.responses {
-                match ResponseError::try_from_code(result.error_code) {
-                    None | Some(ResponseError::UnknownTopicOrPartition) => {}
-                    Some(_) => {
-                        return Err(Error::broker(
-                            operation.clone(),
-                            result.error_code,
-                            result.error_message.as_deref(),
-                        ));
-                    }
-                }
-            }
-            Ok(())
+            let cluster = self.clone();
+            self.deletions
+                .load(name.to_string(), move |names| async move { cluster.delete_topics(names).await })
+                .await?
+                // Not in the answer: nothing was there to delete.
+                .unwrap_or(Ok(()))
         })
         .await?;
         self.wait_for_topic(name, budget, |t| t.is_none()).await
+    }
+
+    async fn delete_topics(&self, names: Vec<String>) -> Result<BTreeMap<String, Result<(), Error>>, Error> {
+        let request = DeleteTopicsRequest::default()
+            .with_timeout_ms(timeout_ms(self.config.request_timeout))
+            .with_topics(names.iter().map(|n| DeleteTopicState::default().with_name(Some(topic_name(n)))).collect());
+        // Version 6 names topics in `topics`; older versions used `topic_names` (Kafka 2.8+ needed).
+        let response = self.send_to_controller(&request, 6).await?;
+        Ok(response
+            .responses
+            .iter()
+            .filter_map(|result| {
+                let name = result.name.as_ref()?.0.to_string();
+                let outcome = match ResponseError::try_from_code(result.error_code) {
+                    None | Some(ResponseError::UnknownTopicOrPartition) => Ok(()),
+                    Some(_) => Err(Error::broker(
+                        format!("deleting topic {name}"),
+                        result.error_code,
+                        result.error_message.as_deref(),
+                    )),
+                };
+                Some((name, outcome))
+            })
+            .collect())
     }
 
     /// Raises the partition count to `count` (Kafka cannot lower it).

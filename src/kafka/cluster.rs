@@ -11,7 +11,7 @@ use kafka_protocol::protocol::Request;
 use tokio::sync::Mutex;
 
 use super::Error;
-use super::admin::{BrokerInfo, TopicInfo};
+use super::admin::{BrokerInfo, NewTopic, TopicInfo};
 use super::batch::Coalescer;
 use super::config::ConnectionConfig;
 use super::conn::Connection;
@@ -33,6 +33,8 @@ pub struct Cluster {
     pub(crate) topology: StdMutex<Topology>,
     pub(crate) metadata: Coalescer<String, TopicInfo>,
     pub(crate) configs: Coalescer<String, Vec<ConfigEntry>>,
+    pub(crate) creations: Coalescer<NewTopic, Result<(), Error>>,
+    pub(crate) deletions: Coalescer<String, Result<(), Error>>,
 }
 
 /// Clusters by connection settings: every resource that names the same cluster shares one.
@@ -56,6 +58,8 @@ impl Cluster {
             topology: StdMutex::new(Topology::default()),
             metadata: Coalescer::new(COALESCE_WINDOW),
             configs: Coalescer::new(COALESCE_WINDOW),
+            creations: Coalescer::new(COALESCE_WINDOW),
+            deletions: Coalescer::new(COALESCE_WINDOW),
         }
     }
 
