@@ -48,7 +48,9 @@ impl Helm {
     }
 
     async fn run(&self, mut command: Command, name: &str, timeout: Duration) -> Result<String, Error> {
-        tracing::debug!(command = ?command.as_std(), "running helm");
+        // Arguments only: the environment carries the API server token.
+        let arguments: Vec<_> = command.as_std().get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        tracing::debug!(binary = %self.binary.display(), arguments = %arguments.join(" "), "running helm");
         let started = std::time::Instant::now();
         let child = command
             .spawn()
