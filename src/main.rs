@@ -36,6 +36,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    terraform_provider_hikube::helm::remove_extracted_charts();
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -2,7 +2,7 @@
 //! and the other places a chart may come from.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use include_dir::{Dir, include_dir};
 
@@ -42,16 +42,38 @@ impl ChartSource {
     }
 }
 
-/// The embedded charts, written once per process to a private temporary directory.
-fn embedded_dir() -> Result<&'static Path, Error> {
-    static DIR: OnceLock<Result<PathBuf, Error>> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("terraform-provider-hikube-charts-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| Error::Io(e.to_string()))?;
-        CHARTS.extract(&dir).map_err(|e| Error::Io(e.to_string()))?;
-        Ok(dir)
-    })
-    .as_ref()
-    .map(PathBuf::as_path)
-    .map_err(Clone::clone)
+/// The embedded charts, written once per process to a private temporary directory (0700, files
+/// 0600) that `remove_extracted_charts` deletes when the provider stops.
+static EXTRACTED: Mutex<Option<tempfile::TempDir>> = Mutex::new(None);
+
+fn embedded_dir() -> Result<PathBuf, Error> {
+    let mut extracted = EXTRACTED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(dir) = extracted.as_ref() {
+        return Ok(dir.path().to_path_buf());
+    }
+    let io = |e: std::io::Error| Error::Io(e.to_string());
+    let dir = tempfile::Builder::new().prefix("terraform-provider-hikube-charts-").tempdir().map_err(io)?;
+    CHARTS.extract(dir.path()).map_err(io)?;
+    restrict(dir.path()).map_err(io)?;
+    let path = dir.path().to_path_buf();
+    *extracted = Some(dir);
+    Ok(path)
+}
+
+fn restrict(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let mode = if path.is_dir() { 0o700 } else { 0o600 };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+        if path.is_dir() {
+            restrict(&path)?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the charts written for helm, if any were.
+pub fn remove_extracted_charts() {
+    EXTRACTED.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
 }

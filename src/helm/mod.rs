@@ -6,7 +6,7 @@ mod charts;
 mod driver;
 mod release;
 
-pub use charts::{ChartSource, EMBEDDED_CHART_VERSION};
+pub use charts::{ChartSource, EMBEDDED_CHART_VERSION, remove_extracted_charts};
 pub use driver::{Helm, InstallOptions};
 pub use release::{Release, ReleaseStatus, decode_release_secret, manifest_objects};
 
