@@ -36,6 +36,8 @@ pub struct Context {
     pub cancel: CancellationToken,
     /// Connected on first use, so that plans without ensembles or clusters never need it.
     pub kube: Arc<tokio::sync::OnceCell<crate::kube::Kube>>,
+    /// The API server's CA as a file for helm, written once, when a host is configured with a CA.
+    pub kube_ca_file: Arc<std::sync::OnceLock<Result<tempfile::NamedTempFile, String>>>,
 }
 
 impl Context {
@@ -53,7 +55,23 @@ impl Context {
     }
 
     pub fn helm(&self) -> crate::helm::Helm {
-        self.config.helm()
+        let mut helm = self.config.helm();
+        let kubernetes = &self.config.kubernetes;
+        if let (Some(_), Some(ca)) = (&kubernetes.host, &kubernetes.cluster_ca_certificate) {
+            // helm takes the CA of a host-and-token connection only as a file.
+            let file = self.kube_ca_file.get_or_init(|| {
+                use std::io::Write;
+                let mut file =
+                    tempfile::Builder::new().prefix("hikube-kube-ca-").tempfile().map_err(|e| e.to_string())?;
+                file.write_all(ca.as_bytes()).map_err(|e| e.to_string())?;
+                Ok(file)
+            });
+            match file {
+                Ok(file) => helm.env.push(("HELM_KUBECAFILE".into(), file.path().display().to_string())),
+                Err(e) => tracing::warn!(error = %e, "could not write the API server's CA for helm"),
+            }
+        }
+        helm
     }
 
     /// Runs `op` unless Terraform asks the provider to stop first.

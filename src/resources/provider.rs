@@ -86,6 +86,7 @@ impl ProviderHandler for HikubeProvider {
                     kafka_pool: self.kafka_pool.clone(),
                     cancel: self.cancel.clone(),
                     kube: Arc::default(),
+                    kube_ca_file: Arc::default(),
                 });
                 Diagnostics::default()
             }
