@@ -96,6 +96,18 @@ impl Diagnostic {
         self
     }
 
+    /// Terraform quotes the configuration line of a top-level attribute, but for an attribute
+    /// nested in an object (`kafka.tls.ca_cert`) it quotes the whole block: the detail then
+    /// starts with the path, so the reader still sees which attribute is meant.
+    fn detail_for_terraform(&self) -> String {
+        match &self.path {
+            Some(path) if path.0.len() > 1 && path.0[1..].iter().any(|s| matches!(s, PathStep::Attr(_))) => {
+                format!("{path}: {}", self.detail)
+            }
+            _ => self.detail.clone(),
+        }
+    }
+
     pub(crate) fn to_proto(&self) -> proto::Diagnostic {
         proto::Diagnostic {
             severity: match self.severity {
@@ -103,7 +115,7 @@ impl Diagnostic {
                 Severity::Warning => proto::diagnostic::Severity::Warning,
             } as i32,
             summary: self.summary.clone(),
-            detail: self.detail.clone(),
+            detail: self.detail_for_terraform(),
             attribute: self.path.as_ref().map(AttrPath::to_proto),
         }
     }
