@@ -129,6 +129,51 @@ pub fn manifest_digest(manifest: &str) -> Result<String, helm::Error> {
 }
 
 impl<K: ReleaseKind> HelmRelease<K> {
+    /// A release about to be installed is checked against the cluster at plan: this is where
+    /// the Kubernetes connection is first used, and where a name already taken shows.
+    async fn check_new_release(&self, ctx: &Context, release: &str, namespace: &str, digest: &Value) -> Diagnostics {
+        let kube = match ctx.kube().await {
+            Ok(kube) => kube,
+            Err(d) => return d.into(),
+        };
+        let existing = match kube.latest_release(namespace, release).await {
+            Ok(existing) => existing,
+            Err(e) => {
+                return Diagnostic::error(
+                    format!("Cannot read the releases of namespace {namespace}"),
+                    format!("{e}.\n\nCheck the provider's kubernetes settings and that its credentials may read Secrets there."),
+                )
+                .into();
+            }
+        };
+        let Some(existing) = existing else { return Diagnostics::default() };
+        let same = existing.status == ReleaseStatus::Deployed
+            && manifest_digest(&existing.manifest).ok().as_deref() == digest.as_str();
+        match existing.status {
+            ReleaseStatus::Pending(_) => Diagnostic::warning(
+                format!("An earlier install of {release} never finished"),
+                "It is not in the state (the apply that started it was interrupted). Apply removes it and installs again.",
+            )
+            .into(),
+            _ if same => Diagnostic::warning(
+                format!("Release {release} already exists exactly as configured"),
+                "It renders exactly the objects this configuration would install (as after an apply that was interrupted \
+                 once helm had finished), so apply adopts it.",
+            )
+            .into(),
+            _ => Diagnostic::error(
+                format!("Release {release} already exists in namespace {namespace}"),
+                format!(
+                    "It is not in this state and differs from this configuration. Import it to manage it \
+                     (terraform import <address> {namespace}/{}), or choose another name.",
+                    release.rsplit_once('-').map_or(release, |(name, _)| name)
+                ),
+            )
+            .at(AttrPath::root("name"))
+            .into(),
+        }
+    }
+
     fn chart_source(&self, state: &Value) -> ChartSource {
         match state.attr("chart") {
             Value::Object(_) => ChartSource::Reference {
@@ -320,6 +365,9 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
         } else {
             unknown()
         };
+        if prior_state.is_null() && !diagnostics.has_errors() {
+            diagnostics.extend(self.check_new_release(ctx, &release, &namespace, &digest).await);
+        }
         let unchanged = !prior_state.is_null() && !replacing && &digest == prior_state.attr("manifest_digest");
         for key in ["status", "revision", "chart_version"] {
             planned.insert(key.into(), if unchanged { prior_state.attr(key).clone() } else { unknown() });
@@ -639,8 +687,69 @@ pub fn sizing_attributes(default_size: &str, default_preset: &str, default_image
     ]
 }
 
-pub fn validate_sizing(config: &Value) -> Diagnostics {
+/// The member count: a whole number within `range`, or `None` (with an error) when it is not.
+pub fn replicas(config: &Value, range: std::ops::RangeInclusive<i64>, diagnostics: &mut Diagnostics) -> Option<i64> {
+    let value = config.attr("replicas");
+    if !matches!(value, Value::Number(_)) {
+        return None;
+    }
+    match value.as_i64() {
+        Some(n) if range.contains(&n) => Some(n),
+        _ => {
+            diagnostics.push(
+                Diagnostic::error(
+                    "Invalid member count",
+                    format!(
+                        "replicas must be a whole number from {} to {}, not {}.",
+                        range.start(),
+                        range.end(),
+                        match &value {
+                            Value::Number(n) => n.to_string(),
+                            _ => String::new(),
+                        }
+                    ),
+                )
+                .at(AttrPath::root("replicas")),
+            );
+            None
+        }
+    }
+}
+
+/// Kubernetes object and DNS names that would otherwise only fail inside the cluster.
+pub fn validate_names(config: &Value, attributes: &[(&str, &str)]) -> Diagnostics {
     let mut diagnostics = Diagnostics::default();
+    for (attribute, what) in attributes {
+        if let Some(name) = config.attr(attribute).as_str()
+            && !crate::resources::provider_config::is_dns_subdomain(name)
+        {
+            diagnostics.push(
+                Diagnostic::error(
+                    format!("Invalid {what}"),
+                    format!(
+                        "{name:?} is not a valid {what}: lowercase letters, digits, '-' and '.', such as \"fast-ssd\"."
+                    ),
+                )
+                .at(AttrPath::root(attribute)),
+            );
+        }
+    }
+    diagnostics
+}
+
+pub fn validate_sizing(config: &Value) -> Diagnostics {
+    let mut diagnostics = validate_names(config, &[("storage_class", "storage class name")]);
+    if let Some(image) = config.attr("image").as_str()
+        && (image.is_empty() || image.contains(char::is_whitespace))
+    {
+        diagnostics.push(
+            Diagnostic::error(
+                "Invalid image",
+                format!("{image:?} is not an image reference such as \"docker.io/library/zookeeper:3.8.4\"."),
+            )
+            .at(AttrPath::root("image")),
+        );
+    }
     if let Some(preset) = config.attr("resources_preset").as_str()
         && !PRESETS.contains(&preset)
     {

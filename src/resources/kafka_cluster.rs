@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value as Json, json};
 
-use super::helm_release::{ReleaseKind, sizing_attributes, sizing_from_values, sizing_values, validate_sizing};
+use super::helm_release::{
+    ReleaseKind, replicas, sizing_attributes, sizing_from_values, sizing_values, validate_names, validate_sizing,
+};
 use super::kafka_connection::{self, Connection};
 use super::{Context, kafka_diagnostic};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
@@ -87,14 +89,9 @@ impl ReleaseKind for KafkaCluster {
 
     fn validate(&self, config: &Value) -> Diagnostics {
         let mut diagnostics = validate_sizing(config);
-        if let Some(n) = config.attr("replicas").as_i64()
-            && !(1..=100).contains(&n)
-        {
-            diagnostics.push(
-                Diagnostic::error("Invalid broker count", format!("replicas must be between 1 and 100, not {n}."))
-                    .at(AttrPath::root("replicas")),
-            );
-        }
+        replicas(config, 1..=100, &mut diagnostics);
+        diagnostics
+            .extend(validate_names(config, &[("tls_secret_name", "Secret name"), ("external_domain", "DNS domain")]));
         if let Some(connect) = config.attr("zookeeper").as_str() {
             let valid = !connect.is_empty()
                 && connect.split(',').all(|hp| {
@@ -145,7 +142,7 @@ impl ReleaseKind for KafkaCluster {
         if config.attr("external").as_bool() == Some(true) && config.attr("external_domain").is_null() {
             diagnostics.push(
                 Diagnostic::error("External access needs a domain", "Set external_domain: brokers advertise <name>-kafka-<n>.<domain>:9094 to clients outside the cluster.")
-                    .at(AttrPath::root("external_domain")),
+                    .at(AttrPath::root("external")),
             );
         }
         if let Err(d) = kafka_connection::parse(config.attr("kafka"), &AttrPath::root("kafka")) {

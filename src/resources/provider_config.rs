@@ -206,6 +206,11 @@ fn kafka_from_env(env: &impl Fn(&str) -> Option<String>) -> Option<ConnectionCon
     Some(config)
 }
 
+/// A Kubernetes object name such as a Secret's or a StorageClass's, or a DNS domain.
+pub fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
 pub fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63

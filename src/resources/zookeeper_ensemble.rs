@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value as Json, json};
 
-use super::helm_release::{ReleaseKind, sizing_attributes, sizing_from_values, sizing_values, validate_sizing};
+use super::helm_release::{
+    ReleaseKind, replicas, sizing_attributes, sizing_from_values, sizing_values, validate_sizing,
+};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::schema::Attribute;
 use crate::tfplugin::value::{Type, Value};
@@ -58,8 +60,8 @@ impl ReleaseKind for ZookeeperEnsemble {
 
     fn validate(&self, config: &Value) -> Diagnostics {
         let mut diagnostics = validate_sizing(config);
-        if let Some(n) = config.attr("replicas").as_i64()
-            && (!(1..=9).contains(&n) || n % 2 == 0)
+        if let Some(n) = replicas(config, 1..=9, &mut diagnostics)
+            && n % 2 == 0
         {
             diagnostics.push(
                     Diagnostic::error(
