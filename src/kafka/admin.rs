@@ -155,6 +155,12 @@ fn str_bytes(s: &str) -> StrBytes {
 }
 
 impl Cluster {
+    /// The broker acting as controller now, if the cluster has elected one.
+    pub async fn controller(&self) -> Result<Option<i32>, Error> {
+        let budget = self.config.request_timeout;
+        Ok(self.retry("finding the controller", budget, || self.refresh_topology()).await?.controller)
+    }
+
     /// The brokers the cluster has now, with their racks.
     pub async fn brokers(&self) -> Result<Vec<BrokerInfo>, Error> {
         let budget = self.config.request_timeout;

@@ -98,8 +98,32 @@ async fn create(ctx: &Context, cluster: &Arc<Cluster>, spec: &TopicSpec, planned
         replication_factor: spec.replication_factor.unwrap_or(-1),
         configs: spec.config.clone().unwrap_or_default(),
     };
-    let created = ctx.cancellable(cluster.create_topic(&topic, false, spec.timeout)).await;
+    let mut created = ctx.cancellable(cluster.create_topic(&topic, false, spec.timeout)).await;
+    let mut adopted = false;
+    if let Err(e) = &created
+        && matches!(e.code(), Some(kafka_protocol::error::ResponseError::TopicAlreadyExists))
+        && ctx.cancellable(matches_exactly(cluster, spec)).await.unwrap_or(false)
+    {
+        tracing::warn!(topic = %spec.name, "topic already exists exactly as configured; adopting it");
+        created = Ok(());
+        adopted = true;
+    }
     let live = ctx.cancellable(cluster.describe_topic(&spec.name)).await;
+    if adopted {
+        let mut response = match live {
+            Ok(Some(info)) => ApplyResponse {
+                new_state: with(planned, [("replication_factor", Value::int(info.replication_factor() as i64))], true),
+                ..Default::default()
+            },
+            _ => ApplyResponse { new_state: with(planned, [], true), ..Default::default() },
+        };
+        response.diagnostics.push(Diagnostic::warning(
+            format!("Topic {} adopted", spec.name),
+            "It already existed with exactly these partitions, replication factor and settings (as after an apply that \
+             was interrupted once the broker had created it), so it is now in the state unchanged.",
+        ));
+        return response;
+    }
     match (created, live) {
         (Ok(()), Ok(Some(info))) => {
             let state = with(planned, [("replication_factor", Value::int(info.replication_factor() as i64))], true);
@@ -138,6 +162,25 @@ async fn create(ctx: &Context, cluster: &Arc<Cluster>, spec: &TopicSpec, planned
             ..Default::default()
         },
     }
+}
+
+/// Whether an existing topic is exactly what `spec` would create: the same partition count and
+/// replication factor, and the same topic-level overrides, no more and no fewer.
+async fn matches_exactly(cluster: &Arc<Cluster>, spec: &TopicSpec) -> Result<bool, kafka::Error> {
+    let (info, configs) = tokio::try_join!(cluster.describe_topic(&spec.name), cluster.topic_configs(&spec.name))?;
+    let (Some(info), Some(configs)) = (info, configs) else { return Ok(false) };
+    let wanted = spec.config.clone().unwrap_or_default();
+    let overrides: Vec<_> =
+        configs.iter().filter(|c| c.source == kafka::topic_config::ConfigSource::TopicOverride).collect();
+    let same_configs = overrides.len() == wanted.len()
+        && overrides.iter().all(|c| {
+            wanted
+                .get(&c.name)
+                .is_some_and(|w| c.value.as_deref().is_some_and(|v| kafka::topic_config::same_value(c.kind, w, v)))
+        });
+    Ok(info.partitions.len() == spec.partitions as usize
+        && spec.replication_factor.is_none_or(|rf| info.replication_factor() == rf as usize)
+        && same_configs)
 }
 
 /// Replaces attributes of an object value; `set_id` also fills `id` from `name`.

@@ -113,8 +113,9 @@ async fn check_live(ctx: &Context, prior: &Value, planned: &Value, replacing: bo
                     Diagnostic::warning(
                         format!("Topic {} already exists", spec.name),
                         format!(
-                            "Unless this plan replaces it, creating it will fail. To manage the existing topic, import it: \
-                             terraform import <address> {}",
+                            "Unless this plan replaces it, apply adopts it only if it already has exactly these partitions, \
+                             replication factor and settings (as after an interrupted apply), and fails otherwise. To manage \
+                             it as it is, import it: terraform import <address> {}",
                             spec.name
                         ),
                     )
