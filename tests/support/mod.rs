@@ -71,6 +71,94 @@ impl Stack {
     }
 }
 
+/// Faults: processes of the stack killed outright, and the stack's own command to bring them back.
+impl Stack {
+    fn pid(&self, daemon: &str) -> i32 {
+        let file = PathBuf::from(var("HIKUBE_STATE_DIR")).join("pids").join(format!("{daemon}.pid"));
+        std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display())).trim().parse().unwrap()
+    }
+
+    /// SIGKILL to a daemon of the stack (`kafka-1`, `zookeeper-0`, `kube-apiserver`) and its
+    /// process group: no shutdown hook, no controlled shutdown.
+    pub fn kill(&self, daemon: &str) {
+        let pid = self.pid(daemon);
+        run(Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]));
+        for _ in 0..100 {
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("{daemon} (pid {pid}) survived SIGKILL");
+    }
+
+    /// `scripts/stack up`: starts again whatever is not running, and waits for it.
+    pub fn bring_up(&self) {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/stack");
+        check(run(Command::new(script).arg("up")), "scripts/stack up");
+    }
+
+    /// The ZooKeeper member that leads the ensemble now, as its daemon name.
+    pub fn zookeeper_leader(&self) -> Option<String> {
+        use std::io::{Read, Write};
+        self.zookeeper_connect.split(',').enumerate().find_map(|(i, address)| {
+            let mut stream = std::net::TcpStream::connect(address).ok()?;
+            stream.write_all(b"srvr").ok()?;
+            let mut reply = String::new();
+            stream.read_to_string(&mut reply).ok()?;
+            reply.contains("Mode: leader").then(|| format!("zookeeper-{i}"))
+        })
+    }
+
+    /// Produces `count` records with acks=all through Kafka's VerifiableProducer; returns the
+    /// values the brokers acknowledged.
+    pub fn produce(&self, topic: &str, count: usize) -> std::collections::BTreeSet<String> {
+        let output = check(
+            self.kafka_tool(
+                "org.apache.kafka.tools.VerifiableProducer",
+                &[
+                    "--bootstrap-server",
+                    &self.plain_bootstrap,
+                    "--topic",
+                    topic,
+                    "--max-messages",
+                    &count.to_string(),
+                    "--acks",
+                    "-1",
+                ],
+            ),
+            "VerifiableProducer",
+        );
+        output
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|event| event["name"] == "producer_send_success")
+            .filter_map(|event| event["value"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// Every record value of a topic, read from the beginning by Kafka's console consumer.
+    pub fn consume(&self, topic: &str, at_least: usize) -> std::collections::BTreeSet<String> {
+        // Fewer records than asked for end in a timeout and a non-zero exit: what was read is
+        // the answer either way.
+        let output = stdout(&self.kafka_tool(
+            "org.apache.kafka.tools.consumer.ConsoleConsumer",
+            &[
+                "--bootstrap-server",
+                &self.plain_bootstrap,
+                "--topic",
+                topic,
+                "--from-beginning",
+                "--max-messages",
+                &at_least.to_string(),
+                "--timeout-ms",
+                "30000",
+            ],
+        ));
+        output.lines().map(str::to_string).collect()
+    }
+}
+
 pub fn run(command: &mut Command) -> Output {
     command.output().unwrap_or_else(|e| panic!("could not run {command:?}: {e}"))
 }

@@ -61,6 +61,16 @@ impl Workspace {
         run(self.command().args(args))
     }
 
+    /// `terraform apply` running in the background, for faults injected while it works.
+    pub fn spawn_apply(&self) -> std::process::Child {
+        self.command()
+            .args(["apply", "-auto-approve", "-no-color", "-input=false"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("terraform apply")
+    }
+
     pub fn apply(&self) -> String {
         check(self.terraform(&["apply", "-auto-approve", "-no-color", "-input=false"]), "terraform apply")
     }

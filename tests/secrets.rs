@@ -1,0 +1,239 @@
+//! Secrets never leave their sensitive attributes: with `TF_LOG=trace`, a plan and an apply that
+//! use a SASL password, a TLS client key and a Kubernetes bearer token are searched for them —
+//! Terraform's and the provider's logs, what the CLI printed, the state, helm's command lines
+//! while it runs and every temp file the provider writes (each 0600, each removed afterwards).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use support::terraform::Workspace;
+use support::{Stack, check, unique};
+
+/// A ServiceAccount with cluster-admin and a bearer token for it, as a platform team would give
+/// Terraform.
+fn kube_token(stack: &Stack, namespace: &str) -> String {
+    check(stack.kubectl(&["create", "namespace", namespace]), "create namespace");
+    check(stack.kubectl(&["-n", namespace, "create", "serviceaccount", "terraform"]), "create serviceaccount");
+    check(
+        stack.kubectl(&[
+            "create",
+            "clusterrolebinding",
+            namespace,
+            "--clusterrole=cluster-admin",
+            &format!("--serviceaccount={namespace}:terraform"),
+        ]),
+        "create clusterrolebinding",
+    );
+    check(stack.kubectl(&["-n", namespace, "create", "token", "terraform", "--duration=1h"]), "create token")
+        .trim()
+        .to_string()
+}
+
+fn client_key_and_cert() -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["terraform".to_string()]).unwrap().self_signed(&key).unwrap();
+    (key.serialize_pem(), cert.pem())
+}
+
+/// What a watcher saw while Terraform ran: helm's command lines and the temp files written.
+#[derive(Default)]
+struct Seen {
+    helm_command_lines: Vec<String>,
+    temp_files: BTreeMap<PathBuf, (u32, String)>,
+}
+
+fn watch(helm: PathBuf, temp_dir: PathBuf, stop: Arc<AtomicBool>, seen: Arc<Mutex<Seen>>) {
+    let helm = std::fs::canonicalize(helm).unwrap();
+    while !stop.load(Ordering::Relaxed) {
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+            if std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == helm)
+                && let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline"))
+            {
+                let line = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                seen.lock().unwrap().helm_command_lines.push(line);
+            }
+        }
+        for entry in walk(&temp_dir) {
+            if let (Ok(meta), Ok(content)) = (std::fs::metadata(&entry), std::fs::read_to_string(&entry)) {
+                seen.lock().unwrap().temp_files.insert(entry, (meta.permissions().mode() & 0o777, content));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn no_secret_in_logs_output_state_argv_or_temp_files() {
+    let stack = Stack::from_env();
+    let namespace = unique("secrets");
+    let token = kube_token(&stack, &namespace);
+    let password = stack.sasl_password();
+    let (client_key, client_cert) = client_key_and_cert();
+    let kafka_ca = std::fs::read_to_string(&stack.kafka_ca).unwrap();
+    let kube_ca =
+        std::fs::read_to_string(Path::new(&std::env::var("HIKUBE_STATE_DIR").unwrap()).join("pki/kube-ca.crt"))
+            .unwrap();
+    let topic = unique("secrets");
+    let servers = stack.sasl_bootstrap.split(',').map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+    let temp_dir = tempfile::tempdir().unwrap();
+    let log_file = temp_dir.path().join("terraform.log");
+    let provider_temp = temp_dir.path().join("tmp");
+    std::fs::create_dir(&provider_temp).unwrap();
+    let workspace = Workspace::new(&stack)
+        .env("TF_LOG", "trace")
+        .env("TF_LOG_PATH", log_file.to_str().unwrap())
+        .env("TMPDIR", provider_temp.to_str().unwrap())
+        .env("TF_VAR_kafka_password", &password)
+        .env("TF_VAR_client_key", &client_key)
+        .env("TF_VAR_kube_token", &token);
+    workspace.write(&format!(
+        r#"terraform {{
+  required_providers {{
+    hikube = {{ source = "hikube/hikube" }}
+  }}
+}}
+
+variable "kafka_password" {{
+  type      = string
+  sensitive = true
+}}
+
+variable "client_key" {{
+  type      = string
+  sensitive = true
+}}
+
+variable "kube_token" {{
+  type      = string
+  sensitive = true
+}}
+
+provider "hikube" {{
+  kubernetes = {{
+    host                   = "https://127.0.0.1:16443"
+    token                  = var.kube_token
+    cluster_ca_certificate = {kube_ca:?}
+  }}
+  kafka = {{
+    bootstrap_servers = [{servers}]
+    tls = {{
+      ca_cert     = {kafka_ca:?}
+      client_cert = {client_cert:?}
+      client_key  = var.client_key
+    }}
+    sasl = {{
+      mechanism = "SCRAM-SHA-512"
+      username  = {username:?}
+      password  = var.kafka_password
+    }}
+  }}
+}}
+
+resource "hikube_kafka_topic" "t" {{
+  name               = {topic:?}
+  partitions         = 2
+  replication_factor = 2
+}}
+
+resource "hikube_zookeeper_ensemble" "zk" {{
+  name             = "zk"
+  namespace        = {namespace:?}
+  replicas         = 1
+  resources_preset = "nano"
+  storage_size     = "1Gi"
+}}
+"#,
+        username = stack.sasl_username,
+    ));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let watcher = {
+        let (helm, dir, stop, seen) = (stack.helm.clone(), provider_temp.clone(), stop.clone(), seen.clone());
+        std::thread::spawn(move || watch(helm, dir, stop, seen))
+    };
+    let plan = workspace.terraform(&["plan", "-no-color", "-input=false", "-out=tfplan"]);
+    let applied = workspace.terraform(&["apply", "-no-color", "-input=false", "tfplan"]);
+    let refreshed = workspace.terraform(&["plan", "-no-color", "-input=false", "-detailed-exitcode"]);
+    stop.store(true, Ordering::Relaxed);
+    watcher.join().unwrap();
+    let printed: String = [&plan, &applied, &refreshed]
+        .iter()
+        .map(|o| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+        .collect();
+    assert!(plan.status.success() && applied.status.success(), "plan or apply failed:\n{printed}");
+    assert_eq!(refreshed.status.code(), Some(0), "the second plan is not empty:\n{printed}");
+
+    let log = std::fs::read_to_string(&log_file).unwrap();
+    assert!(log.contains("provider.terraform-provider-hikube"), "the trace log holds no provider lines");
+    let state = std::fs::read_to_string(workspace.path().join("terraform.tfstate")).unwrap();
+    let seen = seen.lock().unwrap();
+    assert!(!seen.helm_command_lines.is_empty(), "no helm process was seen running");
+    assert!(!seen.temp_files.is_empty(), "no temp file of the provider was seen");
+
+    let secrets =
+        [("SASL password", password.as_str()), ("TLS client key", client_key.trim()), ("kube token", token.as_str())];
+    let mut places: Vec<(String, String)> = vec![
+        ("the trace log".into(), log),
+        ("the CLI's output".into(), printed),
+        ("the state".into(), state),
+        (
+            "the saved plan".into(),
+            String::from_utf8_lossy(&std::fs::read(workspace.path().join("tfplan")).unwrap()).into(),
+        ),
+    ];
+    places.extend(seen.helm_command_lines.iter().map(|l| ("helm's command line".to_string(), l.clone())));
+    places.extend(seen.temp_files.iter().map(|(p, (_, c))| (format!("temp file {}", p.display()), c.clone())));
+    let mut found = Vec::new();
+    for (place, text) in &places {
+        for (secret, value) in &secrets {
+            // The key's PEM lines are checked one by one: a log could split or re-wrap it.
+            let needles: Vec<&str> = if *secret == "TLS client key" {
+                value.lines().filter(|l| l.len() > 20 && !l.starts_with("-----")).collect()
+            } else {
+                vec![value]
+            };
+            if let Some(at) = needles.iter().find_map(|n| text.find(n)) {
+                let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+                let context: String = text[line_start..].chars().take(300).collect();
+                found.push(format!("{secret} in {place}: {context}"));
+            }
+        }
+    }
+    assert!(found.is_empty(), "secrets found: {found:?}");
+    for (path, (mode, _)) in &seen.temp_files {
+        assert_eq!(*mode, 0o600, "{} has mode {mode:o}", path.display());
+    }
+    let left: Vec<PathBuf> = walk(&provider_temp);
+    assert!(left.is_empty(), "temp files left behind: {left:?}");
+    eprintln!(
+        "searched {} places ({} helm command lines, {} temp files) for 3 secrets: none found",
+        places.len(),
+        seen.helm_command_lines.len(),
+        seen.temp_files.len()
+    );
+
+    workspace.destroy();
+    stack.kubectl(&["delete", "clusterrolebinding", &namespace]);
+    stack.kubectl(&["delete", "namespace", &namespace, "--wait=false"]);
+}
