@@ -35,6 +35,18 @@ const GRACE: Duration = Duration::from_secs(60);
 impl Helm {
     fn command(&self, namespace: &str) -> Command {
         let mut command = Command::new(&self.binary);
+        // A helm left running by a provider that was killed would go on installing behind the
+        // next apply's back: it dies with the provider, leaving a pending release the next apply
+        // recovers.
+        // SAFETY: prctl is async-signal-safe and touches nothing of the parent's state.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         if let Some(kubeconfig) = &self.kubeconfig {
             command.arg("--kubeconfig").arg(kubeconfig);
         }
