@@ -294,7 +294,13 @@ impl Cluster {
     /// only its topic.
     async fn create_topics(&self, topics: Vec<NewTopic>) -> Result<BTreeMap<NewTopic, Result<(), Error>>, Error> {
         let request = create_topics_request(&topics, false, self.config.request_timeout);
+        let started = tokio::time::Instant::now();
         let response = self.send_to_controller(&request, 7).await?;
+        tracing::debug!(
+            topics = topics.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "CreateTopics answered"
+        );
         let mut outcomes: BTreeMap<String, Result<(), Error>> = BTreeMap::new();
         for result in &response.topics {
             let name = result.name.0.to_string();
@@ -507,11 +513,21 @@ impl Cluster {
         budget: Duration,
         done: impl Fn(Option<&TopicInfo>) -> bool,
     ) -> Result<(), Error> {
-        let deadline = tokio::time::Instant::now() + budget;
-        let mut pause = Duration::from_millis(50);
+        let started = tokio::time::Instant::now();
+        let deadline = started + budget;
+        // Brokers learn of a change from the controller within tens of milliseconds.
+        let mut pause = Duration::from_millis(20);
+        let mut polls = 0;
         loop {
+            polls += 1;
             let topic = self.describe_topic(name).await?;
             if done(topic.as_ref()) {
+                tracing::debug!(
+                    topic = name,
+                    polls,
+                    waited_ms = started.elapsed().as_millis() as u64,
+                    "topic reached the expected state"
+                );
                 return Ok(());
             }
             if tokio::time::Instant::now() + pause > deadline {
