@@ -161,3 +161,17 @@ impl FromIterator<Diagnostic> for Diagnostics {
         Diagnostics(iter.into_iter().collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_nested_attributes_are_named_in_the_detail() {
+        let detail = |path: AttrPath| Diagnostic::error("s", "fix it").at(path).to_proto().detail;
+        assert_eq!(detail(AttrPath::root("kafka").attr("tls").attr("ca_cert")), "kafka.tls.ca_cert: fix it");
+        assert_eq!(detail(AttrPath::root("partitions")), "fix it");
+        assert_eq!(detail(AttrPath::root("config").key("retention.ms")), "fix it");
+        assert_eq!(Diagnostic::error("s", "fix it").to_proto().detail, "fix it");
+    }
+}
