@@ -676,8 +676,16 @@ fn refused(stack: &Stack, case: &Case) -> Result<(), String> {
     Ok(())
 }
 
+/// Each test compares the cluster before and after: the other's changes must not fall in between.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 #[test]
 fn over_a_hundred_bad_configurations_are_refused_at_plan_and_change_nothing() {
+    let _serial = serial();
     let stack = Stack::from_env();
     let dir = tempfile::tempdir().unwrap();
     let cases = all_cases(&stack, dir.path());
@@ -711,6 +719,7 @@ fn over_a_hundred_bad_configurations_are_refused_at_plan_and_change_nothing() {
 /// Changes that only an existing resource can refuse: fewer partitions, a smaller volume.
 #[test]
 fn decreases_kafka_and_kubernetes_cannot_make_are_refused_at_plan() {
+    let _serial = serial();
     let stack = Stack::from_env();
     let topic = unique("bad-decrease");
     let servers = stack.plain_bootstrap.split(',').map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
