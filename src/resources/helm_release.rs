@@ -161,11 +161,14 @@ impl<K: ReleaseKind> HelmRelease<K> {
                  once helm had finished), so apply adopts it.",
             )
             .into(),
-            _ => Diagnostic::error(
+            // Terraform plans the create half of a replacement with no prior state while the old
+            // release still exists: only apply can tell a replacement from a clash.
+            _ => Diagnostic::warning(
                 format!("Release {release} already exists in namespace {namespace}"),
                 format!(
-                    "It is not in this state and differs from this configuration. Import it to manage it \
-                     (terraform import <address> {namespace}/{}), or choose another name.",
+                    "Unless this plan replaces it, apply will refuse to take it over: it differs from this \
+                     configuration. To manage it, import it (terraform import <address> {namespace}/{}), or \
+                     choose another name.",
                     release.rsplit_once('-').map_or(release, |(name, _)| name)
                 ),
             )
@@ -433,6 +436,26 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
         // An upgrade that never finished (the provider or helm killed) leaves the release pending,
         // which blocks every later upgrade: go back to the last good revision first.
         match kube.latest_release(&namespace, &name).await {
+            // A release this state does not hold, and not what an interrupted apply of this very
+            // configuration left: somebody else's, never taken over.
+            Ok(Some(release))
+                if prior_state.is_null()
+                    && !matches!(release.status, ReleaseStatus::Pending(_))
+                    && manifest_digest(&release.manifest).ok().as_deref() != digest.as_str() =>
+            {
+                return fail(
+                    Value::Null,
+                    Diagnostic::error(
+                        format!("Release {name} already exists in namespace {namespace}"),
+                        format!(
+                            "It is not in the state and differs from this configuration, so it is left alone. Import it \
+                             to manage it (terraform import <address> {namespace}/{}), or choose another name.",
+                            name.rsplit_once('-').map_or(name.as_str(), |(n, _)| n)
+                        ),
+                    )
+                    .at(AttrPath::root("name")),
+                );
+            }
             Ok(Some(release)) if matches!(release.status, ReleaseStatus::Pending(_)) => {
                 let recovered = match kube.last_good_revision(&namespace, &name).await {
                     Ok(Some(revision)) => {
