@@ -643,7 +643,9 @@ fn snapshot(stack: &Stack) -> (BTreeSet<String>, String, String) {
         "kafka-topics --list",
     );
     let releases = check(stack.helm(&["list", "--all-namespaces", "--all", "-q"]), "helm list");
-    let namespaces = stdout(&stack.kubectl(&["get", "namespaces", "-o", "name"]));
+    // Namespaces that earlier tests are still deleting go on their own time: only live ones count.
+    let namespaces =
+        stdout(&stack.kubectl(&["get", "namespaces", "--field-selector", "status.phase=Active", "-o", "name"]));
     (topics.lines().map(str::to_string).collect(), releases, namespaces)
 }
 
