@@ -94,7 +94,6 @@ pub struct OngoingReassignment {
     pub removing: Vec<i32>,
 }
 
-/// A budget as the broker-side timeout of a request: milliseconds, capped to what fits the field.
 fn create_topics_request(topics: &[NewTopic], validate_only: bool, budget: Duration) -> CreateTopicsRequest {
     CreateTopicsRequest::default().with_timeout_ms(timeout_ms(budget)).with_validate_only(validate_only).with_topics(
         topics
@@ -118,6 +117,7 @@ fn create_topics_request(topics: &[NewTopic], validate_only: bool, budget: Durat
     )
 }
 
+/// A budget as the broker-side timeout of a request: milliseconds, capped to what fits the field.
 fn timeout_ms(budget: Duration) -> i32 {
     budget.as_millis().min(i32::MAX as u128) as i32
 }
