@@ -117,6 +117,16 @@ fn text(value: &Value, name: &str) -> Option<String> {
 
 /// A digest of the objects a manifest holds, independent of document order and formatting, so
 /// that `helm template` output and a stored release manifest compare.
+/// Whether a release in the cluster holds exactly the objects a plan's digest stands for.
+fn renders_as(release: &helm::Release, digest: &Value) -> bool {
+    manifest_digest(&release.manifest).ok().as_deref() == digest.as_str()
+}
+
+/// The resource name in an import ID, from a release name `<name>-<chart>`.
+fn import_name(release: &str) -> &str {
+    release.rsplit_once('-').map_or(release, |(name, _)| name)
+}
+
 pub fn manifest_digest(manifest: &str) -> Result<String, helm::Error> {
     let mut objects: Vec<String> = helm::manifest_objects(manifest)?.iter().map(Json::to_string).collect();
     objects.sort();
@@ -147,8 +157,7 @@ impl<K: ReleaseKind> HelmRelease<K> {
             }
         };
         let Some(existing) = existing else { return Diagnostics::default() };
-        let same = existing.status == ReleaseStatus::Deployed
-            && manifest_digest(&existing.manifest).ok().as_deref() == digest.as_str();
+        let same = existing.status == ReleaseStatus::Deployed && renders_as(&existing, digest);
         match existing.status {
             ReleaseStatus::Pending(_) => Diagnostic::warning(
                 format!("An earlier install of {release} never finished"),
@@ -169,7 +178,7 @@ impl<K: ReleaseKind> HelmRelease<K> {
                     "Unless this plan replaces it, apply will refuse to take it over: it differs from this \
                      configuration. To manage it, import it (terraform import <address> {namespace}/{}), or \
                      choose another name.",
-                    release.rsplit_once('-').map_or(release, |(name, _)| name)
+                    import_name(release)
                 ),
             )
             .at(AttrPath::root("name"))
@@ -441,7 +450,7 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
             Ok(Some(release))
                 if prior_state.is_null()
                     && !matches!(release.status, ReleaseStatus::Pending(_))
-                    && manifest_digest(&release.manifest).ok().as_deref() != digest.as_str() =>
+                    && !renders_as(&release, digest) =>
             {
                 return fail(
                     Value::Null,
@@ -450,7 +459,7 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
                         format!(
                             "It is not in the state and differs from this configuration, so it is left alone. Import it \
                              to manage it (terraform import <address> {namespace}/{}), or choose another name.",
-                            name.rsplit_once('-').map_or(name.as_str(), |(n, _)| n)
+                            import_name(&name)
                         ),
                     )
                     .at(AttrPath::root("name")),
