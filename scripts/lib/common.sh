@@ -31,6 +31,10 @@ ZK_QUORUM_PORTS=(22881 22882 22883)
 ZK_ELECTION_PORTS=(23881 23882 23883)
 KAFKA_PLAIN_PORTS=(19092 19093 19094)
 KAFKA_SASL_PORTS=(19192 19193 19194)
+# A third plaintext listener whose advertised address is a port nobody listens on until
+# `scripts/bench` puts a latency-adding proxy there: it lets a benchmark see a distant cluster.
+KAFKA_DISTANT_PORTS=(19292 19293 19294)
+KAFKA_DISTANT_ADVERTISED_PORTS=(19392 19393 19394)
 KWOK_NODES=(kwok-node-0 kwok-node-1 kwok-node-2)
 
 log() { printf '[stack %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

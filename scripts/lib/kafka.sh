@@ -1,5 +1,6 @@
 # A 3-node ZooKeeper ensemble and 3 Kafka 3.9 brokers in ZooKeeper mode, all from the Maven
-# Central classpath. Each broker has a PLAINTEXT listener and a SASL_SSL one (PLAIN and SCRAM).
+# Central classpath. Each broker has a PLAINTEXT listener and a SASL_SSL one (PLAIN and SCRAM),
+# and a DISTANT plaintext one advertised behind the benchmarks' latency proxy.
 
 KAFKA_LIBS() { echo "$CACHE_DIR/kafka-$KAFKA_VERSION/libs"; }
 SASL_USER=hikube
@@ -102,9 +103,9 @@ LOG4J
       umask 077
       cat >"$dir/server.properties" <<PROPS
 broker.id=$i
-listeners=PLAINTEXT://127.0.0.1:${KAFKA_PLAIN_PORTS[$i]},SASL_SSL://127.0.0.1:${KAFKA_SASL_PORTS[$i]}
-advertised.listeners=PLAINTEXT://127.0.0.1:${KAFKA_PLAIN_PORTS[$i]},SASL_SSL://127.0.0.1:${KAFKA_SASL_PORTS[$i]}
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+listeners=PLAINTEXT://127.0.0.1:${KAFKA_PLAIN_PORTS[$i]},SASL_SSL://127.0.0.1:${KAFKA_SASL_PORTS[$i]},DISTANT://127.0.0.1:${KAFKA_DISTANT_PORTS[$i]}
+advertised.listeners=PLAINTEXT://127.0.0.1:${KAFKA_PLAIN_PORTS[$i]},SASL_SSL://127.0.0.1:${KAFKA_SASL_PORTS[$i]},DISTANT://127.0.0.1:${KAFKA_DISTANT_ADVERTISED_PORTS[$i]}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,DISTANT:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 zookeeper.connect=$(ZK_CONNECT)/hikube-stack
 zookeeper.session.timeout.ms=18000
