@@ -4,8 +4,8 @@
 //! plugin protocol 6 over gRPC, the go-plugin handshake with AutoMTLS, the cty value codec,
 //! schemas and diagnostics; it knows no resource, and a provider plugs into it through
 //! [`tfplugin::ProviderHandler`]. [`kafka`] is the domain: an admin client on the
-//! `kafka-protocol` crate with TLS, SASL, controller routing, retries and request coalescing;
-//! it knows nothing of Terraform.
+//! `kafka-protocol` crate with TLS, SASL, controller routing, retries, request coalescing and
+//! read-ahead; it knows nothing of Terraform.
 //!
 //! [`resources`] joins them: the provider's configuration and one module per resource (schema,
 //! plan, apply, read, import), converting Terraform values to typed configuration at the

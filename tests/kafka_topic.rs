@@ -451,3 +451,59 @@ fn unknown_connection_plans_without_contacting_the_cluster() {
     ws.assert_no_changes();
     ws.destroy();
 }
+
+/// A refresh of many topics answers most reads from one description of the whole cluster (see
+/// `kafka::read_ahead`); out-of-band changes and deletions must show exactly as when every topic
+/// is read on its own.
+#[test]
+fn a_large_refresh_reads_ahead_and_still_sees_every_drift() {
+    const COUNT: usize = 150;
+    let stack = Stack::from_env();
+    let ws = Workspace::new(&stack).env("TF_LOG_PROVIDER", "debug");
+    let prefix = unique("tf-readahead");
+    ws.write(&format!(
+        "{}\nresource \"hikube_kafka_topic\" \"t\" {{\n  count      = {COUNT}\n  name       = format(\"{prefix}-%03d\", count.index)\n  \
+         partitions = 1\n  config     = {{ \"retention.ms\" = \"86400000\" }}\n}}\n",
+        plaintext_provider(&stack)
+    ));
+    ws.apply();
+    let (code, plan) = ws.plan();
+    assert_eq!(code, 0, "{plan}");
+    assert!(
+        plan.contains("read-ahead: described the cluster"),
+        "no read-ahead in a refresh of {COUNT} topics:\n{plan}"
+    );
+
+    // Spread over the count, so that some are surely read after the snapshot was taken.
+    let altered = [0, 70, 100, 130, COUNT - 1];
+    for index in altered {
+        alter_on_broker(&stack, &format!("{prefix}-{index:03}"), &["--add-config", "retention.ms=3600000"]);
+    }
+    let deleted = format!("{prefix}-110");
+    check(
+        stack.kafka_tool(
+            "org.apache.kafka.tools.TopicCommand",
+            &["--bootstrap-server", &stack.plain_bootstrap, "--delete", "--topic", &deleted],
+        ),
+        "delete topic out of band",
+    );
+    let expected = format!("1 to add, {} to change, 0 to destroy", altered.len());
+    let mut plan = ws.plan();
+    for _ in 0..20 {
+        if plan.1.contains(&expected) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        plan = ws.plan();
+    }
+    assert!(plan.1.contains(&expected) && plan.1.contains("read-ahead: described the cluster"), "{}", plan.1);
+    for index in altered {
+        let address = format!("hikube_kafka_topic.t[{index}]");
+        assert!(plan.1.contains(&format!("{address} will be updated in-place")), "{address} not updated:\n{}", plan.1);
+    }
+    assert!(plan.1.contains("hikube_kafka_topic.t[110] will be created"), "{}", plan.1);
+
+    ws.apply();
+    ws.assert_no_changes();
+    ws.destroy();
+}

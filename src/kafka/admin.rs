@@ -172,13 +172,14 @@ impl Cluster {
     /// one Metadata request.
     pub async fn describe_topic(self: &Arc<Self>, name: &str) -> Result<Option<TopicInfo>, Error> {
         let cluster = self.clone();
-        self.metadata.load(name.to_string(), move |names| async move { cluster.fetch_topics(names).await }).await
+        self.metadata.load(name.to_string(), move |names| async move { cluster.fetch_topics(Some(names)).await }).await
     }
 
-    async fn fetch_topics(&self, names: Vec<String>) -> Result<BTreeMap<String, TopicInfo>, Error> {
-        let request = MetadataRequest::default().with_topics(Some(
-            names.iter().map(|n| MetadataRequestTopic::default().with_name(Some(topic_name(n)))).collect(),
-        ));
+    /// The named topics, or every topic with `None`.
+    pub(crate) async fn fetch_topics(&self, names: Option<Vec<String>>) -> Result<BTreeMap<String, TopicInfo>, Error> {
+        let request = MetadataRequest::default().with_topics(names.map(|names| {
+            names.iter().map(|n| MetadataRequestTopic::default().with_name(Some(topic_name(n)))).collect()
+        }));
         let response = self
             .retry("reading topic metadata", self.config.request_timeout, || self.send_any(&request, METADATA_VERSION))
             .await?;
@@ -212,7 +213,7 @@ impl Cluster {
         self.configs.load(name.to_string(), move |names| async move { cluster.fetch_configs(names).await }).await
     }
 
-    async fn fetch_configs(&self, names: Vec<String>) -> Result<BTreeMap<String, Vec<ConfigEntry>>, Error> {
+    pub(crate) async fn fetch_configs(&self, names: Vec<String>) -> Result<BTreeMap<String, Vec<ConfigEntry>>, Error> {
         let request = DescribeConfigsRequest::default().with_resources(
             names
                 .iter()
@@ -293,6 +294,7 @@ impl Cluster {
     /// One CreateTopics for a batch; each topic's outcome on its own, so that one refusal fails
     /// only its topic.
     async fn create_topics(&self, topics: Vec<NewTopic>) -> Result<BTreeMap<NewTopic, Result<(), Error>>, Error> {
+        self.read_ahead.invalidate();
         let request = create_topics_request(&topics, false, self.config.request_timeout);
         let started = tokio::time::Instant::now();
         let response = self.send_to_controller(&request, 7).await?;
@@ -338,6 +340,7 @@ impl Cluster {
     }
 
     async fn delete_topics(&self, names: Vec<String>) -> Result<BTreeMap<String, Result<(), Error>>, Error> {
+        self.read_ahead.invalidate();
         let request = DeleteTopicsRequest::default()
             .with_timeout_ms(timeout_ms(self.config.request_timeout))
             .with_topics(names.iter().map(|n| DeleteTopicState::default().with_name(Some(topic_name(n)))).collect());
@@ -375,6 +378,9 @@ impl Cluster {
             .with_topics(vec![
                 CreatePartitionsTopic::default().with_name(topic_name(name)).with_count(count).with_assignments(None),
             ]);
+        if !validate_only {
+            self.read_ahead.invalidate();
+        }
         let operation = format!("adding partitions to topic {name}");
         self.retry(&operation, budget, || async {
             let response = self.send_to_controller(&request, 3).await?;
@@ -418,6 +424,9 @@ impl Cluster {
                 .with_resource_name(str_bytes(name))
                 .with_configs(configs),
         ]);
+        if !validate_only {
+            self.read_ahead.invalidate();
+        }
         let operation = format!("altering configs of topic {name}");
         self.retry(&operation, budget, || async {
             let response = self.send_any(&request, 1).await?;
@@ -434,6 +443,7 @@ impl Cluster {
         assignment: &BTreeMap<i32, Vec<i32>>,
         budget: Duration,
     ) -> Result<(), Error> {
+        self.read_ahead.invalidate();
         let request =
             AlterPartitionReassignmentsRequest::default().with_timeout_ms(timeout_ms(budget)).with_topics(vec![
                 ReassignableTopic::default().with_name(topic_name(name)).with_partitions(

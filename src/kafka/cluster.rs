@@ -15,6 +15,7 @@ use super::admin::{BrokerInfo, NewTopic, TopicInfo};
 use super::batch::Coalescer;
 use super::config::ConnectionConfig;
 use super::conn::Connection;
+use super::read_ahead::ReadAhead;
 use super::topic_config::ConfigEntry;
 
 /// Long enough to gather the reads Terraform issues together, short enough to go unnoticed.
@@ -35,6 +36,7 @@ pub struct Cluster {
     pub(crate) configs: Coalescer<String, Vec<ConfigEntry>>,
     pub(crate) creations: Coalescer<NewTopic, Result<(), Error>>,
     pub(crate) deletions: Coalescer<String, Result<(), Error>>,
+    pub(crate) read_ahead: ReadAhead,
 }
 
 /// Clusters by connection settings: every resource that names the same cluster shares one.
@@ -60,6 +62,7 @@ impl Cluster {
             configs: Coalescer::new(COALESCE_WINDOW),
             creations: Coalescer::new(COALESCE_WINDOW),
             deletions: Coalescer::new(COALESCE_WINDOW),
+            read_ahead: ReadAhead::default(),
         }
     }
 

@@ -1,12 +1,13 @@
 //! The Kafka admin client, on the `kafka-protocol` crate: connections with TLS and SASL,
-//! routing to the controller with retries, request coalescing, and typed operations. It knows
-//! nothing of Terraform.
+//! routing to the controller with retries, request coalescing and read-ahead, and typed
+//! operations. It knows nothing of Terraform.
 
 mod admin;
 mod batch;
 mod cluster;
 pub mod config;
 mod conn;
+mod read_ahead;
 mod sasl;
 pub mod topic_config;
 

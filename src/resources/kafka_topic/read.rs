@@ -21,10 +21,7 @@ pub(super) async fn read(ctx: &Context, request: ReadRequest) -> ReadResponse {
         Err(d) => return keep(d),
     };
     let Some(name) = current_state.attr("name").as_str().map(str::to_string) else { return keep(Default::default()) };
-    let (info, configs) = match ctx
-        .cancellable(async { tokio::try_join!(cluster.describe_topic(&name), cluster.topic_configs(&name)) })
-        .await
-    {
+    let (info, configs) = match ctx.cancellable(cluster.read_topic(&name)).await {
         Ok(found) => found,
         Err(e) => return keep(kafka_diagnostic(&format!("Reading topic {name} failed"), &e, None).into()),
     };
@@ -85,10 +82,7 @@ pub(super) async fn import(ctx: &Context, id: &str) -> ImportResponse {
         Ok(Target::Unknown) => unreachable!("the provider's connection is always known"),
         Err(d) => return ImportResponse { diagnostics: d, ..Default::default() },
     };
-    let (info, configs) = match ctx
-        .cancellable(async { tokio::try_join!(cluster.describe_topic(id), cluster.topic_configs(id)) })
-        .await
-    {
+    let (info, configs) = match ctx.cancellable(cluster.read_topic(id)).await {
         Ok(found) => found,
         Err(e) => {
             return ImportResponse {
