@@ -465,14 +465,23 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
                     .at(AttrPath::root("name")),
                 );
             }
-            Ok(Some(release)) if matches!(release.status, ReleaseStatus::Pending(_)) => {
+            // Helm told to stop (SIGTERM when the provider dies) can also leave a first install
+            // failed or half uninstalled by --atomic: with no revision ever deployed, helm
+            // refuses to upgrade it, so it starts over too.
+            Ok(Some(release)) if release.status != ReleaseStatus::Deployed => {
                 let recovered = match kube.last_good_revision(&namespace, &name).await {
-                    Ok(Some(revision)) => {
+                    Ok(Some(revision)) if matches!(release.status, ReleaseStatus::Pending(_)) => {
                         tracing::warn!(release = %name, revision, "release stuck pending; rolling back to its last good revision");
                         helm.rollback(&name, &namespace, revision, Self::timeout(&planned_state)).await
                     }
+                    // A failed upgrade: helm upgrades from the last deployed revision.
+                    Ok(Some(_)) => Ok(()),
                     Ok(None) => {
-                        tracing::warn!(release = %name, "first install stuck pending; uninstalling it to start over");
+                        tracing::warn!(
+                            release = %name,
+                            status = %status_text(&release.status),
+                            "no revision of the release was ever deployed; uninstalling it to start over"
+                        );
                         helm.uninstall(&name, &namespace, true, Self::timeout(&planned_state)).await
                     }
                     Err(e) => Err(helm::Error::Command { command: "recovery".into(), message: e.to_string() }),
