@@ -63,6 +63,30 @@ fn alter_on_broker(stack: &Stack, topic: &str, args: &[&str]) {
     check(stack.kafka_tool("kafka.admin.ConfigCommand", &all), "kafka-configs --alter");
 }
 
+fn delete_on_broker(stack: &Stack, topic: &str) {
+    check(
+        stack.kafka_tool(
+            "org.apache.kafka.tools.TopicCommand",
+            &["--bootstrap-server", &stack.plain_bootstrap, "--delete", "--topic", topic],
+        ),
+        "delete topic out of band",
+    );
+}
+
+/// The plan output once it contains `expected`, or the last one after five seconds: a deletion
+/// takes the controller a moment to show in metadata.
+fn plan_showing(ws: &Workspace, expected: &str) -> String {
+    let mut plan = ws.plan().1;
+    for _ in 0..20 {
+        if plan.contains(expected) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        plan = ws.plan().1;
+    }
+    plan
+}
+
 fn plaintext_provider(stack: &Stack) -> String {
     let servers: Vec<String> = stack.plain_bootstrap.split(',').map(|s| format!("{s:?}")).collect();
     format!(
@@ -209,22 +233,9 @@ fn topic_deleted_out_of_band_is_recreated() {
     let name = unique("tf-recreate");
     ws.write(&format!("{}{}", plaintext_provider(&stack), topic(&name, 1, Some(1), &[])));
     ws.apply();
-    check(
-        stack.kafka_tool(
-            "org.apache.kafka.tools.TopicCommand",
-            &["--bootstrap-server", &stack.plain_bootstrap, "--delete", "--topic", &name],
-        ),
-        "delete topic out of band",
-    );
-    let mut plan = ws.plan();
-    for _ in 0..20 {
-        if plan.1.contains("1 to add") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(250));
-        plan = ws.plan();
-    }
-    assert!(plan.1.contains("will be created") && plan.1.contains("1 to add"), "{}", plan.1);
+    delete_on_broker(&stack, &name);
+    let plan = plan_showing(&ws, "1 to add");
+    assert!(plan.contains("will be created") && plan.contains("1 to add"), "{plan}");
     ws.apply();
     assert!(describe_on_broker(&stack, &name).is_some());
     ws.destroy();
@@ -480,29 +491,15 @@ fn a_large_refresh_reads_ahead_and_still_sees_every_drift() {
     for index in altered {
         alter_on_broker(&stack, &format!("{prefix}-{index:03}"), &["--add-config", "retention.ms=3600000"]);
     }
-    let deleted = format!("{prefix}-110");
-    check(
-        stack.kafka_tool(
-            "org.apache.kafka.tools.TopicCommand",
-            &["--bootstrap-server", &stack.plain_bootstrap, "--delete", "--topic", &deleted],
-        ),
-        "delete topic out of band",
-    );
+    delete_on_broker(&stack, &format!("{prefix}-110"));
     let expected = format!("1 to add, {} to change, 0 to destroy", altered.len());
-    let mut plan = ws.plan();
-    for _ in 0..20 {
-        if plan.1.contains(&expected) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(250));
-        plan = ws.plan();
-    }
-    assert!(plan.1.contains(&expected) && plan.1.contains("read-ahead: described the cluster"), "{}", plan.1);
+    let plan = plan_showing(&ws, &expected);
+    assert!(plan.contains(&expected) && plan.contains("read-ahead: described the cluster"), "{plan}");
     for index in altered {
         let address = format!("hikube_kafka_topic.t[{index}]");
-        assert!(plan.1.contains(&format!("{address} will be updated in-place")), "{address} not updated:\n{}", plan.1);
+        assert!(plan.contains(&format!("{address} will be updated in-place")), "{address} not updated:\n{plan}");
     }
-    assert!(plan.1.contains("hikube_kafka_topic.t[110] will be created"), "{}", plan.1);
+    assert!(plan.contains("hikube_kafka_topic.t[110] will be created"), "{plan}");
 
     ws.apply();
     ws.assert_no_changes();

@@ -115,8 +115,6 @@ fn text(value: &Value, name: &str) -> Option<String> {
     value.attr(name).as_str().map(str::to_string)
 }
 
-/// A digest of the objects a manifest holds, independent of document order and formatting, so
-/// that `helm template` output and a stored release manifest compare.
 /// Whether a release in the cluster holds exactly the objects a plan's digest stands for.
 fn renders_as(release: &helm::Release, digest: &Value) -> bool {
     manifest_digest(&release.manifest).ok().as_deref() == digest.as_str()
@@ -127,6 +125,8 @@ fn import_name(release: &str) -> &str {
     release.rsplit_once('-').map_or(release, |(name, _)| name)
 }
 
+/// A digest of the objects a manifest holds, independent of document order and formatting, so
+/// that `helm template` output and a stored release manifest compare.
 pub fn manifest_digest(manifest: &str) -> Result<String, helm::Error> {
     let mut objects: Vec<String> = helm::manifest_objects(manifest)?.iter().map(Json::to_string).collect();
     objects.sort();
