@@ -11,6 +11,7 @@ use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::describe_configs_response::DescribeConfigsResult;
 use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
@@ -94,8 +95,15 @@ pub struct OngoingReassignment {
     pub removing: Vec<i32>,
 }
 
-fn create_topics_request(topics: &[NewTopic], validate_only: bool, budget: Duration) -> CreateTopicsRequest {
-    CreateTopicsRequest::default().with_timeout_ms(timeout_ms(budget)).with_validate_only(validate_only).with_topics(
+/// A Metadata request for these topics (all with `None`). It never lets the broker create a
+/// missing topic: on a cluster with `auto.create.topics.enable=true`, the request's default
+/// would have a refresh, an import or the wait after a delete bring topics back.
+pub(crate) fn metadata_request(topics: Option<Vec<MetadataRequestTopic>>) -> MetadataRequest {
+    MetadataRequest::default().with_topics(topics).with_allow_auto_topic_creation(false)
+}
+
+fn create_topics_request(topics: &[NewTopic], validate_only: bool, broker_wait_ms: i32) -> CreateTopicsRequest {
+    CreateTopicsRequest::default().with_timeout_ms(broker_wait_ms).with_validate_only(validate_only).with_topics(
         topics
             .iter()
             .map(|topic| {
@@ -120,6 +128,52 @@ fn create_topics_request(topics: &[NewTopic], validate_only: bool, budget: Durat
 /// A budget as the broker-side timeout of a request: milliseconds, capped to what fits the field.
 fn timeout_ms(budget: Duration) -> i32 {
     budget.as_millis().min(i32::MAX as u128) as i32
+}
+
+/// The topics of a Metadata response, each with its own outcome: a topic this principal may
+/// not describe, or one the broker cannot serve, fails only its own read. Missing topics are
+/// left out.
+fn topics_from_metadata(topics: &[MetadataResponseTopic]) -> BTreeMap<String, Result<TopicInfo, Error>> {
+    let mut outcomes = BTreeMap::new();
+    for topic in topics {
+        let Some(name) = topic.name.as_ref().map(|n| n.0.to_string()) else { continue };
+        let outcome = match ResponseError::try_from_code(topic.error_code) {
+            None | Some(ResponseError::LeaderNotAvailable) => Ok(topic_info(name.clone(), topic)),
+            Some(ResponseError::UnknownTopicOrPartition) => continue,
+            Some(_) => Err(Error::broker(format!("reading metadata of topic {name}"), topic.error_code, None)),
+        };
+        outcomes.insert(name, outcome);
+    }
+    outcomes
+}
+
+/// The results of a DescribeConfigs response, each with its own outcome, as for metadata.
+fn configs_from_results(results: Vec<DescribeConfigsResult>) -> BTreeMap<String, Result<Vec<ConfigEntry>, Error>> {
+    let mut outcomes = BTreeMap::new();
+    for result in results {
+        let name = result.resource_name.to_string();
+        let outcome = match ResponseError::try_from_code(result.error_code) {
+            None => Ok(result
+                .configs
+                .into_iter()
+                .map(|c| ConfigEntry {
+                    name: c.name.to_string(),
+                    value: c.value.map(|v| v.to_string()),
+                    source: ConfigSource::from_wire(c.config_source),
+                    kind: ConfigKind::from_wire(c.config_type),
+                    sensitive: c.is_sensitive,
+                })
+                .collect()),
+            Some(ResponseError::UnknownTopicOrPartition) => continue,
+            Some(_) => Err(Error::broker(
+                format!("describing configs of topic {name}"),
+                result.error_code,
+                result.error_message.as_deref(),
+            )),
+        };
+        outcomes.insert(name, outcome);
+    }
+    outcomes
 }
 
 /// The first refusal among a response's per-item results, as the operation's error.
@@ -155,6 +209,12 @@ fn str_bytes(s: &str) -> StrBytes {
 }
 
 impl Cluster {
+    /// How long the broker may wait on its side: a little less than the client waits for the
+    /// answer, so that a slow change is answered with the broker's own timeout, not cut off.
+    fn broker_wait_ms(&self, budget: Duration) -> i32 {
+        timeout_ms(budget.min(self.config.request_timeout.mul_f64(0.8)))
+    }
+
     /// The broker acting as controller now, if the cluster has elected one.
     pub async fn controller(&self) -> Result<Option<i32>, Error> {
         let budget = self.config.request_timeout;
@@ -172,37 +232,31 @@ impl Cluster {
     /// one Metadata request.
     pub async fn describe_topic(self: &Arc<Self>, name: &str) -> Result<Option<TopicInfo>, Error> {
         let cluster = self.clone();
-        self.metadata.load(name.to_string(), move |names| async move { cluster.fetch_topics(Some(names)).await }).await
+        self.metadata
+            .load(name.to_string(), move |names| async move { cluster.fetch_topics(Some(names)).await })
+            .await?
+            .transpose()
     }
 
-    /// The named topics, or every topic with `None`.
-    pub(crate) async fn fetch_topics(&self, names: Option<Vec<String>>) -> Result<BTreeMap<String, TopicInfo>, Error> {
-        let request = MetadataRequest::default().with_topics(names.map(|names| {
+    /// The named topics, or every topic with `None`, each with its own outcome.
+    pub(crate) async fn fetch_topics(
+        &self,
+        names: Option<Vec<String>>,
+    ) -> Result<BTreeMap<String, Result<TopicInfo, Error>>, Error> {
+        let request = metadata_request(names.map(|names| {
             names.iter().map(|n| MetadataRequestTopic::default().with_name(Some(topic_name(n)))).collect()
         }));
         let response = self
-            .retry("reading topic metadata", self.config.request_timeout, || self.send_any(&request, METADATA_VERSION))
+            .retry("reading topic metadata", self.config.read_budget(), || self.send_any(&request, METADATA_VERSION))
             .await?;
-        let mut topics = BTreeMap::new();
-        for topic in response.topics {
-            let Some(name) = topic.name.as_ref().map(|n| n.0.to_string()) else { continue };
-            match ResponseError::try_from_code(topic.error_code) {
-                None | Some(ResponseError::LeaderNotAvailable) => {}
-                Some(ResponseError::UnknownTopicOrPartition) => continue,
-                Some(_) => {
-                    return Err(Error::broker(format!("reading metadata of topic {name}"), topic.error_code, None));
-                }
-            }
-            topics.insert(name.clone(), topic_info(name, &topic));
-        }
-        Ok(topics)
+        Ok(topics_from_metadata(&response.topics))
     }
 
     /// Every topic of the cluster with its partitions, in one Metadata request.
     pub async fn all_topics(&self) -> Result<Vec<TopicInfo>, Error> {
-        let request = MetadataRequest::default().with_topics(None);
+        let request = metadata_request(None);
         let response = self
-            .retry("listing topics", self.config.request_timeout, || self.send_any(&request, METADATA_VERSION))
+            .retry("listing topics", self.config.read_budget(), || self.send_any(&request, METADATA_VERSION))
             .await?;
         Ok(response.topics.into_iter().filter_map(|t| Some(topic_info(t.name.as_ref()?.0.to_string(), &t))).collect())
     }
@@ -210,10 +264,17 @@ impl Cluster {
     /// The topic's configuration as the broker describes it; `None` when the topic does not exist.
     pub async fn topic_configs(self: &Arc<Self>, name: &str) -> Result<Option<Vec<ConfigEntry>>, Error> {
         let cluster = self.clone();
-        self.configs.load(name.to_string(), move |names| async move { cluster.fetch_configs(names).await }).await
+        self.configs
+            .load(name.to_string(), move |names| async move { cluster.fetch_configs(names).await })
+            .await?
+            .transpose()
     }
 
-    pub(crate) async fn fetch_configs(&self, names: Vec<String>) -> Result<BTreeMap<String, Vec<ConfigEntry>>, Error> {
+    /// The named topics' configurations, each with its own outcome.
+    pub(crate) async fn fetch_configs(
+        &self,
+        names: Vec<String>,
+    ) -> Result<BTreeMap<String, Result<Vec<ConfigEntry>, Error>>, Error> {
         let request = DescribeConfigsRequest::default().with_resources(
             names
                 .iter()
@@ -225,35 +286,8 @@ impl Cluster {
                 .collect(),
         );
         let response =
-            self.retry("describing topic configs", self.config.request_timeout, || self.send_any(&request, 4)).await?;
-        let mut configs = BTreeMap::new();
-        for result in response.results {
-            let name = result.resource_name.to_string();
-            match ResponseError::try_from_code(result.error_code) {
-                None => {}
-                Some(ResponseError::UnknownTopicOrPartition) => continue,
-                Some(_) => {
-                    return Err(Error::broker(
-                        format!("describing configs of topic {name}"),
-                        result.error_code,
-                        result.error_message.as_deref(),
-                    ));
-                }
-            }
-            let entries = result
-                .configs
-                .into_iter()
-                .map(|c| ConfigEntry {
-                    name: c.name.to_string(),
-                    value: c.value.map(|v| v.to_string()),
-                    source: ConfigSource::from_wire(c.config_source),
-                    kind: ConfigKind::from_wire(c.config_type),
-                    sensitive: c.is_sensitive,
-                })
-                .collect();
-            configs.insert(name, entries);
-        }
-        Ok(configs)
+            self.retry("describing topic configs", self.config.read_budget(), || self.send_any(&request, 4)).await?;
+        Ok(configs_from_results(response.results))
     }
 
     /// Creates a topic and waits until every partition has a leader. With `validate_only` the
@@ -267,7 +301,7 @@ impl Cluster {
     ) -> Result<(), Error> {
         let operation = format!("creating topic {}", topic.name);
         if validate_only {
-            let request = create_topics_request(std::slice::from_ref(topic), true, budget);
+            let request = create_topics_request(std::slice::from_ref(topic), true, self.broker_wait_ms(budget));
             let response = self.send_to_controller(&request, 7).await?;
             return first_refusal(
                 &operation,
@@ -295,7 +329,7 @@ impl Cluster {
     /// only its topic.
     async fn create_topics(&self, topics: Vec<NewTopic>) -> Result<BTreeMap<NewTopic, Result<(), Error>>, Error> {
         self.read_ahead.invalidate();
-        let request = create_topics_request(&topics, false, self.config.request_timeout);
+        let request = create_topics_request(&topics, false, self.broker_wait_ms(self.config.request_timeout));
         let started = tokio::time::Instant::now();
         let response = self.send_to_controller(&request, 7).await?;
         tracing::debug!(
@@ -342,7 +376,7 @@ impl Cluster {
     async fn delete_topics(&self, names: Vec<String>) -> Result<BTreeMap<String, Result<(), Error>>, Error> {
         self.read_ahead.invalidate();
         let request = DeleteTopicsRequest::default()
-            .with_timeout_ms(timeout_ms(self.config.request_timeout))
+            .with_timeout_ms(self.broker_wait_ms(self.config.request_timeout))
             .with_topics(names.iter().map(|n| DeleteTopicState::default().with_name(Some(topic_name(n)))).collect());
         // Version 6 names topics in `topics`; older versions used `topic_names` (Kafka 2.8+ needed).
         let response = self.send_to_controller(&request, 6).await?;
@@ -373,7 +407,7 @@ impl Cluster {
         budget: Duration,
     ) -> Result<(), Error> {
         let request = CreatePartitionsRequest::default()
-            .with_timeout_ms(timeout_ms(budget))
+            .with_timeout_ms(self.broker_wait_ms(budget))
             .with_validate_only(validate_only)
             .with_topics(vec![
                 CreatePartitionsTopic::default().with_name(topic_name(name)).with_count(count).with_assignments(None),
@@ -444,8 +478,9 @@ impl Cluster {
         budget: Duration,
     ) -> Result<(), Error> {
         self.read_ahead.invalidate();
-        let request =
-            AlterPartitionReassignmentsRequest::default().with_timeout_ms(timeout_ms(budget)).with_topics(vec![
+        let request = AlterPartitionReassignmentsRequest::default()
+            .with_timeout_ms(self.broker_wait_ms(budget))
+            .with_topics(vec![
                 ReassignableTopic::default().with_name(topic_name(name)).with_partitions(
                     assignment
                         .iter()
@@ -482,7 +517,7 @@ impl Cluster {
     /// Reassignments of this topic's partitions still moving data, by partition.
     pub async fn ongoing_reassignments(&self, name: &str) -> Result<BTreeMap<i32, OngoingReassignment>, Error> {
         let request = ListPartitionReassignmentsRequest::default()
-            .with_timeout_ms(timeout_ms(self.config.request_timeout))
+            .with_timeout_ms(self.broker_wait_ms(self.config.request_timeout))
             .with_topics(None);
         let operation = format!("listing reassignments of topic {name}");
         let response = self

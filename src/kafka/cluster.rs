@@ -1,14 +1,16 @@
 //! One cluster as the provider sees it: a connection per broker shared by every resource,
 //! the brokers and controller it last learned, and routing with retries.
+//!
+//! A broker that stops answering must not stall the others: connections to different brokers
+//! are set up independently, a broker that failed lately is tried last while others remain, and
+//! every send, connection set-up included, ends within a bound.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex as StdMutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::MetadataRequest;
 use kafka_protocol::protocol::Request;
-use tokio::sync::Mutex;
 
 use super::Error;
 use super::admin::{BrokerInfo, NewTopic, TopicInfo};
@@ -21,6 +23,8 @@ use super::topic_config::ConfigEntry;
 /// Long enough to gather the reads Terraform issues together, short enough to go unnoticed.
 const COALESCE_WINDOW: Duration = Duration::from_millis(5);
 pub(crate) const METADATA_VERSION: i16 = 12;
+/// How long a broker that failed stays at the back of the queue.
+const SUSPECT_FOR: Duration = Duration::from_secs(30);
 
 #[derive(Default, Clone)]
 pub(crate) struct Topology {
@@ -30,10 +34,14 @@ pub(crate) struct Topology {
 
 pub struct Cluster {
     pub(crate) config: ConnectionConfig,
-    connections: Mutex<HashMap<String, Arc<Connection>>>,
+    connections: StdMutex<HashMap<String, Arc<Connection>>>,
+    /// One connection attempt per address at a time, never waiting on another address's.
+    dialing: StdMutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The last failure of each address that failed, and when.
+    failures: StdMutex<HashMap<String, (Instant, Error)>>,
     pub(crate) topology: StdMutex<Topology>,
-    pub(crate) metadata: Coalescer<String, TopicInfo>,
-    pub(crate) configs: Coalescer<String, Vec<ConfigEntry>>,
+    pub(crate) metadata: Coalescer<String, Result<TopicInfo, Error>>,
+    pub(crate) configs: Coalescer<String, Result<Vec<ConfigEntry>, Error>>,
     pub(crate) creations: Coalescer<NewTopic, Result<(), Error>>,
     pub(crate) deletions: Coalescer<String, Result<(), Error>>,
     pub(crate) read_ahead: ReadAhead,
@@ -54,14 +62,19 @@ impl Pool {
 
 impl Cluster {
     pub fn new(config: ConnectionConfig) -> Cluster {
+        // A batch's fetch retries within the read budget, its last try ending one send later.
+        let patience = config.read_budget() + config.send_bound() + Duration::from_secs(1);
+        let write_patience = config.request_timeout + config.send_bound() + Duration::from_secs(1);
         Cluster {
             config,
-            connections: Mutex::new(HashMap::new()),
+            connections: StdMutex::default(),
+            dialing: StdMutex::default(),
+            failures: StdMutex::default(),
             topology: StdMutex::new(Topology::default()),
-            metadata: Coalescer::new(COALESCE_WINDOW),
-            configs: Coalescer::new(COALESCE_WINDOW),
-            creations: Coalescer::new(COALESCE_WINDOW),
-            deletions: Coalescer::new(COALESCE_WINDOW),
+            metadata: Coalescer::new(COALESCE_WINDOW, patience),
+            configs: Coalescer::new(COALESCE_WINDOW, patience),
+            creations: Coalescer::new(COALESCE_WINDOW, write_patience),
+            deletions: Coalescer::new(COALESCE_WINDOW, write_patience),
             read_ahead: ReadAhead::default(),
         }
     }
@@ -70,26 +83,97 @@ impl Cluster {
         self.config.describe()
     }
 
-    async fn connection(&self, address: &str) -> Result<Arc<Connection>, Error> {
-        let mut connections = self.connections.lock().await;
-        if let Some(conn) = connections.get(address).filter(|c| !c.is_closed()) {
-            return Ok(conn.clone());
-        }
-        let conn = Arc::new(Connection::open(address, &self.config).await?);
-        connections.insert(address.to_string(), conn.clone());
-        Ok(conn)
+    fn open_connection(&self, address: &str) -> Option<Arc<Connection>> {
+        self.connections.lock().expect("connections").get(address).filter(|c| !c.is_closed()).cloned()
     }
 
-    /// Any broker: an open connection if there is one, else the known brokers, else the
-    /// bootstrap list.
+    fn recently_failed(&self, address: &str) -> bool {
+        self.failures.lock().expect("failures").get(address).is_some_and(|(at, _)| at.elapsed() < SUSPECT_FOR)
+    }
+
+    /// Remembers that `address` failed, so that the next requests go elsewhere first.
+    fn note_failure(&self, address: &str, error: &Error) {
+        tracing::debug!(address, error = %error, "broker failed; trying the others first for a while");
+        self.failures.lock().expect("failures").insert(address.to_string(), (Instant::now(), error.clone()));
+        let mut connections = self.connections.lock().expect("connections");
+        if connections.get(address).is_some_and(|c| c.is_closed()) {
+            connections.remove(address);
+        }
+    }
+
+    async fn connection(&self, address: &str) -> Result<Arc<Connection>, Error> {
+        if let Some(conn) = self.open_connection(address) {
+            return Ok(conn);
+        }
+        let asked = Instant::now();
+        let gate = self.dialing.lock().expect("dialing").entry(address.to_string()).or_default().clone();
+        let _turn = gate.lock().await;
+        if let Some(conn) = self.open_connection(address) {
+            return Ok(conn);
+        }
+        // An attempt that failed while this one waited its turn is this one's answer too.
+        if let Some((at, e)) = self.failures.lock().expect("failures").get(address)
+            && *at >= asked
+        {
+            return Err(e.clone());
+        }
+        match Connection::open(address, &self.config).await {
+            Ok(conn) => {
+                let conn = Arc::new(conn);
+                self.connections.lock().expect("connections").insert(address.to_string(), conn.clone());
+                self.failures.lock().expect("failures").remove(address);
+                Ok(conn)
+            }
+            Err(e) => {
+                self.note_failure(address, &e);
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends on `conn`; a connection that broke or timed out marks its broker as failed.
+    async fn send_on<R: Request>(&self, conn: &Connection, request: &R, version: i16) -> Result<R::Response, Error> {
+        let result = conn.send(request, version).await;
+        if let Err(e) = &result
+            && e.is_connection_failure()
+        {
+            self.note_failure(&conn.address, e);
+        }
+        result
+    }
+
+    /// Bounds a send, connection set-up included, so that no request outlives its timeout.
+    async fn bounded<T>(&self, what: &str, op: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+        let bound = self.config.send_bound();
+        tokio::time::timeout(bound, op)
+            .await
+            .unwrap_or_else(|_| Err(Error::Timeout(format!("{what}: no broker answered within {bound:?}"))))
+    }
+
+    /// Any broker: an open connection to one that has not failed lately, else the known brokers
+    /// and then the bootstrap list, those that failed lately last.
     async fn any_connection(&self) -> Result<Arc<Connection>, Error> {
-        if let Some(conn) = self.connections.lock().await.values().find(|c| !c.is_closed()).cloned() {
+        let open = self
+            .connections
+            .lock()
+            .expect("connections")
+            .values()
+            .find(|c| !c.is_closed() && !self.recently_failed(&c.address))
+            .cloned();
+        if let Some(conn) = open {
             return Ok(conn);
         }
         let known: Vec<String> =
             self.topology.lock().expect("topology").brokers.values().map(|b| b.address()).collect();
-        let mut last_error = None;
+        let mut candidates: Vec<&String> = Vec::new();
         for address in known.iter().chain(&self.config.bootstrap_servers) {
+            if !candidates.contains(&address) {
+                candidates.push(address);
+            }
+        }
+        candidates.sort_by_key(|address| self.recently_failed(address));
+        let mut last_error = None;
+        for address in candidates {
             match self.connection(address).await {
                 Ok(conn) => return Ok(conn),
                 // Credentials and TLS fail the same way on every broker: no point in trying on.
@@ -104,7 +188,11 @@ impl Cluster {
     }
 
     pub(crate) async fn send_any<R: Request>(&self, request: &R, version: i16) -> Result<R::Response, Error> {
-        self.any_connection().await?.send(request, version).await
+        self.bounded("a request to any broker", async {
+            let conn = self.any_connection().await?;
+            self.send_on(&conn, request, version).await
+        })
+        .await
     }
 
     pub(crate) async fn send_to_broker<R: Request>(
@@ -113,8 +201,12 @@ impl Cluster {
         request: &R,
         version: i16,
     ) -> Result<R::Response, Error> {
-        let address = self.broker_address(id).await?;
-        self.connection(&address).await?.send(request, version).await
+        self.bounded(&format!("a request to broker {id}"), async {
+            let address = self.broker_address(id).await?;
+            let conn = self.connection(&address).await?;
+            self.send_on(&conn, request, version).await
+        })
+        .await
     }
 
     /// Topic creation, partition changes and reassignments go to the controller in ZooKeeper
@@ -130,7 +222,14 @@ impl Cluster {
                 message: "no controller elected yet".into(),
             })?,
         };
-        self.send_to_broker(controller, request, version).await
+        let result = self.send_to_broker(controller, request, version).await;
+        // A controller that cannot be reached may have been replaced: ask again next time.
+        if let Err(e) = &result
+            && e.is_connection_failure()
+        {
+            self.forget_controller();
+        }
+        result
     }
 
     async fn broker_address(&self, id: i32) -> Result<String, Error> {
@@ -149,8 +248,7 @@ impl Cluster {
 
     /// Asks any broker for the cluster's brokers and controller.
     pub(crate) async fn refresh_topology(&self) -> Result<Topology, Error> {
-        let response =
-            self.send_any(&MetadataRequest::default().with_topics(Some(Vec::new())), METADATA_VERSION).await?;
+        let response = self.send_any(&super::admin::metadata_request(Some(Vec::new())), METADATA_VERSION).await?;
         let topology = Topology {
             brokers: response
                 .brokers
@@ -178,7 +276,9 @@ impl Cluster {
     }
 
     /// Runs `op` until it succeeds, fails for good, or `budget` runs out, pausing with backoff
-    /// between tries and refreshing the topology when the controller or a leader moved.
+    /// between tries and refreshing the topology when the controller or a leader moved. Each
+    /// try is itself bounded (see [`Cluster::bounded`]), so the whole ends within the budget and
+    /// one send.
     pub(crate) async fn retry<T, F, Fut>(&self, what: &str, budget: Duration, mut op: F) -> Result<T, Error>
     where
         F: FnMut() -> Fut,
@@ -200,5 +300,109 @@ impl Cluster {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::kafka::fake_broker::{Behaviour, FakeBroker, topics};
+
+    fn config(bootstrap: &[&str], timeout: Duration) -> ConnectionConfig {
+        let mut config = ConnectionConfig::plaintext(bootstrap.iter().copied());
+        config.request_timeout = timeout;
+        config
+    }
+
+    fn healthy(entries: &[(&str, i16)]) -> Behaviour {
+        Behaviour::Healthy { node_id: 1, topics: topics(entries) }
+    }
+
+    /// The connection map's lock used to be held while connecting, so a broker that accepted TCP
+    /// and never answered blocked every request to every broker for the whole timeout.
+    #[tokio::test]
+    async fn a_frozen_broker_does_not_stall_requests_to_the_others() {
+        let frozen = FakeBroker::start(Behaviour::Frozen).await;
+        let live = FakeBroker::start(healthy(&[])).await;
+        let cluster = Arc::new(Cluster::new(config(&[&frozen.address, &live.address], Duration::from_secs(3))));
+        let stuck = {
+            let cluster = cluster.clone();
+            let address = frozen.address.clone();
+            tokio::spawn(async move { cluster.connection(&address).await.map(drop) })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = Instant::now();
+        let conn = cluster.connection(&live.address).await.expect("the live broker answers");
+        cluster.send_on(&conn, &crate::kafka::admin::metadata_request(None), METADATA_VERSION).await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(1), "waited {:?} behind the frozen broker", started.elapsed());
+        assert!(matches!(stuck.await.unwrap(), Err(Error::Connect { .. })));
+    }
+
+    /// Seen with a broker out of heap and with SIGSTOP: a plan waited on one unanswered request
+    /// for good. Now the connection attempt ends within its timeout, the next broker answers,
+    /// and the frozen one is tried last from then on.
+    #[tokio::test]
+    async fn reads_go_around_a_frozen_bootstrap_broker() {
+        let frozen = FakeBroker::start(Behaviour::Frozen).await;
+        let live = FakeBroker::start(healthy(&[("orders", 0)])).await;
+        let cluster = Arc::new(Cluster::new(config(&[&frozen.address, &live.address], Duration::from_secs(2))));
+        let started = Instant::now();
+        let found = cluster.describe_topic("orders").await.expect("read through the live broker");
+        assert_eq!(found.map(|t| t.name).as_deref(), Some("orders"));
+        assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
+        let again = Instant::now();
+        cluster.describe_topic("orders").await.unwrap();
+        assert!(again.elapsed() < Duration::from_secs(1), "the frozen broker was tried first again");
+    }
+
+    #[tokio::test]
+    async fn a_broker_that_stops_reading_fails_the_request_in_time_and_its_socket_is_dropped() {
+        let mute = FakeBroker::start(Behaviour::MuteAfterHandshake).await;
+        let cluster = Cluster::new(config(&[&mute.address], Duration::from_secs(1)));
+        let conn = cluster.connection(&mute.address).await.expect("the handshake completes");
+        // Large enough to fill both sockets' buffers: the write itself must time out too.
+        let names = (0..200_000).map(|i| format!("topic-with-a-long-name-{i:08}")).collect::<Vec<_>>();
+        let request = crate::kafka::admin::metadata_request(Some(
+            names
+                .iter()
+                .map(|n| {
+                    kafka_protocol::messages::metadata_request::MetadataRequestTopic::default().with_name(Some(
+                        kafka_protocol::messages::TopicName(kafka_protocol::protocol::StrBytes::from_string(n.clone())),
+                    ))
+                })
+                .collect(),
+        ));
+        let started = Instant::now();
+        let sent = cluster.send_on(&conn, &request, METADATA_VERSION).await;
+        assert!(matches!(sent, Err(Error::Timeout(_))), "{sent:?}");
+        assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+        assert!(conn.is_closed(), "a timed-out socket is not reused");
+        assert!(cluster.open_connection(&mute.address).is_none());
+    }
+
+    /// kafka-protocol's Metadata request allows auto-creation by default: on a cluster with
+    /// `auto.create.topics.enable=true`, refresh, import and the wait after delete recreated topics.
+    #[tokio::test]
+    async fn reading_a_missing_topic_never_creates_it() {
+        let broker_topics = topics(&[]);
+        let broker = FakeBroker::start(Behaviour::Healthy { node_id: 1, topics: broker_topics.clone() }).await;
+        let cluster = Arc::new(Cluster::new(config(&[&broker.address], Duration::from_secs(2))));
+        assert_eq!(cluster.describe_topic("ghost").await.unwrap(), None);
+        assert!(cluster.all_topics().await.unwrap().is_empty());
+        assert!(broker_topics.lock().unwrap().is_empty(), "the broker was allowed to create the topic");
+    }
+
+    /// One topic this principal may not describe used to fail the whole batched read, and so
+    /// the refresh of every topic read with it.
+    #[tokio::test]
+    async fn a_refused_topic_fails_only_its_own_read() {
+        let denied = kafka_protocol::error::ResponseError::TopicAuthorizationFailed.code();
+        let broker = FakeBroker::start(healthy(&[("ok", 0), ("denied", denied)])).await;
+        let cluster = Arc::new(Cluster::new(config(&[&broker.address], Duration::from_secs(2))));
+        let (ok, refused) = tokio::join!(cluster.describe_topic("ok"), cluster.describe_topic("denied"));
+        assert!(ok.unwrap().is_some());
+        assert!(matches!(refused, Err(Error::Broker { .. })), "{refused:?}");
     }
 }

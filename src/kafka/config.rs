@@ -89,6 +89,23 @@ impl ConnectionConfig {
         }
     }
 
+    /// Setting up a connection (TCP, TLS, ApiVersions, SASL) is quick on any healthy broker; a
+    /// broker that takes longer is skipped for the next, as Kafka's own clients do.
+    pub fn connect_timeout(&self) -> Duration {
+        self.request_timeout.min(Duration::from_secs(10))
+    }
+
+    /// The longest one send may take: setting up a connection, then the request itself.
+    pub fn send_bound(&self) -> Duration {
+        self.request_timeout.saturating_add(self.connect_timeout())
+    }
+
+    /// How long a read retries: long enough to fail over once after a broker that stopped
+    /// answering held a request for its whole timeout.
+    pub fn read_budget(&self) -> Duration {
+        self.request_timeout.saturating_mul(2)
+    }
+
     /// A short description for logs and diagnostics, without secrets.
     pub fn describe(&self) -> String {
         let security = match (&self.tls, &self.sasl) {

@@ -26,6 +26,9 @@ const CLIENT_ID: &str = "terraform-provider-hikube";
 /// Larger responses than this are refused rather than allocated (a metadata response for tens
 /// of thousands of topics stays well below it).
 const MAX_FRAME: usize = 256 * 1024 * 1024;
+/// Before the broker has proven who it is, only ApiVersions and SASL answers arrive, each a
+/// few hundred bytes: anything larger is not a broker worth believing.
+const MAX_FRAME_BEFORE_AUTHENTICATION: usize = 1024 * 1024;
 
 trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
@@ -40,33 +43,49 @@ pub struct Connection {
     /// The broker's supported version range per API key.
     versions: HashMap<i16, (i16, i16)>,
     closed: Arc<AtomicBool>,
+    reader: tokio::task::AbortHandle,
     request_timeout: Duration,
 }
 
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // The reader holds half of the socket: without this, a broker that never answers keeps
+        // the socket and the task alive after everyone has given up on it.
+        self.reader.abort();
+    }
+}
+
 impl Connection {
+    /// Connects, negotiates versions and authenticates, all within the connection set-up timeout.
     pub async fn open(address: &str, config: &ConnectionConfig) -> Result<Connection, Error> {
-        let timeout = config.request_timeout;
-        let tcp = tokio::time::timeout(timeout, TcpStream::connect(address))
+        let timeout = config.connect_timeout();
+        let deadline = tokio::time::Instant::now() + timeout;
+        let late = |step: &str| Error::Connect {
+            address: address.into(),
+            reason: format!("{step} got no answer within {timeout:?} (the broker may be down, frozen or unreachable)"),
+        };
+        let tcp = tokio::time::timeout_at(deadline, TcpStream::connect(address))
             .await
-            .map_err(|_| Error::Connect { address: address.into(), reason: format!("no answer within {timeout:?}") })?
+            .map_err(|_| late("TCP connect"))?
             .map_err(|e| Error::Connect { address: address.into(), reason: e.to_string() })?;
         tcp.set_nodelay(true).ok();
         let mut stream: Box<dyn Io> = match &config.tls {
             None => Box::new(tcp),
-            Some(tls) => Box::new(tls_connect(tcp, address, tls, timeout).await?),
+            Some(tls) => Box::new(tls_connect(tcp, address, tls, deadline).await?),
         };
-        let versions = tokio::time::timeout(timeout, negotiate_versions(&mut stream, address))
+        let versions = tokio::time::timeout_at(deadline, negotiate_versions(&mut stream, address))
             .await
-            .map_err(|_| Error::Connect { address: address.into(), reason: "ApiVersions timed out".into() })??;
+            .map_err(|_| late("ApiVersions"))??;
         if let Some(sasl) = &config.sasl {
-            tokio::time::timeout(timeout, authenticate(&mut stream, &versions, sasl))
+            tokio::time::timeout_at(deadline, authenticate(&mut stream, &versions, sasl))
                 .await
-                .map_err(|_| Error::Authentication(format!("SASL with {address} timed out")))??;
+                .map_err(|_| late("SASL authentication"))??;
         }
         let (reader, writer) = tokio::io::split(stream);
         let pending: Pending = Arc::default();
         let closed = Arc::new(AtomicBool::new(false));
-        tokio::spawn(read_responses(reader, pending.clone(), closed.clone(), address.to_string()));
+        let reader =
+            tokio::spawn(read_responses(reader, pending.clone(), closed.clone(), address.to_string())).abort_handle();
         tracing::debug!(address, security = %config.describe(), "connected to broker");
         Ok(Connection {
             address: address.to_string(),
@@ -75,12 +94,21 @@ impl Connection {
             next_correlation_id: AtomicI32::new(1),
             versions,
             closed,
-            request_timeout: timeout,
+            reader,
+            request_timeout: config.request_timeout,
         })
     }
 
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Relaxed)
+    }
+
+    /// Gives the connection up: a request that timed out may still be answered late, or a
+    /// frame may be half written, so nothing more can be matched on this socket.
+    fn close(&self, correlation_id: i32) {
+        self.closed.store(true, Ordering::Relaxed);
+        self.pending.lock().expect("pending map").remove(&correlation_id);
+        self.reader.abort();
     }
 
     /// The highest version both sides speak, capped at `preferred_max`.
@@ -98,32 +126,42 @@ impl Connection {
         Ok(version)
     }
 
+    /// Sends a request and waits for its response, the whole within the request timeout: the
+    /// turn at the socket, the write (a broker that stopped reading fills the socket's buffers)
+    /// and the answer.
     pub async fn send<R: Request>(&self, request: &R, preferred_max: i16) -> Result<R::Response, Error> {
         let key = ApiKey::try_from(R::KEY).map_err(|_| Error::Protocol(format!("unknown API key {}", R::KEY)))?;
         let version = self.version_for(key, preferred_max)?;
         let correlation_id = self.next_correlation_id.fetch_add(1, Ordering::Relaxed);
         let frame = encode_request(request, version, correlation_id)?;
+        let deadline = tokio::time::Instant::now() + self.request_timeout;
         let (tx, rx) = oneshot::channel();
         self.pending.lock().expect("pending map").insert(correlation_id, tx);
         if self.is_closed() {
             self.pending.lock().expect("pending map").remove(&correlation_id);
             return Err(Error::Disconnected(self.address.clone()));
         }
-        {
+        let timed_out = |what: &str| {
+            self.close(correlation_id);
+            Error::Timeout(format!("{key:?} to {}: {what} within {:?}", self.address, self.request_timeout))
+        };
+        let written = tokio::time::timeout_at(deadline, async {
             let mut writer = self.writer.lock().await;
-            if let Err(e) = writer.write_all(&frame).await {
-                self.closed.store(true, Ordering::Relaxed);
-                self.pending.lock().expect("pending map").remove(&correlation_id);
+            writer.write_all(&frame).await
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                self.close(correlation_id);
                 return Err(Error::Io { address: self.address.clone(), reason: e.to_string() });
             }
+            Err(_) => return Err(timed_out("the broker did not take the request")),
         }
-        let response = match tokio::time::timeout(self.request_timeout, rx).await {
+        let response = match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(result)) => result?,
             Ok(Err(_)) => return Err(Error::Disconnected(self.address.clone())),
-            Err(_) => {
-                self.pending.lock().expect("pending map").remove(&correlation_id);
-                return Err(Error::Timeout(format!("{key:?} to {} after {:?}", self.address, self.request_timeout)));
-            }
+            Err(_) => return Err(timed_out("no answer")),
         };
         decode_response::<R>(response, version)
     }
@@ -144,16 +182,59 @@ fn encode_request<R: Request>(request: &R, version: i16, correlation_id: i32) ->
     Ok(frame)
 }
 
+/// Every API this client sends, with the highest version it asks for: what a broker's answers
+/// are decoded as.
+pub const APIS: [(ApiKey, i16); 11] = [
+    (ApiKey::ApiVersions, 3),
+    (ApiKey::SaslHandshake, 1),
+    (ApiKey::SaslAuthenticate, 2),
+    (ApiKey::Metadata, super::cluster::METADATA_VERSION),
+    (ApiKey::DescribeConfigs, 4),
+    (ApiKey::CreateTopics, 7),
+    (ApiKey::DeleteTopics, 6),
+    (ApiKey::CreatePartitions, 3),
+    (ApiKey::IncrementalAlterConfigs, 1),
+    (ApiKey::AlterPartitionReassignments, 0),
+    (ApiKey::ListPartitionReassignments, 0),
+];
+
+/// Decodes a response body (header included) as the connection would, for the fuzz target:
+/// errors are fine, panics and unbounded allocations are not.
+pub fn decode_any_response(key: ApiKey, version: i16, body: Bytes) -> Result<(), Error> {
+    use kafka_protocol::messages::*;
+    match key {
+        ApiKey::ApiVersions => decode_response::<ApiVersionsRequest>(body, version).map(drop),
+        ApiKey::SaslHandshake => decode_response::<SaslHandshakeRequest>(body, version).map(drop),
+        ApiKey::SaslAuthenticate => decode_response::<SaslAuthenticateRequest>(body, version).map(drop),
+        ApiKey::Metadata => decode_response::<MetadataRequest>(body, version).map(drop),
+        ApiKey::DescribeConfigs => decode_response::<DescribeConfigsRequest>(body, version).map(drop),
+        ApiKey::CreateTopics => decode_response::<CreateTopicsRequest>(body, version).map(drop),
+        ApiKey::DeleteTopics => decode_response::<DeleteTopicsRequest>(body, version).map(drop),
+        ApiKey::CreatePartitions => decode_response::<CreatePartitionsRequest>(body, version).map(drop),
+        ApiKey::IncrementalAlterConfigs => decode_response::<IncrementalAlterConfigsRequest>(body, version).map(drop),
+        ApiKey::AlterPartitionReassignments => {
+            decode_response::<AlterPartitionReassignmentsRequest>(body, version).map(drop)
+        }
+        ApiKey::ListPartitionReassignments => {
+            decode_response::<ListPartitionReassignmentsRequest>(body, version).map(drop)
+        }
+        other => Err(Error::Protocol(format!("this client does not use {other:?}"))),
+    }
+}
+
 fn decode_response<R: Request>(mut body: Bytes, version: i16) -> Result<R::Response, Error> {
     ResponseHeader::decode(&mut body, <R::Response as HeaderVersion>::header_version(version))
         .map_err(|e| Error::Protocol(format!("response header: {e}")))?;
     R::Response::decode(&mut body, version).map_err(|e| Error::Protocol(format!("response body: {e}")))
 }
 
-async fn read_frame<S: AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<Bytes> {
+async fn read_frame<S: AsyncRead + Unpin>(stream: &mut S, max: usize) -> std::io::Result<Bytes> {
     let len = stream.read_i32().await?;
-    if len < 4 || len as usize > MAX_FRAME {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("frame of {len} bytes")));
+    if len < 4 || len as usize > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("a frame of {len} bytes (at most {max} expected here)"),
+        ));
     }
     let mut body = vec![0u8; len as usize];
     stream.read_exact(&mut body).await?;
@@ -162,7 +243,7 @@ async fn read_frame<S: AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<Byt
 
 async fn read_responses(mut reader: ReadHalf<Box<dyn Io>>, pending: Pending, closed: Arc<AtomicBool>, address: String) {
     let error = loop {
-        match read_frame(&mut reader).await {
+        match read_frame(&mut reader, MAX_FRAME).await {
             Ok(frame) => {
                 let correlation_id = (&frame[..4]).get_i32();
                 if let Some(waiter) = pending.lock().expect("pending map").remove(&correlation_id) {
@@ -183,7 +264,9 @@ async fn read_responses(mut reader: ReadHalf<Box<dyn Io>>, pending: Pending, clo
 async fn roundtrip<R: Request>(stream: &mut Box<dyn Io>, request: &R, version: i16) -> Result<R::Response, Error> {
     let frame = encode_request(request, version, 0)?;
     stream.write_all(&frame).await.map_err(|e| Error::Io { address: String::new(), reason: e.to_string() })?;
-    let response = read_frame(stream).await.map_err(|e| Error::Io { address: String::new(), reason: e.to_string() })?;
+    let response = read_frame(stream, MAX_FRAME_BEFORE_AUTHENTICATION)
+        .await
+        .map_err(|e| Error::Io { address: String::new(), reason: e.to_string() })?;
     decode_response::<R>(response, version)
 }
 
@@ -267,7 +350,7 @@ async fn tls_connect(
     tcp: TcpStream,
     address: &str,
     tls: &TlsConfig,
-    timeout: Duration,
+    deadline: tokio::time::Instant,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Error> {
     let config = tls_client_config(tls)?;
     let host = tls.server_name.clone().unwrap_or_else(|| host_of(address).to_string());
@@ -276,7 +359,7 @@ async fn tls_connect(
         reason: format!("{host:?} is not a valid TLS server name"),
     })?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    tokio::time::timeout(timeout, connector.connect(server_name, tcp))
+    tokio::time::timeout_at(deadline, connector.connect(server_name, tcp))
         .await
         .map_err(|_| Error::Tls { address: address.into(), reason: "TLS handshake timed out".into() })?
         .map_err(|e| Error::Tls { address: address.into(), reason: e.to_string() })

@@ -7,6 +7,9 @@ mod batch;
 mod cluster;
 pub mod config;
 mod conn;
+pub use conn::{APIS, decode_any_response};
+#[cfg(test)]
+mod fake_broker;
 mod read_ahead;
 mod sasl;
 pub mod topic_config;
@@ -65,6 +68,11 @@ impl Error {
             Error::Broker { code, .. } => ResponseError::try_from_code(*code),
             _ => None,
         }
+    }
+
+    /// The broker behind the connection may be gone or frozen: try another, and reconnect.
+    pub fn is_connection_failure(&self) -> bool {
+        matches!(self, Error::Connect { .. } | Error::Io { .. } | Error::Disconnected(_) | Error::Timeout(_))
     }
 
     /// Worth trying again after a pause: connections that broke, and broker answers Kafka marks

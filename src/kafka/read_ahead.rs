@@ -129,8 +129,9 @@ impl Cluster {
             (state.reads, state.generation)
         };
         let started = Instant::now();
-        let topics = match self.fetch_topics(None).await {
-            Ok(topics) => topics,
+        // A topic the cluster cannot describe now is left out, and so read live.
+        let topics: BTreeMap<String, TopicInfo> = match self.fetch_topics(None).await {
+            Ok(topics) => topics.into_iter().filter_map(|(name, info)| Some((name, info.ok()?))).collect(),
             Err(e) => {
                 tracing::debug!(error = %e, "read-ahead: listing topics failed; reading live");
                 return self.read_ahead.back_off(reads);
@@ -150,7 +151,10 @@ impl Cluster {
         };
         let topics: BTreeMap<String, TopicState> = topics
             .into_iter()
-            .filter_map(|(name, info)| configs.remove(&name).map(|entries| (name, (info, entries))))
+            .filter_map(|(name, info)| {
+                let entries = configs.remove(&name)?.ok()?;
+                Some((name, (info, entries)))
+            })
             .collect();
         tracing::debug!(
             reads,
