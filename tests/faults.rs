@@ -1,6 +1,7 @@
 //! Faults during apply, on the real stack: a broker killed while 200 topics are created, the
 //! controller killed during a replication-factor change, the ZooKeeper leader killed, the
-//! kube-apiserver restarted during a Helm upgrade, the provider itself killed mid-apply.
+//! kube-apiserver restarted during a Helm upgrade, the provider itself killed mid-apply; and a
+//! bootstrap broker frozen during a plan, and a create that collides with a foreign topic.
 //!
 //! After each: the stack is brought back with its own command, a refresh finds nothing in the
 //! state that does not exist, one more apply converges with no manual step, a plan is empty, no
@@ -285,4 +286,72 @@ fn the_provider_killed_mid_apply() {
     witness.assert_intact(&stack);
     workspace.destroy();
     stack.kubectl(&["delete", "namespace", &namespace, "--wait=false"]);
+}
+
+fn provider_with_request_timeout(stack: &Stack, timeout: &str) -> String {
+    provider(stack).replace("] }", &format!("], request_timeout = {timeout:?} }}"))
+}
+
+/// A bootstrap broker that stops answering while Terraform plans 200 topics (SIGSTOP: the
+/// kernel still accepts its TCP connections, as during a long GC or with its heap exhausted).
+/// The plan used to wait on it for good; now the connection attempt ends within its timeout and
+/// the other brokers answer.
+#[test]
+fn a_frozen_bootstrap_broker_during_a_plan() {
+    let _serial = serial();
+    let stack = Stack::from_env();
+    let prefix = unique("fault-frozen");
+    let workspace = Workspace::new(&stack);
+    workspace.write(&format!("{}{}", provider_with_request_timeout(&stack, "5s"), topics(&prefix, 200, 3)));
+    workspace.apply();
+    let first = stack.plain_bootstrap.split(',').next().unwrap().to_string();
+    assert!(first.ends_with(":19092"), "kafka-0 is the first bootstrap server ({first})");
+    let frozen = stack.freeze("kafka-0");
+    let started = Instant::now();
+    let (code, text) = workspace.plan();
+    let took = started.elapsed();
+    drop(frozen);
+    eprintln!("plan of 200 topics with the first bootstrap broker frozen: {took:?}");
+    assert_eq!(code, 0, "the plan failed or showed changes:\n{text}");
+    assert!(took < Duration::from_secs(90), "the plan took {took:?}");
+    workspace.destroy();
+}
+
+/// Somebody else's topic, and a configuration declaring the same name whose connection comes
+/// from a resource, so unknown at plan: the plan cannot check, and the first apply used to put
+/// the other owner's topic into the state. The next apply grew it to 3 partitions; destroy
+/// would have deleted it with its data. Now every apply refuses and points to import.
+#[test]
+fn a_create_colliding_with_a_foreign_topic_while_the_connection_is_unknown_at_plan() {
+    let _serial = serial();
+    let stack = Stack::from_env();
+    let topic = unique("fault-foreign");
+    let foreign = NewTopic { name: topic.clone(), partitions: 1, replication_factor: 1, configs: BTreeMap::new() };
+    block_on(cluster(&stack).create_topic(&foreign, false, Duration::from_secs(60))).expect("the foreign topic");
+    let records = stack.produce(&topic, 10);
+    let servers = stack.plain_bootstrap.split(',').map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+    let workspace = Workspace::new(&stack);
+    workspace.write(&format!(
+        "terraform {{\n  required_providers {{\n    hikube = {{ source = \"hikube/hikube\" }}\n  }}\n}}\n\nprovider \"hikube\" {{}}\n\nresource \"terraform_data\" \"bootstrap\" {{\n  input = [{servers}]\n}}\n\nresource \"hikube_kafka_topic\" \"t\" {{\n  name               = {topic:?}\n  partitions         = 3\n  replication_factor = 1\n  kafka              = {{ bootstrap_servers = terraform_data.bootstrap.output }}\n}}\n"
+    ));
+    for apply in ["first", "second"] {
+        let text = workspace.expect_failure(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+        assert!(
+            text.contains(&format!("Topic {topic} already exists")) && text.contains("import"),
+            "{apply} apply:\n{text}"
+        );
+        let recorded = workspace.state()["values"]["root_module"]["resources"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .any(|r| r["type"] == "hikube_kafka_topic");
+        assert!(!recorded, "the {apply} apply recorded the foreign topic in the state");
+    }
+    let info = block_on(cluster(&stack).describe_topic(&topic)).unwrap().expect("the foreign topic still exists");
+    assert_eq!(info.partitions.len(), 1, "the foreign topic was changed");
+    workspace.destroy();
+    let read = stack.consume(&topic, records.len());
+    assert!(records.is_subset(&read), "the foreign topic lost records");
+    block_on(cluster(&stack).delete_topic(&topic, Duration::from_secs(60))).expect("cleaning up");
 }

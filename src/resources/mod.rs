@@ -3,6 +3,7 @@
 
 mod duration;
 mod helm_release;
+pub mod intents;
 pub mod kafka_cluster;
 mod kafka_connection;
 pub mod kafka_topic;
@@ -38,10 +39,24 @@ pub struct Context {
     pub kube: Arc<tokio::sync::OnceCell<crate::kube::Kube>>,
     /// The API server's CA as a file for helm, written once, when a host is configured with a CA.
     pub kube_ca_file: Arc<std::sync::OnceLock<Result<tempfile::NamedTempFile, String>>>,
+    /// Creates under way, so that what an interrupted apply left is told from a stranger's.
+    pub journal: intents::Journal,
 }
 
 impl Context {
+    /// Whether the Kubernetes connection is known only after apply: live checks wait for it.
+    pub fn kube_deferred(&self) -> bool {
+        self.config.is_deferred("kubernetes")
+    }
+
     pub async fn kube(&self) -> Result<&crate::kube::Kube, Diagnostic> {
+        if self.kube_deferred() {
+            return Err(Diagnostic::error(
+                "Kubernetes connection not known yet",
+                "The provider's kubernetes settings come from resources not applied yet; apply them first.",
+            )
+            .at(AttrPath::root("kubernetes")));
+        }
         self.kube
             .get_or_try_init(|| async { crate::kube::Kube::connect(&self.config.kube_connection()).await })
             .await

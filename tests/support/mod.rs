@@ -92,6 +92,15 @@ impl Stack {
         panic!("{daemon} (pid {pid}) survived SIGKILL");
     }
 
+    /// SIGSTOP to a daemon of the stack: it keeps its sockets, the kernel keeps accepting TCP
+    /// for it, and it answers nothing, as a broker in a long GC or out of heap does. The guard
+    /// sends SIGCONT when dropped, failed assertions included.
+    pub fn freeze(&self, daemon: &str) -> Frozen {
+        let pid = self.pid(daemon);
+        check(run(Command::new("kill").args(["-STOP", &pid.to_string()])), "kill -STOP");
+        Frozen { pid }
+    }
+
     /// `scripts/stack up`: starts again whatever is not running, and waits for it.
     pub fn bring_up(&self) {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/stack");
@@ -156,6 +165,17 @@ impl Stack {
             ],
         ));
         output.lines().map(str::to_string).collect()
+    }
+}
+
+/// A frozen daemon, thawed when this is dropped.
+pub struct Frozen {
+    pid: i32,
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-CONT", &self.pid.to_string()]).status();
     }
 }
 

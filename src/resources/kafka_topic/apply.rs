@@ -90,6 +90,11 @@ async fn delete(ctx: &Context, cluster: &Arc<Cluster>, prior: Value) -> ApplyRes
     }
 }
 
+/// The journal's name for a topic: the cluster as configured and the topic's name.
+fn intent_target(cluster: &Cluster, name: &str) -> String {
+    format!("{}/{name}", cluster.describe())
+}
+
 async fn create(ctx: &Context, cluster: &Arc<Cluster>, spec: &TopicSpec, planned: Value) -> ApplyResponse {
     tracing::info!(topic = %spec.name, partitions = spec.partitions, replication_factor = ?spec.replication_factor, "creating topic");
     let topic = NewTopic {
@@ -98,32 +103,59 @@ async fn create(ctx: &Context, cluster: &Arc<Cluster>, spec: &TopicSpec, planned
         replication_factor: spec.replication_factor.unwrap_or(-1),
         configs: spec.config.clone().unwrap_or_default(),
     };
-    let mut created = ctx.cancellable(cluster.create_topic(&topic, false, spec.timeout)).await;
-    let mut adopted = false;
+    let target = intent_target(cluster, &spec.name);
+    // Read before this create writes its own intent over it.
+    let left_behind = ctx.journal.left_behind(INTENT_KIND, &target);
+    let intent = ctx.journal.begin(INTENT_KIND, &target);
+    let response = create_recorded(ctx, cluster, spec, &topic, planned, left_behind).await;
+    // Without a state to hold it (a create that timed out, a stop), the topic may exist now or
+    // later: the record stays, for the next apply to recognise it once this process is gone.
+    if let Some(intent) = intent
+        && !response.new_state.is_null()
+    {
+        intent.finish();
+    }
+    response
+}
+
+const INTENT_KIND: &str = "kafka-topic";
+
+async fn create_recorded(
+    ctx: &Context,
+    cluster: &Arc<Cluster>,
+    spec: &TopicSpec,
+    topic: &NewTopic,
+    planned: Value,
+    left_behind: Option<crate::resources::intents::LeftBehind>,
+) -> ApplyResponse {
+    let created = ctx.cancellable(cluster.create_topic(topic, false, spec.timeout)).await;
     if let Err(e) = &created
         && matches!(e.code(), Some(kafka_protocol::error::ResponseError::TopicAlreadyExists))
-        && ctx.cancellable(matches_exactly(cluster, spec)).await.unwrap_or(false)
     {
-        tracing::warn!(topic = %spec.name, "topic already exists exactly as configured; adopting it");
-        created = Ok(());
-        adopted = true;
-    }
-    let live = ctx.cancellable(cluster.describe_topic(&spec.name)).await;
-    if adopted {
-        let mut response = match live {
-            Ok(Some(info)) => ApplyResponse {
-                new_state: with(planned, [("replication_factor", Value::int(info.replication_factor() as i64))], true),
+        return match left_behind {
+            Some(left) if ctx.cancellable(matches_exactly(cluster, spec)).await.unwrap_or(false) => {
+                left.clear();
+                adopt(ctx, cluster, spec, planned).await
+            }
+            _ => ApplyResponse {
+                new_state: Value::Null,
+                diagnostics: Diagnostic::error(
+                    format!("Topic {} already exists", spec.name),
+                    format!(
+                        "A topic of this name exists at {} and this configuration did not create it, so it is left \
+                         alone: no state is recorded for it. To manage it here, import it (terraform import <address> {}), \
+                         or choose another name.",
+                        cluster.describe(),
+                        spec.name
+                    ),
+                )
+                .at(AttrPath::root("name"))
+                .into(),
                 ..Default::default()
             },
-            _ => ApplyResponse { new_state: with(planned, [], true), ..Default::default() },
         };
-        response.diagnostics.push(Diagnostic::warning(
-            format!("Topic {} adopted", spec.name),
-            "It already existed with exactly these partitions, replication factor and settings (as after an apply that \
-             was interrupted once the broker had created it), so it is now in the state unchanged.",
-        ));
-        return response;
     }
+    let live = ctx.cancellable(cluster.describe_topic(&spec.name)).await;
     match (created, live) {
         (Ok(()), Ok(Some(info))) => {
             let state = with(planned, [("replication_factor", Value::int(info.replication_factor() as i64))], true);
@@ -162,6 +194,22 @@ async fn create(ctx: &Context, cluster: &Arc<Cluster>, spec: &TopicSpec, planned
             ..Default::default()
         },
     }
+}
+
+/// Takes into the state a topic an interrupted apply of this configuration created.
+async fn adopt(ctx: &Context, cluster: &Arc<Cluster>, spec: &TopicSpec, planned: Value) -> ApplyResponse {
+    tracing::warn!(topic = %spec.name, "topic left by an interrupted apply of this configuration; adopting it");
+    let new_state = match ctx.cancellable(cluster.describe_topic(&spec.name)).await {
+        Ok(Some(info)) => with(planned, [("replication_factor", Value::int(info.replication_factor() as i64))], true),
+        _ => with(planned, [], true),
+    };
+    let mut response = ApplyResponse { new_state, ..Default::default() };
+    response.diagnostics.push(Diagnostic::warning(
+        format!("Topic {} adopted", spec.name),
+        "An earlier apply of this configuration created it and was interrupted before Terraform recorded it; it has \
+         exactly these partitions, replication factor and settings, so it is now in the state unchanged.",
+    ));
+    response
 }
 
 /// Whether an existing topic is exactly what `spec` would create: the same partition count and

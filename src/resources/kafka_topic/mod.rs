@@ -105,6 +105,7 @@ fn target(ctx: &Context, value: &Value) -> Result<Target, Diagnostics> {
     match kafka_connection::parse(value.attr("kafka"), &path)? {
         Connection::Known(config) => Ok(Target::Cluster(ctx.kafka_pool.cluster(&config))),
         Connection::Unknown => Ok(Target::Unknown),
+        Connection::Absent if ctx.config.is_deferred("kafka") => Ok(Target::Unknown),
         Connection::Absent => match &ctx.config.kafka {
             Some(config) => Ok(Target::Cluster(ctx.kafka_pool.cluster(config))),
             None => Err(Diagnostic::error(
@@ -187,9 +188,7 @@ fn validate(config: &Value) -> Diagnostics {
     {
         diagnostics.push(Diagnostic::error("Invalid timeout", why).at(AttrPath::root("timeout")));
     }
-    if let Err(d) = kafka_connection::parse(config.attr("kafka"), &AttrPath::root("kafka")) {
-        diagnostics.extend(d);
-    }
+    diagnostics.extend(kafka_connection::check(config.attr("kafka"), &AttrPath::root("kafka")));
     diagnostics
 }
 

@@ -113,9 +113,9 @@ async fn check_live(ctx: &Context, prior: &Value, planned: &Value, replacing: bo
                     Diagnostic::warning(
                         format!("Topic {} already exists", spec.name),
                         format!(
-                            "Unless this plan replaces it, apply adopts it only if it already has exactly these partitions, \
-                             replication factor and settings (as after an interrupted apply), and fails otherwise. To manage \
-                             it as it is, import it: terraform import <address> {}",
+                            "Unless this plan replaces it, apply refuses to take it over: only a topic an interrupted apply \
+                             of this configuration created, with exactly these partitions, replication factor and settings, is \
+                             adopted. To manage it as it is, import it: terraform import <address> {}",
                             spec.name
                         ),
                     )

@@ -56,8 +56,7 @@ pub(super) async fn read(ctx: &Context, request: ReadRequest) -> ReadResponse {
         match ctx.cancellable(cluster.ongoing_reassignments(&name)).await {
             Ok(ongoing) if ongoing.is_empty() => private.pending_replication_factor = None,
             Ok(ongoing) => {
-                replication_factor =
-                    ongoing.values().map(|r| r.replicas.len() - r.adding.len()).max().unwrap_or(replication_factor);
+                replication_factor = settled_replication_factor(&ongoing).unwrap_or(replication_factor);
             }
             Err(e) => {
                 return keep(
@@ -73,13 +72,30 @@ pub(super) async fn read(ctx: &Context, request: ReadRequest) -> ReadResponse {
     ReadResponse { new_state: Value::Object(state), private: private.encode(), diagnostics: Default::default() }
 }
 
+/// The replicas each partition has while a reassignment adds more: metadata already lists the
+/// ones being added. Counts come from the broker, so a replica listed as added but not as a
+/// replica must not underflow.
+fn settled_replication_factor(ongoing: &BTreeMap<i32, crate::kafka::OngoingReassignment>) -> Option<usize> {
+    ongoing.values().map(|r| r.replicas.iter().filter(|b| !r.adding.contains(b)).count()).max()
+}
+
 /// Imports a topic by name through the provider's connection. Every override set on the topic
 /// becomes managed configuration, so a configuration written to match plans no change.
 pub(super) async fn import(ctx: &Context, id: &str) -> ImportResponse {
     let placeholder = Value::Object(BTreeMap::from([("name".to_string(), Value::string(id))]));
     let cluster = match target(ctx, &placeholder) {
         Ok(Target::Cluster(cluster)) => cluster,
-        Ok(Target::Unknown) => unreachable!("the provider's connection is always known"),
+        Ok(Target::Unknown) => {
+            return ImportResponse {
+                diagnostics: Diagnostic::error(
+                    "Kafka connection not known yet",
+                    "The provider's kafka settings come from resources not applied yet; apply them, then import.",
+                )
+                .at(crate::tfplugin::diag::AttrPath::root("kafka"))
+                .into(),
+                ..Default::default()
+            };
+        }
         Err(d) => return ImportResponse { diagnostics: d, ..Default::default() },
     };
     let (info, configs) = match ctx.cancellable(cluster.read_topic(id)).await {
@@ -120,5 +136,21 @@ pub(super) async fn import(ctx: &Context, id: &str) -> ImportResponse {
     ImportResponse {
         imported: vec![ImportedResource { type_name: super::TYPE_NAME.to_string(), state, private: Vec::new() }],
         diagnostics: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kafka::OngoingReassignment;
+
+    #[test]
+    fn a_broker_answer_with_more_added_than_listed_replicas_does_not_underflow() {
+        let odd =
+            BTreeMap::from([(0, OngoingReassignment { replicas: vec![1], adding: vec![2, 3], removing: vec![] })]);
+        assert_eq!(settled_replication_factor(&odd), Some(1));
+        let moving =
+            BTreeMap::from([(0, OngoingReassignment { replicas: vec![1, 2, 3], adding: vec![3], removing: vec![] })]);
+        assert_eq!(settled_replication_factor(&moving), Some(2));
     }
 }
