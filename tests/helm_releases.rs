@@ -377,13 +377,17 @@ fn lowering_the_broker_count_is_refused_while_brokers_to_remove_hold_replicas() 
 
 /// helm killed in the middle of an upgrade leaves the release pending-upgrade; the plan says so
 /// and the next apply recovers it instead of failing on "another operation is in progress".
+/// A helm upgrade by hand, killed: the release stays pending-upgrade. Nothing proves at once
+/// that no helm works on it any more, so the next apply leaves it alone; once it is older than
+/// the resource's timeout plus the minute the provider gives its own helm, apply recovers it.
 #[test]
-fn a_release_stuck_pending_is_recovered_by_the_next_apply() {
+fn a_release_stuck_pending_is_recovered_once_provably_abandoned() {
     let stack = Stack::from_env();
     let ns = unique("hk-pending");
     let ws = Workspace::new(&stack);
     let base = provider(&ns);
-    ws.write(&format!("{base}{}", ensemble(3)));
+    let ensemble = ensemble(3).replace("replicas = 3\n", "replicas = 3\n  timeout  = \"10s\"\n");
+    ws.write(&format!("{base}{ensemble}"));
     ws.apply();
     let chart = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/zookeeper");
     let mut upgrade = std::process::Command::new(&stack.helm)
@@ -410,11 +414,17 @@ fn a_release_stuck_pending_is_recovered_by_the_next_apply() {
         stdout(&stack.kubectl(&["-n", &ns, "get", "secret", "-l", "owner=helm,status=pending-upgrade", "-o", "name"]))
             .contains("events-zookeeper")
     });
+    let pending_since = Instant::now();
     upgrade.kill().unwrap();
     upgrade.wait().unwrap();
     assert_eq!(release_status(&stack, &ns, "events-zookeeper").unwrap().0, "pending-upgrade");
     let plan = plan_with_changes(&ws);
     assert!(plan.contains("Release events-zookeeper is pending-upgrade"), "{plan}");
+    let refused = ws.expect_failure(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    assert!(refused.contains("another helm operation may still be running"), "{refused}");
+    assert_eq!(release_status(&stack, &ns, "events-zookeeper").unwrap().0, "pending-upgrade", "left alone");
+    // 10 s of timeout and the provider's 60 s of grace, with room for the clocks.
+    std::thread::sleep(Duration::from_secs(75).saturating_sub(pending_since.elapsed()));
     ws.apply();
     assert_eq!(release_status(&stack, &ns, "events-zookeeper").unwrap().0, "deployed");
     wait_until("three members again", || ready_replicas(&stack, &ns, "events-zookeeper") == "3/3");
@@ -458,6 +468,67 @@ fn topics_take_their_connection_from_a_cluster_created_in_the_same_run() {
         "describe topic",
     );
     assert!(described.contains("PartitionCount: 3"), "{described}");
+    ws.assert_no_changes();
+    ws.destroy();
+    check(stack.kubectl(&["delete", "namespace", &ns, "--wait=false"]), "clean up");
+}
+
+/// An ensemble whose name comes from another resource: its very first apply used to fail with
+/// "Provider produced inconsistent final plan ... connect_string: was null", since computed
+/// values derived from the name were planned null, and a later change of that name planned an
+/// in-place update instead of a replacement.
+#[test]
+fn a_name_known_only_at_apply_plans_unknown_outputs_and_a_replacement() {
+    let stack = Stack::from_env();
+    let ns = unique("hk-unknown");
+    let ws = Workspace::new(&stack);
+    let config = |name: &str| {
+        format!(
+            "{}\nresource \"terraform_data\" \"name\" {{\n  input = {name:?}\n}}\n\n\
+             resource \"hikube_zookeeper_ensemble\" \"zk\" {{\n  name             = terraform_data.name.output\n  \
+             replicas         = 1\n  resources_preset = \"nano\"\n  storage_size     = \"1Gi\"\n}}\n",
+            provider(&ns)
+        )
+    };
+    ws.write(&config("first"));
+    ws.apply();
+    let state = ws.resource("hikube_zookeeper_ensemble.zk");
+    assert_eq!(state["connect_string"], format!("first-zookeeper.{ns}.svc.cluster.local:2181"));
+    ws.write(&config("second"));
+    let (code, plan) = ws.plan();
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.contains("must be replaced") && plan.contains("forces replacement"), "{plan}");
+    ws.apply();
+    let state = ws.resource("hikube_zookeeper_ensemble.zk");
+    assert_eq!(state["connect_string"], format!("second-zookeeper.{ns}.svc.cluster.local:2181"));
+    assert!(release_status(&stack, &ns, "first-zookeeper").is_none(), "the old release is gone");
+    ws.assert_no_changes();
+    ws.destroy();
+    check(stack.kubectl(&["delete", "namespace", &ns, "--wait=false"]), "clean up");
+}
+
+/// A provider block whose Kubernetes settings come from a resource is unknown at plan: the plan
+/// used to fall back to KUBECONFIG and check releases against whatever cluster that named. Here
+/// KUBECONFIG names no cluster at all: the plan defers its checks, and the apply uses the
+/// settings the configuration gives.
+#[test]
+fn a_provider_block_known_only_at_apply_defers_and_never_falls_back_to_the_environment() {
+    let stack = Stack::from_env();
+    let ns = unique("hk-deferred");
+    let ws = Workspace::new(&stack).env("KUBECONFIG", "/nonexistent/kubeconfig");
+    ws.write(&format!(
+        "terraform {{\n  required_providers {{\n    hikube = {{ source = \"hikube/hikube\" }}\n  }}\n}}\n\n\
+         resource \"terraform_data\" \"kubeconfig\" {{\n  input = {:?}\n}}\n\n\
+         provider \"hikube\" {{\n  namespace  = {ns:?}\n  kubernetes = {{ config_path = terraform_data.kubeconfig.output }}\n}}\n\n\
+         resource \"hikube_zookeeper_ensemble\" \"zk\" {{\n  name             = \"deferred\"\n  replicas         = 1\n  \
+         resources_preset = \"nano\"\n  storage_size     = \"1Gi\"\n}}\n",
+        stack.kubeconfig.display().to_string()
+    ));
+    let (code, plan) = ws.plan();
+    assert_eq!(code, 2, "{plan}");
+    assert!(!plan.contains("nonexistent"), "the plan read KUBECONFIG:\n{plan}");
+    ws.apply();
+    assert_eq!(release_status(&stack, &ns, "deferred-zookeeper").unwrap().0, "deployed");
     ws.assert_no_changes();
     ws.destroy();
     check(stack.kubectl(&["delete", "namespace", &ns, "--wait=false"]), "clean up");

@@ -29,8 +29,9 @@ pub struct InstallOptions {
     pub atomic: bool,
 }
 
-/// Extra time helm gets beyond its own `--timeout` before the provider gives up on it.
-const GRACE: Duration = Duration::from_secs(60);
+/// Extra time helm gets beyond its own `--timeout` before the provider gives up on it (and
+/// kills it): past a release's timeout and this, no helm of this provider still works on it.
+pub const GRACE: Duration = Duration::from_secs(60);
 
 impl Helm {
     fn command(&self, namespace: &str) -> Command {
@@ -56,10 +57,17 @@ impl Helm {
         command.args(["--namespace", namespace]);
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        // The provider giving up on helm (its own timeout, a cancelled call) ends helm too,
+        // rather than leave it working on the release behind the next operation.
+        command.kill_on_drop(true);
         command
     }
 
-    async fn run(&self, mut command: Command, name: &str, timeout: Duration) -> Result<String, Error> {
+    async fn run(&self, command: Command, name: &str, timeout: Duration) -> Result<String, Error> {
+        self.run_within(command, name, timeout.saturating_add(GRACE)).await
+    }
+
+    async fn run_within(&self, mut command: Command, name: &str, bound: Duration) -> Result<String, Error> {
         // Arguments only: the environment carries the API server token.
         let arguments: Vec<_> = command.as_std().get_args().map(|a| a.to_string_lossy().into_owned()).collect();
         tracing::debug!(binary = %self.binary.display(), arguments = %arguments.join(" "), "running helm");
@@ -67,9 +75,9 @@ impl Helm {
         let child = command
             .spawn()
             .map_err(|e| Error::Spawn { binary: self.binary.display().to_string(), reason: e.to_string() })?;
-        let output = tokio::time::timeout(timeout + GRACE, child.wait_with_output())
+        let output = tokio::time::timeout(bound, child.wait_with_output())
             .await
-            .map_err(|_| Error::Timeout { command: name.to_string(), seconds: (timeout + GRACE).as_secs() })?
+            .map_err(|_| Error::Timeout { command: name.to_string(), seconds: bound.as_secs() })?
             .map_err(|e| Error::Spawn { binary: self.binary.display().to_string(), reason: e.to_string() })?;
         // The benchmark sums these to tell helm's share of a plan from the provider's own.
         let helm_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -176,6 +184,31 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
+
+    /// helm used to be left running when the provider's own timeout fired: it went on changing
+    /// the release behind the next operation's back.
+    #[tokio::test]
+    async fn helm_is_killed_when_the_provider_stops_waiting_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let fake = dir.path().join("helm");
+        std::fs::write(&fake, format!("#!/bin/sh\necho $$ > {}\nexec sleep 30\n", pid_file.display())).unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let helm = Helm { binary: fake, ..Default::default() };
+        let ran = helm.run_within(helm.command("default"), "upgrade", Duration::from_millis(500)).await;
+        assert!(matches!(ran, Err(Error::Timeout { .. })), "{ran:?}");
+        let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_string();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        // Gone, or a zombie waiting to be reaped: either way no longer running.
+        let running = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
+        };
+        while running() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(!running(), "helm (pid {pid}) still runs");
+    }
 
     #[test]
     fn values_files_are_private() {

@@ -7,7 +7,7 @@ mod driver;
 mod release;
 
 pub use charts::{ChartSource, EMBEDDED_CHART_VERSION, remove_extracted_charts};
-pub use driver::{Helm, InstallOptions};
+pub use driver::{GRACE, Helm, InstallOptions};
 pub use release::{Release, ReleaseStatus, decode_release_secret, manifest_objects};
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -32,6 +32,9 @@ pub struct Release {
     pub manifest: String,
     pub chart_name: String,
     pub chart_version: String,
+    /// When this revision's record was written, as the cluster's store says (not part of the
+    /// payload); it tells how long a pending operation has been under way.
+    pub recorded_at: Option<std::time::SystemTime>,
 }
 
 #[derive(Deserialize)]
@@ -100,6 +103,7 @@ pub fn decode_release_secret(payload: &[u8]) -> Result<Release, Error> {
         manifest: raw.manifest,
         chart_name,
         chart_version,
+        recorded_at: None,
     })
 }
 

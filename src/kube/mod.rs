@@ -47,30 +47,7 @@ pub struct Kube {
 
 impl Kube {
     pub async fn connect(connection: &Connection) -> Result<Kube, Error> {
-        let config = if let Some(host) = &connection.host {
-            let mut config =
-                ::kube::Config::new(host.parse().map_err(|_| Error::Config(format!("{host:?} is not a URL")))?);
-            config.auth_info.token = connection.token.clone().map(Into::into);
-            config.accept_invalid_certs = connection.insecure;
-            if let Some(pem) = &connection.ca_pem {
-                let certs = rustls_pki_types_from_pem(pem)?;
-                config.root_cert = Some(certs);
-            }
-            config
-        } else {
-            let options = KubeConfigOptions { context: connection.context.clone(), ..Default::default() };
-            match &connection.config_path {
-                Some(path) => {
-                    let path = expand_home(path);
-                    let kubeconfig = Kubeconfig::read_from(&path)
-                        .map_err(|e| Error::Config(format!("reading kubeconfig {}: {e}", path.display())))?;
-                    ::kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-                        .await
-                        .map_err(|e| Error::Config(e.to_string()))?
-                }
-                None => ::kube::Config::infer().await.map_err(|e| Error::Config(e.to_string()))?,
-            }
-        };
+        let config = client_config(connection).await?;
         let client = ::kube::Client::try_from(config).map_err(|e| Error::Config(e.to_string()))?;
         Ok(Kube { client })
     }
@@ -98,7 +75,9 @@ impl Kube {
             .as_ref()
             .and_then(|d| d.get("release"))
             .ok_or_else(|| Error::Api(format!("release secret of {name} has no release data")))?;
-        Ok(Some(decode_release_secret(&payload.0)?))
+        let mut release = decode_release_secret(&payload.0)?;
+        release.recorded_at = secret.metadata.creation_timestamp.as_ref().map(|t| std::time::SystemTime::from(t.0));
+        Ok(Some(release))
     }
 
     /// The last revision that reached `deployed` or `superseded`, for getting out of a pending one.
@@ -134,10 +113,8 @@ impl Kube {
         }
         let sets: Api<StatefulSet> = Api::namespaced(self.client.clone(), namespace);
         let orphan = DeleteParams { propagation_policy: Some(PropagationPolicy::Orphan), ..Default::default() };
-        match sets.delete(statefulset, &orphan).await {
-            Ok(_) | Err(::kube::Error::Api(_)) => Ok(found.items.len()),
-            Err(e) => Err(e.into()),
-        }
+        absent_is_fine(sets.delete(statefulset, &orphan).await.map(drop))?;
+        Ok(found.items.len())
     }
 
     /// Deletes the volume claims of a release's pods (Helm leaves them behind on uninstall).
@@ -147,6 +124,50 @@ impl Kube {
         let found = claims.list(&ListParams::default().labels(&selector)).await?;
         claims.delete_collection(&DeleteParams::default(), &ListParams::default().labels(&selector)).await?;
         Ok(found.items.len())
+    }
+}
+
+/// The client settings for a connection: host and token, or an entry of a kubeconfig, the
+/// same one helm is given.
+pub async fn client_config(connection: &Connection) -> Result<::kube::Config, Error> {
+    let config = if let Some(host) = &connection.host {
+        let mut config =
+            ::kube::Config::new(host.parse().map_err(|_| Error::Config(format!("{host:?} is not a URL")))?);
+        config.auth_info.token = connection.token.clone().map(Into::into);
+        config.accept_invalid_certs = connection.insecure;
+        if let Some(pem) = &connection.ca_pem {
+            let certs = rustls_pki_types_from_pem(pem)?;
+            config.root_cert = Some(certs);
+        }
+        config
+    } else {
+        let options = KubeConfigOptions { context: connection.context.clone(), ..Default::default() };
+        match (&connection.config_path, &connection.context) {
+            (Some(path), _) => {
+                let path = expand_home(path);
+                let kubeconfig = Kubeconfig::read_from(&path)
+                    .map_err(|e| Error::Config(format!("reading kubeconfig {}: {e}", path.display())))?;
+                ::kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                    .await
+                    .map_err(|e| Error::Config(e.to_string()))?
+            }
+            // A context names an entry of the default kubeconfig, the one helm reads too
+            // (KUBECONFIG, else ~/.kube/config); inferring would take its current context.
+            (None, Some(_)) => {
+                ::kube::Config::from_kubeconfig(&options).await.map_err(|e| Error::Config(e.to_string()))?
+            }
+            (None, None) => ::kube::Config::infer().await.map_err(|e| Error::Config(e.to_string()))?,
+        }
+    };
+    Ok(config)
+}
+
+/// A deletion whose object is already gone did what it was for; any other refusal (a 403
+/// above all) is an error the caller must see.
+fn absent_is_fine(result: Result<(), ::kube::Error>) -> Result<(), Error> {
+    match result {
+        Err(::kube::Error::Api(status)) if status.is_not_found() => Ok(()),
+        other => other.map_err(Error::from),
     }
 }
 
@@ -163,4 +184,23 @@ fn rustls_pki_types_from_pem(pem: &str) -> Result<Vec<Vec<u8>>, Error> {
     CertificateDer::pem_slice_iter(pem.as_bytes())
         .map(|c| c.map(|c| c.to_vec()).map_err(|e| Error::Config(format!("cluster_ca_certificate: {e}"))))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(code: u16, reason: &str) -> ::kube::Error {
+        let status = ::kube::core::Status::failure(reason, reason).with_code(code);
+        ::kube::Error::Api(Box::new(status))
+    }
+
+    /// grow_volumes used to swallow every API error, 403 included: an apply reported the
+    /// volumes grown while the provider was not allowed to touch the StatefulSet.
+    #[test]
+    fn only_a_missing_object_counts_as_deleted() {
+        assert!(absent_is_fine(Err(api_error(404, "NotFound"))).is_ok());
+        assert!(matches!(absent_is_fine(Err(api_error(403, "Forbidden"))), Err(Error::Api(_))));
+        assert!(absent_is_fine(Ok(())).is_ok());
+    }
 }

@@ -125,6 +125,49 @@ fn import_name(release: &str) -> &str {
     release.rsplit_once('-').map_or(release, |(name, _)| name)
 }
 
+/// The attributes whose planned value replaces the release: `name`, `namespace` and the kind's
+/// own, when they change or are not known yet (a value known only at apply may differ, and an
+/// in-place update Terraform then finds changed is an inconsistent plan).
+fn replacing_attributes(
+    prior: &Value,
+    planned: &BTreeMap<String, Value>,
+    kind_specific: &[&'static str],
+) -> Vec<AttrPath> {
+    if prior.is_null() {
+        return Vec::new();
+    }
+    ["name", "namespace"]
+        .iter()
+        .chain(kind_specific)
+        .filter(|name| {
+            let after = planned.get(**name).unwrap_or(&Value::Null);
+            !after.is_wholly_known() || after != prior.attr(name)
+        })
+        .map(|name| AttrPath::root(name))
+        .collect()
+}
+
+/// A replacement under the same name and namespace installs a release whose pods claim the
+/// volumes the old one left (Helm keeps them): a new storage class silently does not apply, and
+/// old data meets the new settings. Refused unless the old release deletes its volumes.
+fn volumes_rebound(prior: &Value, requires_replace: &[AttrPath]) -> Option<Diagnostic> {
+    let renamed = requires_replace.iter().any(|p| *p == AttrPath::root("name") || *p == AttrPath::root("namespace"));
+    let cause = requires_replace.first()?;
+    if renamed || prior.attr("delete_volumes").as_bool() == Some(true) {
+        return None;
+    }
+    Some(
+        Diagnostic::error(
+            "This replacement would reuse the old volumes",
+            "Helm keeps the volumes of an uninstalled release, and the new release of the same name would claim them \
+             again: the change would not reach them, and the old data would meet the new settings. To start from empty \
+             volumes, set delete_volumes = true and apply that first (the old release's data is then deleted when it is \
+             replaced); or give the new release another name.",
+        )
+        .at(cause.clone()),
+    )
+}
+
 /// A digest of the objects a manifest holds, independent of document order and formatting, so
 /// that `helm template` output and a stored release manifest compare.
 pub fn manifest_digest(manifest: &str) -> Result<String, helm::Error> {
@@ -136,6 +179,67 @@ pub fn manifest_digest(manifest: &str) -> Result<String, helm::Error> {
         hasher.update(b"\n");
     }
     Ok(format!("sha256:{:x}", hasher.finalize()))
+}
+
+const RELEASE_INTENT: &str = "helm-release";
+
+/// What to do about a release found before an install or upgrade.
+#[derive(Debug, PartialEq)]
+enum Recovery {
+    /// Nothing in the way: install, upgrade, or adopt through the upgrade.
+    None,
+    /// Not this configuration's to touch, or possibly still in use: the reason.
+    Refuse(String),
+    /// Clear an interrupted or failed operation first (see `HelmRelease::recover`).
+    Recover,
+}
+
+/// The recovery decision, from the release's newest revision alone. `owned`: this state holds
+/// the release or an interrupted apply of this configuration started it; `interrupted`: that
+/// apply's process is gone, so no helm of ours still works on it.
+fn recovery(
+    release: &Release,
+    owned: bool,
+    interrupted: bool,
+    timeout: Duration,
+    now: std::time::SystemTime,
+) -> Recovery {
+    if !owned {
+        return Recovery::Refuse(format!(
+            "A release of this name exists in namespace {} ({}), and this configuration did not create it: it is not \
+             taken over. To manage it, import it (terraform import <address> {}/{}); or choose another name.",
+            release.namespace,
+            status_text(&release.status),
+            release.namespace,
+            import_name(&release.name)
+        ));
+    }
+    match &release.status {
+        ReleaseStatus::Deployed => Recovery::None,
+        ReleaseStatus::Pending(status) => {
+            // The provider kills its helm at the release's timeout plus helm::GRACE: a pending
+            // revision older than that has no helm of this configuration working on it.
+            let age = release.recorded_at.and_then(|at| now.duration_since(at).ok());
+            let abandoned = interrupted || age.is_some_and(|age| age > timeout.saturating_add(helm::GRACE));
+            if !abandoned {
+                return Recovery::Refuse(format!(
+                    "It is {status}{}: another helm operation may still be running on it (another apply, or somebody \
+                     by hand). Wait for it to end and apply again; after {} it counts as abandoned and apply recovers it.",
+                    age.map(|a| format!(" since {}s", a.as_secs())).unwrap_or_default(),
+                    humanize(timeout.saturating_add(helm::GRACE)),
+                ));
+            }
+            Recovery::Recover
+        }
+        _ => Recovery::Recover,
+    }
+}
+
+fn humanize(d: Duration) -> String {
+    match d.as_secs() {
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
 }
 
 impl<K: ReleaseKind> HelmRelease<K> {
@@ -157,32 +261,83 @@ impl<K: ReleaseKind> HelmRelease<K> {
             }
         };
         let Some(existing) = existing else { return Diagnostics::default() };
-        let same = existing.status == ReleaseStatus::Deployed && renders_as(&existing, digest);
+        let interrupted =
+            ctx.journal.left_behind(RELEASE_INTENT, &self.intent_target(ctx, namespace, release)).is_some();
         match existing.status {
-            ReleaseStatus::Pending(_) => Diagnostic::warning(
-                format!("An earlier install of {release} never finished"),
-                "It is not in the state (the apply that started it was interrupted). Apply removes it and installs again.",
-            )
-            .into(),
-            _ if same => Diagnostic::warning(
-                format!("Release {release} already exists exactly as configured"),
-                "It renders exactly the objects this configuration would install (as after an apply that was interrupted \
-                 once helm had finished), so apply adopts it.",
-            )
-            .into(),
-            // Terraform plans the create half of a replacement with no prior state while the old
-            // release still exists: only apply can tell a replacement from a clash.
-            _ => Diagnostic::warning(
+            _ if !interrupted => Diagnostic::warning(
                 format!("Release {release} already exists in namespace {namespace}"),
                 format!(
-                    "Unless this plan replaces it, apply will refuse to take it over: it differs from this \
-                     configuration. To manage it, import it (terraform import <address> {namespace}/{}), or \
-                     choose another name.",
+                    "This configuration did not create it. Unless this plan replaces it (Terraform plans the new half of \
+                     a replacement before the old one is gone), apply will refuse to take it over. To manage it, import it \
+                     (terraform import <address> {namespace}/{}), or choose another name.",
                     import_name(release)
                 ),
             )
             .at(AttrPath::root("name"))
             .into(),
+            ReleaseStatus::Deployed if renders_as(&existing, digest) => Diagnostic::warning(
+                format!("Release {release} was left by an interrupted apply"),
+                "An earlier apply of this configuration installed it and was interrupted before Terraform recorded it; it \
+                 renders exactly these objects, so apply adopts it.",
+            )
+            .into(),
+            _ => Diagnostic::warning(
+                format!("Release {release} was left by an interrupted apply"),
+                format!(
+                    "An earlier apply of this configuration started it and was interrupted ({}). Apply recovers it, then \
+                     installs this configuration.",
+                    status_text(&existing.status)
+                ),
+            )
+            .into(),
+        }
+    }
+
+    /// The journal's name for a release: the cluster as the provider reaches it, then
+    /// namespace and release name.
+    fn intent_target(&self, ctx: &Context, namespace: &str, release: &str) -> String {
+        let k = &ctx.config.kubernetes;
+        let cluster = k.host.clone().unwrap_or_else(|| {
+            format!(
+                "{}#{}",
+                k.config_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                k.config_context.clone().unwrap_or_default()
+            )
+        });
+        format!("{cluster}/{namespace}/{release}")
+    }
+
+    /// Clears what an interrupted operation left: a roll back to the last good revision, or,
+    /// with none ever deployed, an uninstall so the install starts over.
+    async fn recover(
+        &self,
+        kube: &crate::kube::Kube,
+        helm: &helm::Helm,
+        release: &Release,
+        timeout: Duration,
+    ) -> Result<(), helm::Error> {
+        let (name, namespace) = (&release.name, &release.namespace);
+        let last_good = kube
+            .last_good_revision(namespace, name)
+            .await
+            .map_err(|e| helm::Error::Command { command: "recovery".into(), message: e.to_string() })?;
+        match last_good {
+            Some(revision) if matches!(release.status, ReleaseStatus::Pending(_)) => {
+                tracing::warn!(release = %name, revision, "release abandoned pending; rolling back to its last good revision");
+                helm.rollback(name, namespace, revision, timeout).await
+            }
+            // A failed upgrade: helm upgrades from the last deployed revision.
+            Some(_) => Ok(()),
+            // Helm stopped (SIGTERM when the provider dies) can also leave a first install failed
+            // or half uninstalled by --atomic: helm refuses to upgrade it, so it starts over.
+            None => {
+                tracing::warn!(
+                    release = %name,
+                    status = %status_text(&release.status),
+                    "no revision of the release was ever deployed; uninstalling it to start over"
+                );
+                helm.uninstall(name, namespace, true, timeout).await
+            }
         }
     }
 
@@ -301,8 +456,10 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
         let Value::Object(mut planned) = proposed_new_state else {
             return PlanResponse { diagnostics, ..Default::default() };
         };
+        let default_namespace =
+            if ctx.config.is_deferred("namespace") { unknown() } else { Value::string(&ctx.config.namespace) };
         let common_defaults = [
-            ("namespace", Value::string(&ctx.config.namespace)),
+            ("namespace", default_namespace),
             ("wait", Value::Bool(true)),
             ("timeout", Value::string(DEFAULT_TIMEOUT)),
         ];
@@ -311,14 +468,9 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
                 planned.insert(name.to_string(), default);
             }
         }
-        let mut requires_replace = Vec::new();
-        if !prior_state.is_null() {
-            for name in ["name", "namespace"].iter().chain(self.0.replace_on_change()) {
-                let after = planned.get(*name).cloned().unwrap_or_default();
-                if after.is_wholly_known() && &after != prior_state.attr(name) {
-                    requires_replace.push(AttrPath::root(name));
-                }
-            }
+        let requires_replace = replacing_attributes(&prior_state, &planned, self.0.replace_on_change());
+        if let Some(d) = volumes_rebound(&prior_state, &requires_replace) {
+            diagnostics.push(d);
         }
         if let (Some(before), Some(after)) = (
             text(&prior_state, "storage_size").and_then(|s| storage_bytes(&s)),
@@ -341,7 +493,10 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
         let (release, namespace) = match self.names(&planned_value) {
             Some(names) => names,
             None => {
-                for key in ["id", "status", "revision", "chart_version", "manifest_digest"] {
+                // Every computed value follows from the name and namespace: unknown with them,
+                // never null (Terraform rejects a null that later becomes a value).
+                let outputs = self.0.outputs("", "", &planned_value).into_iter().map(|(key, _)| key);
+                for key in ["id", "status", "revision", "chart_version", "manifest_digest"].into_iter().chain(outputs) {
                     planned.insert(key.into(), unknown());
                 }
                 return PlanResponse {
@@ -360,24 +515,25 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
         // The chart renders from the plan as apply will see it, computed outputs included.
         let planned_value = Value::Object(planned.clone());
         let replacing = !requires_replace.is_empty();
-        let digest = if planned_value.is_wholly_known() && !diagnostics.has_errors() {
-            let values = self.0.values(&planned_value);
-            match ctx
-                .helm()
-                .template(&release, &namespace, &self.chart_source(&planned_value), &values)
-                .await
-                .map(|m| manifest_digest(&m))
-            {
-                Ok(Ok(digest)) => Value::String(digest),
-                Ok(Err(e)) | Err(e) => {
-                    diagnostics.push(helm_diagnostic(format!("The chart refuses these settings for {name}"), &e));
-                    unknown()
+        let digest =
+            if planned_value.is_wholly_known() && !diagnostics.has_errors() && !ctx.config.is_deferred("helm_binary") {
+                let values = self.0.values(&planned_value);
+                match ctx
+                    .helm()
+                    .template(&release, &namespace, &self.chart_source(&planned_value), &values)
+                    .await
+                    .map(|m| manifest_digest(&m))
+                {
+                    Ok(Ok(digest)) => Value::String(digest),
+                    Ok(Err(e)) | Err(e) => {
+                        diagnostics.push(helm_diagnostic(format!("The chart refuses these settings for {name}"), &e));
+                        unknown()
+                    }
                 }
-            }
-        } else {
-            unknown()
-        };
-        if prior_state.is_null() && !diagnostics.has_errors() {
+            } else {
+                unknown()
+            };
+        if prior_state.is_null() && !diagnostics.has_errors() && !ctx.kube_deferred() {
             diagnostics.extend(self.check_new_release(ctx, &release, &namespace, &digest).await);
         }
         let unchanged = !prior_state.is_null() && !replacing && &digest == prior_state.attr("manifest_digest");
@@ -442,67 +598,43 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
         if !prior_state.is_null() && digest.as_str().is_some() && digest == prior_state.attr("manifest_digest") {
             return ApplyResponse { new_state: planned_state, ..Default::default() };
         }
-        // An upgrade that never finished (the provider or helm killed) leaves the release pending,
-        // which blocks every later upgrade: go back to the last good revision first.
+        let target = self.intent_target(ctx, &namespace, &name);
+        // Read before this apply writes its own intent over it.
+        let left_behind = ctx.journal.left_behind(RELEASE_INTENT, &target);
         match kube.latest_release(&namespace, &name).await {
-            // A release this state does not hold, and not what an interrupted apply of this very
-            // configuration left: somebody else's, never taken over.
-            Ok(Some(release))
-                if prior_state.is_null()
-                    && !matches!(release.status, ReleaseStatus::Pending(_))
-                    && !renders_as(&release, digest) =>
-            {
-                return fail(
-                    Value::Null,
-                    Diagnostic::error(
-                        format!("Release {name} already exists in namespace {namespace}"),
-                        format!(
-                            "It is not in the state and differs from this configuration, so it is left alone. Import it \
-                             to manage it (terraform import <address> {namespace}/{}), or choose another name.",
-                            import_name(&name)
-                        ),
-                    )
-                    .at(AttrPath::root("name")),
-                );
-            }
-            // Helm told to stop (SIGTERM when the provider dies) can also leave a first install
-            // failed or half uninstalled by --atomic: with no revision ever deployed, helm
-            // refuses to upgrade it, so it starts over too.
-            Ok(Some(release)) if release.status != ReleaseStatus::Deployed => {
-                let recovered = match kube.last_good_revision(&namespace, &name).await {
-                    Ok(Some(revision)) if matches!(release.status, ReleaseStatus::Pending(_)) => {
-                        tracing::warn!(release = %name, revision, "release stuck pending; rolling back to its last good revision");
-                        helm.rollback(&name, &namespace, revision, Self::timeout(&planned_state)).await
+            Ok(Some(release)) => {
+                let owned = !prior_state.is_null() || left_behind.is_some();
+                let timeout = Self::timeout(&planned_state);
+                match recovery(&release, owned, left_behind.is_some(), timeout, std::time::SystemTime::now()) {
+                    Recovery::None => {}
+                    Recovery::Refuse(why) => {
+                        let d = Diagnostic::error(format!("Release {name} is left alone"), why);
+                        let path = if owned { d } else { d.at(AttrPath::root("name")) };
+                        return fail(if prior_state.is_null() { Value::Null } else { prior_state }, path);
                     }
-                    // A failed upgrade: helm upgrades from the last deployed revision.
-                    Ok(Some(_)) => Ok(()),
-                    Ok(None) => {
-                        tracing::warn!(
-                            release = %name,
-                            status = %status_text(&release.status),
-                            "no revision of the release was ever deployed; uninstalling it to start over"
-                        );
-                        helm.uninstall(&name, &namespace, true, Self::timeout(&planned_state)).await
+                    Recovery::Recover => {
+                        if let Err(e) = self.recover(&kube, &helm, &release, timeout).await {
+                            return fail(
+                                prior_state,
+                                helm_diagnostic(
+                                    format!(
+                                        "Release {name} is stuck {} and could not be recovered",
+                                        status_text(&release.status)
+                                    ),
+                                    &e,
+                                ),
+                            );
+                        }
                     }
-                    Err(e) => Err(helm::Error::Command { command: "recovery".into(), message: e.to_string() }),
-                };
-                if let Err(e) = recovered {
-                    return fail(
-                        prior_state,
-                        helm_diagnostic(
-                            format!(
-                                "Release {name} is stuck {} and could not be recovered",
-                                status_text(&release.status)
-                            ),
-                            &e,
-                        ),
-                    );
                 }
             }
-            Ok(_) => {}
+            Ok(None) => {}
             Err(e) => {
                 return fail(prior_state, Diagnostic::error(format!("Reading release {name} failed"), e.to_string()));
             }
+        }
+        if let Some(left) = left_behind {
+            left.clear();
         }
         let grown = match (text(&prior_state, "storage_size"), text(&planned_state, "storage_size")) {
             (Some(before), Some(after)) => storage_bytes(&after) > storage_bytes(&before),
@@ -528,6 +660,7 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
             atomic: planned_state.attr("atomic").as_bool().unwrap_or(true),
         };
         tracing::info!(release = %name, namespace = %namespace, chart = self.0.chart(), "installing or upgrading release");
+        let intent = ctx.journal.begin(RELEASE_INTENT, &target);
         let installed = helm
             .upgrade_install(
                 &name,
@@ -537,6 +670,13 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
                 options,
             )
             .await;
+        // helm failed or was stopped: whatever it left (a pending or failed revision) is this
+        // configuration's to recover, and the record that stays proves it to the next apply.
+        if let Some(intent) = intent
+            && installed.is_ok()
+        {
+            intent.finish();
+        }
         let release = kube.latest_release(&namespace, &name).await;
         match (installed, release) {
             (Ok(()), Ok(Some(release))) => {
@@ -607,7 +747,9 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
             );
             diagnostics.push(Diagnostic::warning(
                 format!("Release {name} is {}", status_text(&release.status)),
-                "Its last operation did not complete. The next apply recovers it and applies the configuration again.",
+                "Its last operation did not complete. The next apply recovers it and applies the configuration again: at \
+                 once if an apply of this configuration was interrupted, otherwise once no helm operation can still be \
+                 running on it (the resource's timeout plus a minute after it started).",
             ));
         } else {
             match crate::kube::live_drift(kube.client(), &namespace, &release.manifest).await {
@@ -876,4 +1018,101 @@ pub fn sizing_from_values(values: &Json) -> BTreeMap<String, Value> {
         },
     );
     attributes
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+
+    fn release(status: ReleaseStatus, revision: i64, age: Duration) -> Release {
+        Release {
+            name: "events-kafka".into(),
+            namespace: "data".into(),
+            revision,
+            status,
+            values: Json::Null,
+            manifest: String::new(),
+            chart_name: "kafka".into(),
+            chart_version: "0.1.0".into(),
+            recorded_at: Some(SystemTime::now() - age),
+        }
+    }
+
+    fn pending(age: Duration) -> Release {
+        release(ReleaseStatus::Pending("pending-upgrade".into()), 3, age)
+    }
+
+    const TIMEOUT: Duration = Duration::from_secs(600);
+
+    /// A release in pending-* used to be rolled back or uninstalled whoever owned it and whether
+    /// or not a helm operation was still running on it.
+    #[test]
+    fn only_a_release_of_this_configuration_whose_operation_is_over_is_recovered() {
+        let now = SystemTime::now();
+        let fresh = pending(Duration::from_secs(30));
+        let stale = pending(TIMEOUT + helm::GRACE + Duration::from_secs(1));
+        let cases = [
+            // Another owner's release is never touched, whatever its state.
+            (&fresh, false, false, "refuse"),
+            (&stale, false, false, "refuse"),
+            (&release(ReleaseStatus::Deployed, 1, Duration::ZERO), false, false, "refuse"),
+            // Ours, pending for less than helm's own timeout: maybe still running.
+            (&fresh, true, false, "refuse"),
+            // Ours, and the process that started it is gone: helm died with it.
+            (&fresh, true, true, "recover"),
+            // Ours, pending longer than any helm of ours would have waited.
+            (&stale, true, false, "recover"),
+            (&release(ReleaseStatus::Failed, 2, Duration::ZERO), true, false, "recover"),
+            (&release(ReleaseStatus::Deployed, 2, Duration::ZERO), true, false, "none"),
+        ];
+        for (release, owned, interrupted, expected) in cases {
+            let decision = recovery(release, owned, interrupted, TIMEOUT, now);
+            let got = match decision {
+                Recovery::None => "none",
+                Recovery::Refuse(_) => "refuse",
+                Recovery::Recover => "recover",
+            };
+            assert_eq!(got, expected, "{:?} owned={owned} interrupted={interrupted}", release.status);
+        }
+    }
+
+    #[test]
+    fn an_unknown_or_changed_name_replaces_and_an_unchanged_one_does_not() {
+        let prior = Value::Object(BTreeMap::from([
+            ("name".to_string(), Value::string("events")),
+            ("namespace".to_string(), Value::string("data")),
+            ("storage_class".to_string(), Value::Null),
+        ]));
+        let planned = |name: Value| {
+            BTreeMap::from([
+                ("name".to_string(), name),
+                ("namespace".to_string(), Value::string("data")),
+                ("storage_class".to_string(), Value::Null),
+            ])
+        };
+        assert!(replacing_attributes(&prior, &planned(Value::string("events")), &["storage_class"]).is_empty());
+        assert_eq!(
+            replacing_attributes(&prior, &planned(Value::unknown()), &["storage_class"]),
+            vec![AttrPath::root("name")]
+        );
+        assert!(replacing_attributes(&Value::Null, &planned(Value::unknown()), &[]).is_empty(), "a create");
+    }
+
+    /// A replacement forced by storage_class or zookeeper_chroot re-bound the kept volumes of the
+    /// same name: the class silently did not change, old log directories met a new chroot.
+    #[test]
+    fn a_replacement_under_the_same_name_needs_the_old_volumes_deleted() {
+        let state = |delete_volumes: bool| {
+            Value::Object(BTreeMap::from([("delete_volumes".to_string(), Value::Bool(delete_volumes))]))
+        };
+        let by_class = [AttrPath::root("storage_class")];
+        let refused = volumes_rebound(&state(false), &by_class).expect("refused");
+        assert_eq!(refused.path, Some(AttrPath::root("storage_class")));
+        assert!(volumes_rebound(&state(true), &by_class).is_none());
+        assert!(volumes_rebound(&Value::Null, &by_class).is_some(), "an ensemble without the attribute");
+        assert!(volumes_rebound(&state(false), &[AttrPath::root("name"), AttrPath::root("storage_class")]).is_none());
+        assert!(volumes_rebound(&state(false), &[]).is_none());
+    }
 }

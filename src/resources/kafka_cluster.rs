@@ -18,6 +18,48 @@ pub struct KafkaCluster;
 
 const IMAGE: &str = "docker.io/confluentinc/cp-kafka:7.9.1";
 
+/// Settings the chart derives from the resource's own attributes or from the pod: set through
+/// `config`, they would break what those attributes promise (where the data lives, which
+/// ZooKeeper and listeners the brokers use, which broker is which).
+const STRUCTURAL_SETTINGS: [(&str, &str); 17] = [
+    ("broker.id", "each broker's id comes from its pod's ordinal"),
+    ("node.id", "each broker's id comes from its pod's ordinal"),
+    ("broker.id.generation.enable", "each broker's id comes from its pod's ordinal"),
+    ("reserved.broker.max.id", "each broker's id comes from its pod's ordinal"),
+    ("log.dirs", "the data lives on the brokers' volumes"),
+    ("log.dir", "the data lives on the brokers' volumes"),
+    ("listeners", "the listeners follow tls_secret_name and external"),
+    ("advertised.listeners", "the listeners follow tls_secret_name and external"),
+    ("listener.security.protocol.map", "the listeners follow tls_secret_name and external"),
+    ("inter.broker.listener.name", "the brokers talk to each other on their own listener"),
+    ("security.inter.broker.protocol", "the brokers talk to each other on their own listener"),
+    ("zookeeper.connect", "set the zookeeper and zookeeper_chroot attributes instead"),
+    ("broker.rack", "each broker's rack is its node's zone"),
+    ("process.roles", "these clusters run in ZooKeeper mode"),
+    ("controller.quorum.voters", "these clusters run in ZooKeeper mode"),
+    ("ssl.keystore.location", "the TLS material comes from tls_secret_name"),
+    ("ssl.truststore.location", "the TLS material comes from tls_secret_name"),
+];
+
+/// Why a `config` entry is refused, if it is: a structural setting, or text that would not stay
+/// one `key=value` line of server.properties.
+fn refused_setting(key: &str, value: Option<&str>) -> Option<String> {
+    if let Some((_, why)) = STRUCTURAL_SETTINGS.iter().find(|(name, _)| *name == key) {
+        return Some(format!("{key} cannot be set through config: {why}."));
+    }
+    if key.starts_with("ssl.keystore.") || key.starts_with("ssl.truststore.") {
+        return Some(format!("{key} cannot be set through config: the TLS material comes from tls_secret_name."));
+    }
+    let bad_key = key.is_empty() || key.chars().any(|c| c.is_whitespace() || c.is_control() || "=:#!\\".contains(c));
+    // A trailing backslash continues the line: the next setting would become part of this value.
+    let bad_value = value.is_some_and(|v| v.chars().any(char::is_control) || v.ends_with('\\'));
+    (bad_key || bad_value).then(|| {
+        "Keys are server.properties names (no spaces, '=', ':', '#', '!' or '\\'); values fit on one line and do not end \
+         with '\\'."
+            .to_string()
+    })
+}
+
 #[tonic::async_trait]
 impl ReleaseKind for KafkaCluster {
     fn type_name(&self) -> &'static str {
@@ -59,7 +101,7 @@ impl ReleaseKind for KafkaCluster {
             Attribute::optional("external_domain", Type::String, "DNS domain under which the external LoadBalancers are published (`<name>-kafka-<n>.<domain>`); required with `external`."),
             Attribute::optional("tls_secret_name", Type::String, "Secret with `tls.crt`, `tls.key` and `ca.crt` for the TLS listener on 9093 (and 9094). TLS is on when set."),
             Attribute::optional_computed("deletion_protection", Type::Bool, "Refuse to destroy the cluster (true). Set false and apply before destroying."),
-            Attribute::optional_computed("delete_volumes", Type::Bool, "Delete the brokers' volumes, and so their data, on destroy (false: they are kept and reused by a cluster of the same name)."),
+            Attribute::optional_computed("delete_volumes", Type::Bool, "Delete the brokers' volumes, and so their data, on destroy or replacement (false: they are kept and reused by a cluster of the same name)."),
             Attribute::optional_computed("atomic", Type::Bool, "Roll an upgrade back by itself when it fails (true)."),
             kafka_connection::attribute("kafka", "How the provider reaches these brokers to check a broker-count decrease; the provider's `kafka` when unset."),
             Attribute::computed("bootstrap_servers", Type::list(Type::String), "In-cluster plaintext bootstrap address (port 9092)."),
@@ -93,10 +135,15 @@ impl ReleaseKind for KafkaCluster {
         diagnostics
             .extend(validate_names(config, &[("tls_secret_name", "Secret name"), ("external_domain", "DNS domain")]));
         if let Some(connect) = config.attr("zookeeper").as_str() {
+            // Written as one line of server.properties: anything but host names and ports could
+            // add lines of its own.
             let valid = !connect.is_empty()
                 && connect.split(',').all(|hp| {
-                    hp.rsplit_once(':')
-                        .is_some_and(|(h, p)| !h.is_empty() && !h.contains('/') && p.parse::<u16>().is_ok())
+                    hp.rsplit_once(':').is_some_and(|(h, p)| {
+                        !h.is_empty()
+                            && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-_[]:".contains(c))
+                            && p.parse::<u16>().is_ok()
+                    })
                 });
             if !valid {
                 diagnostics.push(
@@ -126,16 +173,9 @@ impl ReleaseKind for KafkaCluster {
         }
         if let Value::Map(entries) = config.attr("config") {
             for (key, value) in entries {
-                let bad_key = key.is_empty() || key.chars().any(|c| c.is_whitespace() || c == '=' || c == ':');
-                let bad_value = value.as_str().is_some_and(|v| v.contains(['\n', '\r']));
-                if bad_key || bad_value {
-                    diagnostics.push(
-                        Diagnostic::error(
-                            "Invalid broker setting",
-                            "Keys are server.properties names (no spaces, '=' or ':'); values fit on one line.",
-                        )
-                        .at(AttrPath::root("config").key(key)),
-                    );
+                if let Some(why) = refused_setting(key, value.as_str()) {
+                    diagnostics
+                        .push(Diagnostic::error("Invalid broker setting", why).at(AttrPath::root("config").key(key)));
                 }
             }
         }
@@ -145,9 +185,7 @@ impl ReleaseKind for KafkaCluster {
                     .at(AttrPath::root("external")),
             );
         }
-        if let Err(d) = kafka_connection::parse(config.attr("kafka"), &AttrPath::root("kafka")) {
-            diagnostics.extend(d);
-        }
+        diagnostics.extend(kafka_connection::check(config.attr("kafka"), &AttrPath::root("kafka")));
         diagnostics
     }
 
@@ -230,7 +268,7 @@ impl ReleaseKind for KafkaCluster {
         let path = AttrPath::root("replicas");
         let config = match kafka_connection::parse(planned.attr("kafka"), &AttrPath::root("kafka")) {
             Ok(Connection::Known(c)) => Some(c),
-            Ok(Connection::Absent) => ctx.config.kafka.clone(),
+            Ok(Connection::Absent) if !ctx.config.is_deferred("kafka") => ctx.config.kafka.clone(),
             _ => None,
         };
         let Some(config) = config else {
@@ -277,5 +315,37 @@ impl ReleaseKind for KafkaCluster {
 
     fn protected(&self, state: &Value) -> bool {
         state.attr("deletion_protection").as_bool() != Some(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn structural_settings_and_line_breaking_text_are_refused() {
+        for key in
+            ["log.dirs", "listeners", "advertised.listeners", "zookeeper.connect", "broker.id", "ssl.keystore.type"]
+        {
+            assert!(refused_setting(key, Some("x")).is_some(), "{key}");
+        }
+        for (key, value) in [("a b", "1"), ("k", "1\nlog.dirs=/tmp"), ("k", "1\\"), ("k\rx", "1"), ("#k", "1")] {
+            assert!(refused_setting(key, Some(value)).is_some(), "{key:?}={value:?}");
+        }
+        assert_eq!(refused_setting("log.retention.hours", Some("168")), None);
+        assert_eq!(refused_setting("auto.create.topics.enable", Some("false")), None);
+    }
+
+    #[test]
+    fn a_connect_string_cannot_carry_lines_of_its_own() {
+        let config = |connect: &str| {
+            Value::Object(std::collections::BTreeMap::from([("zookeeper".to_string(), Value::string(connect))]))
+        };
+        let refused = |connect: &str| {
+            KafkaCluster.validate(&config(connect)).0.iter().any(|d| d.path == Some(AttrPath::root("zookeeper")))
+        };
+        assert!(refused("zk:2181\nlog.dirs=/tmp:2181"));
+        assert!(refused("zk 1:2181"));
+        assert!(!refused("zk-0.zk.ns.svc.cluster.local:2181,zk-1:2181"));
     }
 }

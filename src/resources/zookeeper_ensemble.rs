@@ -37,6 +37,12 @@ impl ReleaseKind for ZookeeperEnsemble {
             "Members of the ensemble (3). Odd, so that a majority survives the loss of a member: an even count is refused.",
         )];
         attributes.extend(sizing_attributes("5Gi", "small", IMAGE));
+        attributes.push(Attribute::optional_computed(
+            "delete_volumes",
+            Type::Bool,
+            "Delete the members' volumes, and so the ensemble's data, on destroy or replacement (false: they are kept \
+             and reused by an ensemble of the same name).",
+        ));
         attributes.push(Attribute::computed(
             "connect_string",
             Type::String,
@@ -51,6 +57,7 @@ impl ReleaseKind for ZookeeperEnsemble {
             ("storage_size", Value::string("5Gi")),
             ("resources_preset", Value::string("small")),
             ("image", Value::string(IMAGE)),
+            ("delete_volumes", Value::Bool(false)),
         ]
     }
 
