@@ -204,6 +204,13 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
     c.topic("timeout in parsecs", &[("timeout", Some(r#""5 parsecs""#))], "timeout", &["Invalid timeout"]);
     c.topic("negative timeout", &[("timeout", Some(r#""-5m""#))], "timeout", &["Invalid timeout"]);
     c.topic("zero timeout", &[("timeout", Some(r#""0s""#))], "timeout", &["Invalid timeout"]);
+    c.topic(
+        "timeout of 2^64 seconds",
+        &[("timeout", Some(r#""18446744073709551615s""#))],
+        "timeout",
+        &["Invalid timeout", "24h"],
+    );
+    c.topic("timeout of 25 hours", &[("timeout", Some(r#""25h""#))], "timeout", &["Invalid timeout", "24h"]);
     // Topic configuration keys Kafka 3.9 does not know, or knows only at broker level.
     for key in ["retention.msx", "foo.bar", "log.retention.ms", "num.partitions", "retention", "cleanup-policy"] {
         c.topic_config(key, "1", &["Invalid topic configuration", "is not a topic configuration key of Kafka 3.9"]);
@@ -288,6 +295,18 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
             r#"{ bootstrap_servers = ["kafka-0:9092"], request_timeout = "soon" }"#,
             "kafka.request_timeout",
             &["Invalid timeout"],
+        ),
+        (
+            "topic: request timeout overflowing the parser",
+            r#"{ bootstrap_servers = ["kafka-0:9092"], request_timeout = "18446744073709551615s1s" }"#,
+            "kafka.request_timeout",
+            &["Invalid timeout", "24h"],
+        ),
+        (
+            "topic: SASL PLAIN over plaintext",
+            r#"{ bootstrap_servers = ["kafka-0:9092"], sasl = { mechanism = "PLAIN", username = "u", password = "p" } }"#,
+            "kafka.sasl.mechanism",
+            &["SASL PLAIN without TLS", "tls"],
         ),
         (
             "topic: bootstrap list as a string",
@@ -439,6 +458,30 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
         &["Invalid broker setting"],
     );
     c.cluster(
+        "broker setting moving the data",
+        &[("config", Some(r#"{ "log.dirs" = "/tmp/kafka" }"#))],
+        "config",
+        &["Invalid broker setting", "log.dirs cannot be set"],
+    );
+    c.cluster(
+        "broker setting replacing the listeners",
+        &[("config", Some(r#"{ "listeners" = "PLAINTEXT://:9999" }"#))],
+        "config",
+        &["Invalid broker setting", "listeners cannot be set"],
+    );
+    c.cluster(
+        "broker setting continued on the next line",
+        &[("config", Some(r#"{ "num.partitions" = "3\\" }"#))],
+        "config",
+        &["Invalid broker setting"],
+    );
+    c.cluster(
+        "ZooKeeper connect string with a line of its own",
+        &[("zookeeper", Some(r#""zk:2181\nlog.dirs=/tmp:2181""#))],
+        "zookeeper",
+        &["Invalid ZooKeeper connect string"],
+    );
+    c.cluster(
         "external without domain",
         &[("external", Some("true"))],
         "external",
@@ -537,6 +580,12 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
             r#"kafka = { bootstrap_servers = ["localhost:9092"], request_timeout = "a while" }"#,
             "kafka.request_timeout",
             &["Invalid timeout"],
+        ),
+        (
+            "provider: request timeout of 2^64 seconds",
+            r#"kafka = { bootstrap_servers = ["localhost:9092"], request_timeout = "18446744073709551615s" }"#,
+            "kafka.request_timeout",
+            &["Invalid timeout", "24h"],
         ),
         (
             "provider: namespace with capitals",
@@ -718,7 +767,8 @@ fn over_a_hundred_bad_configurations_are_refused_at_plan_and_change_nothing() {
     eprintln!("{} bad configurations refused at plan; topics, releases and namespaces unchanged", cases.len());
 }
 
-/// Changes that only an existing resource can refuse: fewer partitions, a smaller volume.
+/// Changes that only an existing resource can refuse: fewer partitions, a smaller volume, a
+/// replacement that would claim the old volumes again.
 #[test]
 fn decreases_kafka_and_kubernetes_cannot_make_are_refused_at_plan() {
     let _serial = serial();
@@ -743,6 +793,13 @@ fn decreases_kafka_and_kubernetes_cannot_make_are_refused_at_plan() {
     workspace.write(&config(4, "1Gi"));
     let text = workspace.expect_failure(&["plan", "-no-color", "-input=false"]);
     assert!(text.contains("Volumes cannot shrink") && text.contains("storage_size"), "{text}");
+    // A new storage class replaces the ensemble, whose pods would claim the kept volumes again.
+    workspace.write(
+        &config(4, "2Gi")
+            .replace("storage_size = \"2Gi\"", "storage_size = \"2Gi\"\n  storage_class = \"kwok-volume\""),
+    );
+    let text = workspace.expect_failure(&["plan", "-no-color", "-input=false"]);
+    assert!(text.contains("would reuse the old volumes") && text.contains("delete_volumes"), "{text}");
 
     assert_eq!(before, snapshot(&stack), "a refused plan changed the cluster");
     workspace.write(&config(4, "2Gi"));

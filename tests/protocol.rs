@@ -41,6 +41,8 @@ struct Plugin {
     child: Child,
     address: String,
     server_cert: Vec<u8>,
+    /// Its working directory, as Terraform's would be: the journal of creates goes there.
+    _workdir: tempfile::TempDir,
 }
 
 impl Drop for Plugin {
@@ -51,7 +53,9 @@ impl Drop for Plugin {
 }
 
 fn start_plugin(client: &ClientIdentity) -> Plugin {
+    let workdir = tempfile::tempdir().unwrap();
     let mut child = Command::new(BINARY)
+        .current_dir(workdir.path())
         .env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE)
         .env("PLUGIN_PROTOCOL_VERSIONS", "5,6")
         .env("PLUGIN_MIN_PORT", "10000")
@@ -70,7 +74,42 @@ fn start_plugin(client: &ClientIdentity) -> Plugin {
     assert!((10000..=25000).contains(&port), "port inside PLUGIN_MIN_PORT..PLUGIN_MAX_PORT");
     assert!(!fields[5].ends_with('='), "certificate is base64 without padding");
     let server_cert = base64::engine::general_purpose::STANDARD_NO_PAD.decode(fields[5]).unwrap();
-    Plugin { child, address: fields[3].to_string(), server_cert }
+    Plugin { child, address: fields[3].to_string(), server_cert, _workdir: workdir }
+}
+
+/// Whether a process still runs: neither gone nor a zombie waiting for its new parent.
+fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
+}
+
+/// A provider whose Terraform died without shutting it down (SIGKILL, a crash, Ctrl-C in the
+/// middle of a long call) used to stay behind, orphaned, still holding its broker connections.
+#[test]
+fn a_provider_whose_terraform_is_gone_exits() {
+    let workdir = tempfile::tempdir().unwrap();
+    // A shell stands in for Terraform: it starts the provider, says its pid, and dies.
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(format!("'{BINARY}' >/dev/null 2>&1 & echo $!; sleep 1"))
+        .current_dir(workdir.path())
+        .env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE)
+        .env("PLUGIN_PROTOCOL_VERSIONS", "6")
+        .env("PLUGIN_MIN_PORT", "10000")
+        .env("PLUGIN_MAX_PORT", "25000")
+        .output()
+        .unwrap();
+    let pid = String::from_utf8(output.stdout).unwrap().trim().to_string();
+    assert!(!pid.is_empty());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while running(&pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let still = running(&pid);
+    if still {
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+    }
+    assert!(!still, "the provider (pid {pid}) outlived its parent by 9 s");
 }
 
 async fn connect(plugin: &Plugin, client: &ClientIdentity) -> Result<Channel, tonic::transport::Error> {

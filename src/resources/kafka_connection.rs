@@ -166,6 +166,19 @@ pub fn parse(value: &Value, path: &AttrPath) -> Result<Connection, Diagnostics> 
             }
         }
     };
+    if let Some(sasl) = &sasl
+        && sasl.mechanism == SaslMechanism::Plain
+        && tls.is_none()
+    {
+        diagnostics.push(
+            Diagnostic::error(
+                "SASL PLAIN without TLS",
+                "PLAIN sends the password as it is: over a plaintext listener anyone on the path reads it. Add a `tls` \
+                 block (a SASL_SSL listener), or use SCRAM-SHA-512.",
+            )
+            .at(path.clone().attr("sasl").attr("mechanism")),
+        );
+    }
     let request_timeout = match value.attr("request_timeout").as_str() {
         None => DEFAULT_REQUEST_TIMEOUT,
         Some(text) => duration::parse(text).unwrap_or_else(|e| {
@@ -177,4 +190,70 @@ pub fn parse(value: &Value, path: &AttrPath) -> Result<Connection, Diagnostics> 
         return Err(diagnostics);
     }
     Ok(Connection::Known(ConnectionConfig { bootstrap_servers: servers, tls, sasl, request_timeout }))
+}
+
+/// Everything [`parse`] refuses, and the warnings of a connection it accepts: credentials sent
+/// to a broker whose certificate is not checked can be handed to anyone in between.
+pub fn check(value: &Value, path: &AttrPath) -> Diagnostics {
+    match parse(value, path) {
+        Err(errors) => errors,
+        Ok(Connection::Known(config))
+            if config.sasl.is_some() && config.tls.as_ref().is_some_and(|t| t.insecure_skip_verify) =>
+        {
+            Diagnostic::warning(
+                "Credentials sent to an unverified broker",
+                "With insecure_skip_verify, whoever answers in the brokers' place receives the SASL exchange. Trust the \
+                 brokers' CA with ca_cert instead.",
+            )
+            .at(path.clone().attr("tls").attr("insecure_skip_verify"))
+            .into()
+        }
+        Ok(_) => Diagnostics::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn connection(sasl: &str, tls: &str) -> Value {
+        let mut object =
+            BTreeMap::from([("bootstrap_servers".to_string(), Value::List(vec![Value::string("kafka-0:9093")]))]);
+        if !sasl.is_empty() {
+            object.insert(
+                "sasl".into(),
+                Value::Object(BTreeMap::from([
+                    ("mechanism".to_string(), Value::string(sasl)),
+                    ("username".to_string(), Value::string("u")),
+                    ("password".to_string(), Value::string("p")),
+                ])),
+            );
+        }
+        match tls {
+            "" => {}
+            "verified" => {
+                object.insert("tls".into(), Value::Object(BTreeMap::new()));
+            }
+            _ => {
+                object.insert(
+                    "tls".into(),
+                    Value::Object(BTreeMap::from([("insecure_skip_verify".to_string(), Value::Bool(true))])),
+                );
+            }
+        }
+        Value::Object(object)
+    }
+
+    #[test]
+    fn plain_needs_tls_and_unverified_tls_with_credentials_is_a_warning() {
+        let path = AttrPath::root("kafka");
+        let plain_clear = check(&connection("PLAIN", ""), &path);
+        assert!(plain_clear.has_errors(), "{plain_clear:?}");
+        assert!(!check(&connection("PLAIN", "verified"), &path).has_errors());
+        let unverified = check(&connection("SCRAM-SHA-512", "skip"), &path);
+        assert!(!unverified.has_errors() && !unverified.is_empty(), "{unverified:?}");
+        assert!(check(&connection("", "skip"), &path).is_empty(), "no credentials, nothing to hand over");
+    }
 }

@@ -57,6 +57,16 @@ impl HikubeProvider {
     }
 }
 
+/// What a read, plan or import answers once Terraform has asked the provider to stop. They
+/// change nothing, so they end at once; applies end at their next step with what they did.
+fn stopped() -> Diagnostics {
+    Diagnostic::error(
+        "Stopped",
+        "Terraform asked the provider to stop (interrupted); nothing was changed by this call.",
+    )
+    .into()
+}
+
 #[tonic::async_trait]
 impl ProviderHandler for HikubeProvider {
     fn provider_schema(&self) -> Schema {
@@ -69,7 +79,7 @@ impl ProviderHandler for HikubeProvider {
 
     async fn validate_provider_config(&self, config: Value) -> Diagnostics {
         match provider_config::parse(&config, |_| None) {
-            Ok(_) => Diagnostics::default(),
+            Ok((_, warnings)) => warnings,
             Err(diagnostics) => diagnostics,
         }
     }
@@ -77,9 +87,12 @@ impl ProviderHandler for HikubeProvider {
     async fn configure_provider(&self, config: Value, terraform_version: String) -> Diagnostics {
         tracing::info!(terraform_version, provider_version = env!("CARGO_PKG_VERSION"), "configuring the provider");
         match provider_config::parse(&config, |k| std::env::var(k).ok()) {
-            Ok(parsed) => {
+            Ok((parsed, warnings)) => {
                 if let Some(kafka) = &parsed.kafka {
                     tracing::debug!(kafka = %kafka.describe(), "default Kafka connection");
+                }
+                if !parsed.deferred.is_empty() {
+                    tracing::info!(deferred = ?parsed.deferred, "provider settings known only after apply; live checks wait");
                 }
                 *self.context.write().expect("context lock") = Some(Context {
                     config: Arc::new(parsed),
@@ -87,8 +100,9 @@ impl ProviderHandler for HikubeProvider {
                     cancel: self.cancel.clone(),
                     kube: Arc::default(),
                     kube_ca_file: Arc::default(),
+                    journal: super::intents::Journal::default(),
                 });
-                Diagnostics::default()
+                warnings
             }
             Err(diagnostics) => diagnostics,
         }
@@ -121,14 +135,23 @@ impl ProviderHandler for HikubeProvider {
 
     async fn read_resource(&self, request: ReadRequest) -> ReadResponse {
         match self.target(&request.type_name) {
-            Ok((resource, ctx)) => resource.read(&ctx, request).await,
+            Ok((resource, ctx)) => {
+                let (state, private) = (request.current_state.clone(), request.private.clone());
+                tokio::select! {
+                    response = resource.read(&ctx, request) => response,
+                    () = ctx.cancel.cancelled() => ReadResponse { new_state: state, private, diagnostics: stopped() },
+                }
+            }
             Err(diagnostics) => ReadResponse { new_state: request.current_state, diagnostics, ..Default::default() },
         }
     }
 
     async fn plan_resource_change(&self, request: PlanRequest) -> PlanResponse {
         match self.target(&request.type_name) {
-            Ok((resource, ctx)) => resource.plan(&ctx, request).await,
+            Ok((resource, ctx)) => tokio::select! {
+                response = resource.plan(&ctx, request) => response,
+                () = ctx.cancel.cancelled() => PlanResponse { diagnostics: stopped(), ..Default::default() },
+            },
             Err(diagnostics) => PlanResponse { diagnostics, ..Default::default() },
         }
     }
@@ -142,7 +165,10 @@ impl ProviderHandler for HikubeProvider {
 
     async fn import_resource_state(&self, type_name: &str, id: &str) -> ImportResponse {
         match self.target(type_name) {
-            Ok((resource, ctx)) => resource.import(&ctx, id).await,
+            Ok((resource, ctx)) => tokio::select! {
+                response = resource.import(&ctx, id) => response,
+                () = ctx.cancel.cancelled() => ImportResponse { diagnostics: stopped(), ..Default::default() },
+            },
             Err(diagnostics) => ImportResponse { diagnostics, ..Default::default() },
         }
     }

@@ -27,9 +27,19 @@ pub struct ProviderConfig {
     pub kubernetes: KubernetesConfig,
     pub namespace: String,
     pub helm_binary: PathBuf,
+    /// Top-level attributes known only after apply (they come from resources): whatever
+    /// depends on them waits, and no environment variable stands in for them.
+    pub deferred: Vec<&'static str>,
 }
 
+/// The provider block's top-level attributes.
+const ATTRIBUTES: [&str; 4] = ["kafka", "kubernetes", "namespace", "helm_binary"];
+
 impl ProviderConfig {
+    pub fn is_deferred(&self, attribute: &str) -> bool {
+        self.deferred.contains(&attribute)
+    }
+
     pub fn kube_connection(&self) -> crate::kube::Connection {
         let k = &self.kubernetes;
         crate::kube::Connection {
@@ -130,29 +140,41 @@ pub fn schema() -> Schema {
     }
 }
 
-pub fn parse(config: &Value, env: impl Fn(&str) -> Option<String>) -> Result<ProviderConfig, Diagnostics> {
-    let mut diagnostics = Diagnostics::default();
+/// The provider's configuration with its warnings, or the errors that stop it.
+pub fn parse(
+    config: &Value,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<(ProviderConfig, Diagnostics), Diagnostics> {
+    let mut diagnostics = kafka_connection::check(config.attr("kafka"), &AttrPath::root("kafka"));
+    let deferred: Vec<&'static str> =
+        ATTRIBUTES.into_iter().filter(|name| !config.attr(name).is_wholly_known()).collect();
     let kafka = match kafka_connection::parse(config.attr("kafka"), &AttrPath::root("kafka")) {
         Ok(Connection::Known(c)) => Some(c),
-        Ok(Connection::Unknown) => None,
-        Ok(Connection::Absent) => kafka_from_env(&env),
-        Err(d) => {
-            diagnostics.extend(d);
-            None
-        }
+        Ok(Connection::Absent) => match kafka_from_env(&env) {
+            Ok(c) => c,
+            Err(d) => {
+                diagnostics.push(d);
+                None
+            }
+        },
+        Ok(Connection::Unknown) | Err(_) => None,
     };
     let kube = config.attr("kubernetes");
     let text = |name: &str| kube.attr(name).as_str().map(str::to_string);
-    let kubernetes = KubernetesConfig {
-        config_path: text("config_path")
-            .or_else(|| env("KUBE_CONFIG_PATH"))
-            .or_else(|| env("KUBECONFIG"))
-            .map(PathBuf::from),
-        config_context: text("config_context").or_else(|| env("KUBE_CTX")),
-        host: text("host").or_else(|| env("KUBE_HOST")),
-        token: text("token").or_else(|| env("KUBE_TOKEN")).map(Secret::new),
-        cluster_ca_certificate: text("cluster_ca_certificate"),
-        insecure: kube.attr("insecure").as_bool().unwrap_or(false),
+    let kubernetes = if deferred.contains(&"kubernetes") {
+        KubernetesConfig::default()
+    } else {
+        KubernetesConfig {
+            config_path: text("config_path")
+                .or_else(|| env("KUBE_CONFIG_PATH"))
+                .or_else(|| env("KUBECONFIG"))
+                .map(PathBuf::from),
+            config_context: text("config_context").or_else(|| env("KUBE_CTX")),
+            host: text("host").or_else(|| env("KUBE_HOST")),
+            token: text("token").or_else(|| env("KUBE_TOKEN")).map(Secret::new),
+            cluster_ca_certificate: text("cluster_ca_certificate"),
+            insecure: kube.attr("insecure").as_bool().unwrap_or(false),
+        }
     };
     if kubernetes.token.is_some() && kubernetes.host.is_none() {
         diagnostics.push(
@@ -184,26 +206,48 @@ pub fn parse(config: &Value, env: impl Fn(&str) -> Option<String>) -> Result<Pro
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }
-    Ok(ProviderConfig { kafka, kubernetes, namespace, helm_binary: helm_binary.into() })
+    Ok((ProviderConfig { kafka, kubernetes, namespace, helm_binary: helm_binary.into(), deferred }, diagnostics))
 }
 
-fn kafka_from_env(env: &impl Fn(&str) -> Option<String>) -> Option<ConnectionConfig> {
-    let servers = env("HIKUBE_KAFKA_BOOTSTRAP_SERVERS")?;
+/// The default connection from `HIKUBE_KAFKA_*`; an unknown mechanism, or PLAIN without TLS,
+/// is an error rather than a connection quietly made without SASL or in the clear.
+fn kafka_from_env(env: &impl Fn(&str) -> Option<String>) -> Result<Option<ConnectionConfig>, Diagnostic> {
+    let Some(servers) = env("HIKUBE_KAFKA_BOOTSTRAP_SERVERS") else { return Ok(None) };
     let mut config = ConnectionConfig::plaintext(servers.split(',').map(str::trim).filter(|s| !s.is_empty()));
     config.request_timeout = kafka_connection::DEFAULT_REQUEST_TIMEOUT;
-    if let (Some(mechanism), Some(username), Some(password)) =
-        (env("HIKUBE_KAFKA_SASL_MECHANISM"), env("HIKUBE_KAFKA_SASL_USERNAME"), env("HIKUBE_KAFKA_SASL_PASSWORD"))
-    {
-        config.sasl = SaslMechanism::parse(&mechanism).map(|mechanism| SaslConfig {
-            mechanism,
-            username,
-            password: Secret::new(password),
-        });
-    }
     if let Some(ca) = env("HIKUBE_KAFKA_CA_CERT") {
         config.tls = Some(crate::kafka::TlsConfig { ca_pem: Some(ca), ..Default::default() });
     }
-    Some(config)
+    if let Some(name) = env("HIKUBE_KAFKA_SASL_MECHANISM") {
+        let mechanism = SaslMechanism::parse(&name).ok_or_else(|| {
+            Diagnostic::error(
+                "Unsupported SASL mechanism",
+                format!(
+                    "HIKUBE_KAFKA_SASL_MECHANISM is {name:?}, not one of {}; fix or unset it.",
+                    SaslMechanism::NAMES.join(", ")
+                ),
+            )
+            .at(AttrPath::root("kafka"))
+        })?;
+        if mechanism == SaslMechanism::Plain && config.tls.is_none() {
+            return Err(Diagnostic::error(
+                "SASL PLAIN without TLS",
+                "HIKUBE_KAFKA_SASL_MECHANISM=PLAIN would send the password in the clear: set HIKUBE_KAFKA_CA_CERT \
+                 for a TLS listener, or use SCRAM-SHA-512.",
+            )
+            .at(AttrPath::root("kafka")));
+        }
+        let (Some(username), Some(password)) = (env("HIKUBE_KAFKA_SASL_USERNAME"), env("HIKUBE_KAFKA_SASL_PASSWORD"))
+        else {
+            return Err(Diagnostic::error(
+                "Incomplete SASL settings",
+                "HIKUBE_KAFKA_SASL_MECHANISM is set: set HIKUBE_KAFKA_SASL_USERNAME and HIKUBE_KAFKA_SASL_PASSWORD too.",
+            )
+            .at(AttrPath::root("kafka")));
+        };
+        config.sasl = Some(SaslConfig { mechanism, username, password: Secret::new(password) });
+    }
+    Ok(Some(config))
 }
 
 /// A Kubernetes object name such as a Secret's or a StorageClass's, or a DNS domain.
@@ -217,4 +261,64 @@ pub fn is_dns_label(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn object(entries: &[(&str, Value)]) -> Value {
+        Value::Object(entries.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+    }
+
+    fn env(vars: &[(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: BTreeMap<&str, &str> = vars.iter().copied().collect();
+        move |k| vars.get(k).map(|v| v.to_string())
+    }
+
+    /// A provider block whose `kubernetes` comes from a resource used to read as absent, so the
+    /// plan checked releases against whatever cluster KUBECONFIG pointed at.
+    #[test]
+    fn unknown_settings_are_deferred_and_never_replaced_by_the_environment() {
+        let config = object(&[("kubernetes", object(&[("host", Value::unknown())])), ("namespace", Value::unknown())]);
+        let (parsed, _) = parse(&config, env(&[("KUBECONFIG", "/home/me/.kube/config"), ("KUBE_HOST", "https://x")]))
+            .expect("unknown is not an error");
+        assert!(parsed.is_deferred("kubernetes") && parsed.is_deferred("namespace"));
+        assert_eq!(parsed.kubernetes.config_path, None);
+        assert_eq!(parsed.kubernetes.host, None);
+        assert!(!parsed.is_deferred("kafka"));
+    }
+
+    #[test]
+    fn an_unknown_sasl_mechanism_in_the_environment_is_refused_not_dropped() {
+        let refused = parse(
+            &Value::Object(BTreeMap::new()),
+            env(&[
+                ("HIKUBE_KAFKA_BOOTSTRAP_SERVERS", "k:9092"),
+                ("HIKUBE_KAFKA_SASL_MECHANISM", "SCRAM-SHA-1"),
+                ("HIKUBE_KAFKA_SASL_USERNAME", "u"),
+                ("HIKUBE_KAFKA_SASL_PASSWORD", "p"),
+            ]),
+        )
+        .map(drop)
+        .expect_err("an unknown mechanism");
+        assert!(format!("{refused:?}").contains("SCRAM-SHA-1"));
+    }
+
+    #[test]
+    fn plain_over_plaintext_from_the_environment_is_refused() {
+        let vars = [
+            ("HIKUBE_KAFKA_BOOTSTRAP_SERVERS", "k:9092"),
+            ("HIKUBE_KAFKA_SASL_MECHANISM", "PLAIN"),
+            ("HIKUBE_KAFKA_SASL_USERNAME", "u"),
+            ("HIKUBE_KAFKA_SASL_PASSWORD", "p"),
+        ];
+        assert!(parse(&Value::Object(BTreeMap::new()), env(&vars)).is_err());
+        let mut with_tls = vars.to_vec();
+        with_tls.push(("HIKUBE_KAFKA_CA_CERT", "-----BEGIN CERTIFICATE-----"));
+        let (parsed, _) = parse(&Value::Object(BTreeMap::new()), env(&with_tls)).unwrap();
+        assert!(parsed.kafka.unwrap().sasl.is_some());
+    }
 }

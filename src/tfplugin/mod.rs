@@ -3,6 +3,7 @@
 //! [`ProviderHandler`].
 
 pub mod diag;
+mod drain;
 mod handler;
 mod handshake;
 pub mod logging;

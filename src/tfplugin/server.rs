@@ -19,6 +19,7 @@ use tonic::transport::server::Connected;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::diag::{Diagnostic, Diagnostics};
+use super::drain::InFlight;
 use super::goplugin;
 use super::handler::*;
 use super::handshake::{Handshake, handshake_line};
@@ -29,24 +30,41 @@ use super::tls::auto_mtls;
 use super::value::{Type, Value, decode_json, decode_msgpack, encode_msgpack};
 use super::{Error, handshake};
 
-/// Serves the provider as a go-plugin child of Terraform until Terraform shuts it down.
+/// How long a shutdown waits for calls in flight: go-plugin kills a plugin that has not exited
+/// 2 s after asking it to.
+const DRAIN_LIMIT: Duration = Duration::from_millis(1500);
+
+/// Serves the provider as a go-plugin child of Terraform until Terraform shuts it down, or
+/// goes away without doing so.
 pub async fn serve<H: ProviderHandler>(handler: H) -> Result<(), Error> {
     let handshake = Handshake::from_env(|k| std::env::var(k).ok())?;
     let listener = handshake.bind().await?;
     let addr = listener.local_addr()?;
+    let handler = Arc::new(handler);
+    let calls = Arc::new(InFlight::default());
     let shutdown = Arc::new(Notify::new());
-    let router = routes(handler, shutdown.clone()).await;
-    let shutdown_signal = {
-        let shutdown = shutdown.clone();
-        async move { shutdown.notified().await }
+    tokio::spawn(watch_parent(shutdown.clone()));
+    let router = routes(handler.clone(), calls.clone(), shutdown.clone()).await;
+    let stopped = async {
+        shutdown.notified().await;
+        // Operations in flight wind down and return what they did; their answers go out
+        // before the process ends.
+        handler.stop().await;
+        if !calls.drained(DRAIN_LIMIT).await {
+            tracing::warn!("calls still in flight after {DRAIN_LIMIT:?}; exiting anyway");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    match handshake.client_cert_pem {
+    let served = match handshake.client_cert_pem {
         Some(pem) => {
             let mtls = auto_mtls(&pem)?;
             print_handshake(&handshake_line(addr, Some(&mtls.server_cert_der)))?;
             let incoming = tls_incoming(listener, TlsAcceptor::from(mtls.config));
             tracing::debug!(%addr, "serving plugin protocol 6 with AutoMTLS");
-            Ok(router.serve_with_incoming_shutdown(incoming, shutdown_signal).await?)
+            tokio::select! {
+                served = router.serve_with_incoming(incoming) => served,
+                () = stopped => Ok(()),
+            }
         }
         None => {
             print_handshake(&handshake_line(addr, None))?;
@@ -56,7 +74,27 @@ pub async fn serve<H: ProviderHandler>(handler: H) -> Result<(), Error> {
                     nodelay(tcp);
                 }
             });
-            Ok(router.serve_with_incoming_shutdown(incoming, shutdown_signal).await?)
+            tokio::select! {
+                served = router.serve_with_incoming(incoming) => served,
+                () = stopped => Ok(()),
+            }
+        }
+    };
+    Ok(served?)
+}
+
+/// A provider whose Terraform is gone (killed, or exited without shutting it down) has nobody
+/// to answer: it stops rather than stay behind, orphaned, holding connections.
+async fn watch_parent(shutdown: Arc<Notify>) {
+    // SAFETY: getppid has no preconditions and cannot fail.
+    let parent = unsafe { libc::getppid() };
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // SAFETY: as above.
+        if unsafe { libc::getppid() } != parent {
+            tracing::warn!(parent, "Terraform is gone; stopping");
+            shutdown.notify_one();
+            return;
         }
     }
 }
@@ -92,7 +130,7 @@ pub async fn serve_debug<H: ProviderHandler>(handler: H, provider_address: &str)
     );
     let _ = std::io::stdout().lock().write_all(banner.as_bytes()).and_then(|()| std::io::stdout().flush());
     let shutdown = Arc::new(Notify::new());
-    let router = routes(handler, shutdown.clone()).await;
+    let router = routes(Arc::new(handler), Arc::default(), shutdown.clone()).await;
     let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
     let stop = async move {
         tokio::select! {
@@ -112,10 +150,14 @@ fn print_handshake(line: &str) -> Result<(), Error> {
     Ok(())
 }
 
-async fn routes<H: ProviderHandler>(handler: H, shutdown: Arc<Notify>) -> tonic::transport::server::Router {
+async fn routes<H: ProviderHandler>(
+    handler: Arc<H>,
+    calls: Arc<InFlight>,
+    shutdown: Arc<Notify>,
+) -> tonic::transport::server::Router {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_service_status("plugin", tonic_health::ServingStatus::Serving).await;
-    let provider = ProviderService::new(handler);
+    let provider = ProviderService::new(handler, calls);
     Server::builder()
         .add_service(health_service)
         .add_service(
@@ -201,8 +243,6 @@ impl goplugin::grpc_controller_server::GrpcController for Controller {
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(20)).await;
             shutdown.notify_one();
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            std::process::exit(0);
         });
         Ok(Response::new(goplugin::Empty {}))
     }
@@ -243,7 +283,8 @@ impl goplugin::grpc_broker_server::GrpcBroker for Broker {
 
 /// The schemas and value types, computed once: every call needs them.
 struct ProviderService<H> {
-    handler: H,
+    handler: Arc<H>,
+    calls: Arc<InFlight>,
     provider_schema: Schema,
     resource_schemas: BTreeMap<String, Schema>,
     resource_types: BTreeMap<String, Type>,
@@ -251,7 +292,7 @@ struct ProviderService<H> {
 }
 
 impl<H: ProviderHandler> ProviderService<H> {
-    fn new(handler: H) -> Self {
+    fn new(handler: Arc<H>, calls: Arc<InFlight>) -> Self {
         let provider_schema = handler.provider_schema();
         let resource_schemas = handler.resource_schemas();
         let resource_types = resource_schemas.iter().map(|(k, s)| (k.clone(), s.value_type())).collect();
@@ -261,6 +302,7 @@ impl<H: ProviderHandler> ProviderService<H> {
             resource_schemas,
             resource_types,
             handler,
+            calls,
         }
     }
 
@@ -434,6 +476,7 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
         &self,
         request: Request<proto::configure_provider::Request>,
     ) -> Result<Response<proto::configure_provider::Response>, Status> {
+        let _call = self.calls.enter();
         let request = request.into_inner();
         let config = decode_or_return!(
             decode(request.config.as_ref(), &self.provider_type, "provider configuration"),
@@ -447,6 +490,7 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
         &self,
         request: Request<proto::read_resource::Request>,
     ) -> Result<Response<proto::read_resource::Response>, Status> {
+        let _call = self.calls.enter();
         let request = request.into_inner();
         let ty = decode_or_return!(self.resource_type(&request.type_name), proto::read_resource::Response);
         let current_state = decode_or_return!(
@@ -471,6 +515,7 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
         &self,
         request: Request<proto::plan_resource_change::Request>,
     ) -> Result<Response<proto::plan_resource_change::Response>, Status> {
+        let _call = self.calls.enter();
         let request = request.into_inner();
         let ty = decode_or_return!(self.resource_type(&request.type_name), proto::plan_resource_change::Response);
         let prior_state = decode_or_return!(
@@ -510,6 +555,7 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
         &self,
         request: Request<proto::apply_resource_change::Request>,
     ) -> Result<Response<proto::apply_resource_change::Response>, Status> {
+        let _call = self.calls.enter();
         let request = request.into_inner();
         let ty = decode_or_return!(self.resource_type(&request.type_name), proto::apply_resource_change::Response);
         let prior_state = decode_or_return!(
@@ -548,6 +594,7 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
         &self,
         request: Request<proto::import_resource_state::Request>,
     ) -> Result<Response<proto::import_resource_state::Response>, Status> {
+        let _call = self.calls.enter();
         let request = request.into_inner();
         decode_or_return!(self.resource_type(&request.type_name), proto::import_resource_state::Response);
         let response = self.handler.import_resource_state(&request.type_name, &request.id).await;

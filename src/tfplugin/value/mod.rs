@@ -96,11 +96,21 @@ impl Value {
         }
     }
 
-    /// An object's attribute; `Null` for a missing attribute or a non-object.
+    /// An object's attribute; unknown under an unknown object (what it holds is not known yet,
+    /// which is not the same as absent), `Null` for a missing attribute or a non-object.
     pub fn attr(&self, name: &str) -> &Value {
         static NULL: Value = Value::Null;
+        static UNKNOWN: Value = Value::Unknown(Refinements {
+            null: None,
+            string_prefix: None,
+            number_min: None,
+            number_max: None,
+            length_min: None,
+            length_max: None,
+        });
         match self {
             Value::Object(m) => m.get(name).unwrap_or(&NULL),
+            Value::Unknown(_) => &UNKNOWN,
             _ => &NULL,
         }
     }

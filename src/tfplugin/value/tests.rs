@@ -207,3 +207,14 @@ proptest! {
         let _ = decode_json(&bytes, &nested_type());
     }
 }
+
+/// Reading through an unknown object used to give Null, so a provider block whose `kubernetes`
+/// came from a resource read as "not configured" and fell back to the local kubeconfig.
+#[test]
+fn attributes_of_an_unknown_object_are_unknown_not_absent() {
+    let unknown = Value::unknown();
+    assert!(unknown.attr("config_path").is_unknown());
+    assert!(unknown.attr("tls").attr("ca_cert").is_unknown());
+    assert!(Value::Null.attr("config_path").is_null());
+    assert!(Value::string("x").attr("config_path").is_null());
+}
