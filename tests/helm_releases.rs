@@ -263,16 +263,28 @@ fn delete_volumes_removes_the_claims_and_storage_grows_in_place() {
     ws.write(&format!("{base}{}", ensemble(1).replace("replicas = 1", "replicas = 1\n  storage_size = \"2Gi\"")));
     let refused = ws.expect_failure(&["plan", "-no-color"]);
     assert!(refused.contains("Volumes cannot shrink") && refused.contains("storage_size"), "{refused}");
-    ws.write(&format!(
-        "{base}{}",
-        ensemble(1).replace("replicas = 1", "replicas = 1\n  storage_size = \"8Gi\"\n  storage_class = \"other\"")
-    ));
+    // A new class means new volumes, so a new release; under the same name its pods would claim
+    // the kept volumes again, so the old release must delete them first.
+    let with = |extra: &str| {
+        format!(
+            "{base}{}",
+            ensemble(1).replace("replicas = 1", &format!("replicas = 1\n  storage_size = \"8Gi\"{extra}"))
+        )
+    };
+    ws.write(&with("\n  storage_class = \"other\""));
+    let refused = ws.expect_failure(&["plan", "-no-color"]);
+    assert!(refused.contains("would reuse the old volumes") && refused.contains("delete_volumes"), "{refused}");
+    ws.write(&with("\n  delete_volumes = true"));
+    let plan = plan_with_changes(&ws);
+    assert!(plan.contains("delete_volumes") && !plan.contains("must be replaced"), "a state-only change:\n{plan}");
+    ws.apply();
+    ws.write(&with("\n  delete_volumes = true\n  storage_class = \"other\""));
     let plan = plan_with_changes(&ws);
     assert!(
         plan.contains("must be replaced") && plan.contains("storage_class") && plan.contains("forces replacement"),
         "new volumes mean a new release:\n{plan}"
     );
-    ws.write(&format!("{base}{}", ensemble(1).replace("replicas = 1", "replicas = 1\n  storage_size = \"8Gi\"")));
+    ws.write(&with("\n  delete_volumes = true"));
 
     let cluster_ws = Workspace::new(&stack);
     cluster_ws.write(&format!(
