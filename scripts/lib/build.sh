@@ -174,5 +174,7 @@ build_all() {
     build_opentofu
   fi
   wait "$kafka_job" || die "kafka: fetching jars failed (log: $CACHE_DIR/logs/kafka-$KAFKA_VERSION.log)"
+  # The node's images carry Kafka's jars.
+  build_node
   log "all components built or cached in $((SECONDS - t0))s ($CACHE_DIR)"
 }

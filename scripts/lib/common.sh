@@ -136,3 +136,23 @@ report() {
     return 1
   fi
 }
+
+# The real node: kubelet and kube-proxy of the control plane's version, CoreDNS, and the images
+# its pods run, built here since no image registry is reachable.
+COREDNS_VERSION=${COREDNS_VERSION:-v1.14.7}
+ZOOKEEPER_VERSION=${ZOOKEEPER_VERSION:-3.8.4}
+# The images the charts name by default; the stack builds drop-in ones under the same names.
+KAFKA_IMAGE=docker.io/confluentinc/cp-kafka:7.9.1
+ZOOKEEPER_IMAGE=docker.io/library/zookeeper:$ZOOKEEPER_VERSION
+PAUSE_IMAGE=registry.k8s.io/pause:3.10
+NODE_NAME=hikube-node
+KUBELET_PORT=16250
+KUBELET_HEALTHZ_PORT=16248
+KUBE_PROXY_HEALTHZ_PORT=16256
+KUBE_PROXY_METRICS_PORT=16249
+POD_BRIDGE=hikube0
+POD_SUBNET=10.244.0.0/24
+POD_GATEWAY=10.244.0.1
+SERVICE_SUBNET=10.96.0.0/16
+# Pods run on the real node only where their namespace asks for it (see scripts/lib/node.sh).
+REAL_NODE_TAINT=hikube.dev/real-node

@@ -18,7 +18,7 @@ component_healthy() { curl -fsSk "https://127.0.0.1:$1/healthz" | grep -qx ok; }
 
 nodes_ready() {
   local ready
-  ready=$(kubectl_stack get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c '^True$')
+  ready=$(kubectl_stack get nodes -l type=kwok -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c '^True$')
   [[ $ready -eq ${#KWOK_NODES[@]} ]]
 }
 
@@ -47,6 +47,9 @@ start_apiserver() {
     --service-account-signing-key-file "$CERT_DIR/service-accounts.key" \
     --service-cluster-ip-range 10.96.0.0/16 \
     --authorization-mode Node,RBAC --allow-privileged=true \
+    --kubelet-preferred-address-types InternalIP --kubelet-certificate-authority "$CERT_DIR/kube-ca.crt" \
+    --kubelet-client-certificate "$CERT_DIR/admin.crt" --kubelet-client-key "$CERT_DIR/admin.key" \
+    --enable-admission-plugins PodNodeSelector,PodTolerationRestriction \
     --profiling=false --event-ttl 30m
   wait_for kube-apiserver 120 apiserver_ready || {
     tail -n 20 "$LOG_DIR/kube-apiserver.log" >&2
