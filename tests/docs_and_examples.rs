@@ -6,7 +6,7 @@ mod support;
 use std::path::Path;
 
 use support::terraform::Workspace;
-use support::{Stack, check};
+use support::{Stack, check, stdout};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -110,30 +110,47 @@ fn the_module_test_suite_passes_against_the_stack() {
     assert!(output.contains("2 passed, 0 failed"), "{output}");
 }
 
+/// The quickstart as scripts/quickstart runs it: the ensemble and the cluster as running pods on
+/// the stack's real node, then the topics on that cluster's own brokers, reached by name.
 #[test]
 fn the_quickstart_applies_on_the_stack_and_plans_no_change_after() {
     let stack = Stack::from_env();
-    let ws = Workspace::new(&stack);
+    let ws = Workspace::new(&stack).with_cluster_dns();
     copy_dir(&Path::new(ROOT).join("examples/quickstart"), ws.path());
     let namespace = support::unique("qs");
+    stack.real_namespace(&namespace);
     let vars = [
         "-var",
         &format!("namespace={namespace}"),
         "-var",
         &format!("topic_prefix={namespace}-"),
         "-var",
-        &brokers_var(&stack),
+        "storage_class=hikube-local",
+        "-var",
+        r#"zookeeper_resources={ cpu = "150m", memory = "256Mi" }"#,
+        "-var",
+        r#"broker_resources={ cpu = "250m", memory = "1Gi" }"#,
     ];
     let mut apply = vec!["apply", "-auto-approve", "-no-color"];
     apply.extend(vars);
     let applied = check(ws.terraform(&apply), "apply the quickstart");
     assert!(applied.contains("Resources: 5 added"), "{applied}");
+    let running = stdout(&stack.kubectl(&[
+        "-n",
+        &namespace,
+        "get",
+        "pods",
+        "-o",
+        "jsonpath={range .items[*]}{.spec.nodeName} {.status.phase}{\"\\n\"}{end}",
+    ]));
+    assert_eq!(running.lines().filter(|l| *l == "hikube-node Running").count(), 6, "{running}");
     let mut plan = vec!["plan", "-detailed-exitcode", "-no-color"];
     plan.extend(vars);
     check(ws.terraform(&plan), "the quickstart plans no change after apply");
     let mut destroy = vec!["destroy", "-auto-approve", "-no-color"];
     destroy.extend(vars);
     check(ws.terraform(&destroy), "destroy the quickstart");
+    stack.kubectl(&["delete", "namespace", &namespace, "--wait=false"]);
 }
 
 #[test]

@@ -15,10 +15,22 @@ variable "namespace" {
   default     = "quickstart"
 }
 
-variable "kafka_bootstrap_servers" {
-  description = "How Terraform reaches the brokers: the cluster's external listener on a real cluster; scripts/quickstart passes the local stack's brokers, since its kwok pods run no Kafka."
-  type        = list(string)
-  default     = []
+variable "storage_class" {
+  description = "Storage class of the volumes; the cluster's default when null."
+  type        = string
+  default     = null
+}
+
+variable "zookeeper_resources" {
+  description = "CPU and memory of each ZooKeeper member instead of the preset, for a small machine."
+  type        = object({ cpu = string, memory = string })
+  default     = null
+}
+
+variable "broker_resources" {
+  description = "CPU and memory of each broker instead of the preset, for a small machine."
+  type        = object({ cpu = string, memory = string })
+  default     = null
 }
 
 variable "topic_prefix" {
@@ -32,8 +44,10 @@ provider "hikube" {
 }
 
 resource "hikube_zookeeper_ensemble" "bus" {
-  name     = "bus"
-  replicas = 3
+  name          = "bus"
+  replicas      = 3
+  storage_class = var.storage_class
+  resources     = var.zookeeper_resources
 }
 
 resource "hikube_kafka_cluster" "bus" {
@@ -41,16 +55,14 @@ resource "hikube_kafka_cluster" "bus" {
   replicas         = 3
   zookeeper        = hikube_zookeeper_ensemble.bus.connect_string
   resources_preset = "medium"
+  resources        = var.broker_resources
   storage_size     = "10Gi"
+  storage_class    = var.storage_class
   config = {
     "log.retention.hours" = "168"
   }
   # A quickstart is meant to be thrown away; keep protection on for real data.
   deletion_protection = false
-}
-
-locals {
-  bootstrap_servers = length(var.kafka_bootstrap_servers) > 0 ? var.kafka_bootstrap_servers : hikube_kafka_cluster.bus.bootstrap_servers
 }
 
 # Every order event, kept a week.
@@ -63,8 +75,9 @@ resource "hikube_kafka_topic" "orders" {
     "retention.ms"        = "604800000"
     "min.insync.replicas" = "2"
   }
-  kafka      = { bootstrap_servers = local.bootstrap_servers }
-  depends_on = [hikube_kafka_cluster.bus]
+  # The cluster's own brokers, reached by their in-cluster names: Terraform runs where those
+  # resolve (inside the cluster network, or with its DNS, as scripts/quickstart does).
+  kafka = { bootstrap_servers = hikube_kafka_cluster.bus.bootstrap_servers }
 }
 
 # Payments are kept 30 days and never acknowledged before two replicas have them.
@@ -76,8 +89,7 @@ resource "hikube_kafka_topic" "payments" {
     "retention.ms"        = "2592000000"
     "min.insync.replicas" = "2"
   }
-  kafka      = { bootstrap_servers = local.bootstrap_servers }
-  depends_on = [hikube_kafka_cluster.bus]
+  kafka = { bootstrap_servers = hikube_kafka_cluster.bus.bootstrap_servers }
 }
 
 # The latest notification preference per customer: compacted, not expired.
@@ -88,8 +100,7 @@ resource "hikube_kafka_topic" "notifications" {
   config = {
     "cleanup.policy" = "compact"
   }
-  kafka      = { bootstrap_servers = local.bootstrap_servers }
-  depends_on = [hikube_kafka_cluster.bus]
+  kafka = { bootstrap_servers = hikube_kafka_cluster.bus.bootstrap_servers }
 }
 
 output "zookeeper_connect" {

@@ -42,6 +42,11 @@ pub trait ReleaseKind: Send + Sync + 'static {
     fn attributes_from_values(&self, values: &Json) -> BTreeMap<String, Value>;
     /// Computed outputs that follow from the name and namespace (service addresses).
     fn outputs(&self, name: &str, namespace: &str, planned: &Value) -> Vec<(&'static str, Value)>;
+    /// Outputs that clients connect to: unknown in the plan of a release still to be installed,
+    /// so that what connects through them waits for it instead of dialling nothing at plan.
+    fn reachable_once_installed(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Refusals that need the live system (a broker count that would strand replicas).
     async fn check_change(&self, _ctx: &Context, _prior: &Value, _planned: &Value) -> Diagnostics {
         Diagnostics::default()
@@ -365,6 +370,14 @@ impl<K: ReleaseKind> HelmRelease<K> {
     /// The state Terraform records after an operation, from the plan and the release as it is.
     fn state_from(&self, planned: &Value, release: &Release) -> Value {
         let Value::Object(mut state) = planned.clone() else { return planned.clone() };
+        // Outputs the plan left unknown until the release existed.
+        if let (Some(name), Some(namespace)) = (text(planned, "name"), text(planned, "namespace")) {
+            for (key, value) in self.0.outputs(&name, &namespace, planned) {
+                if state.get(key).is_none_or(|v| !v.is_wholly_known()) {
+                    state.insert(key.to_string(), value);
+                }
+            }
+        }
         state.insert("status".into(), Value::string(status_text(&release.status)));
         state.insert("revision".into(), Value::int(release.revision));
         state.insert("chart_version".into(), Value::string(&release.chart_version));
@@ -535,6 +548,11 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
             };
         if prior_state.is_null() && !diagnostics.has_errors() && !ctx.kube_deferred() {
             diagnostics.extend(self.check_new_release(ctx, &release, &namespace, &digest).await);
+        }
+        if prior_state.is_null() || replacing {
+            for key in self.0.reachable_once_installed() {
+                planned.insert(key.to_string(), unknown());
+            }
         }
         let unchanged = !prior_state.is_null() && !replacing && &digest == prior_state.attr("manifest_digest");
         for key in ["status", "revision", "chart_version"] {

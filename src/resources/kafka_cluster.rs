@@ -104,9 +104,9 @@ impl ReleaseKind for KafkaCluster {
             Attribute::optional_computed("delete_volumes", Type::Bool, "Delete the brokers' volumes, and so their data, on destroy or replacement (false: they are kept and reused by a cluster of the same name)."),
             Attribute::optional_computed("atomic", Type::Bool, "Roll an upgrade back by itself when it fails (true)."),
             kafka_connection::attribute("kafka", "How the provider reaches these brokers to check a broker-count decrease; the provider's `kafka` when unset."),
-            Attribute::computed("bootstrap_servers", Type::list(Type::String), "In-cluster plaintext bootstrap address (port 9092)."),
-            Attribute::computed("tls_bootstrap_servers", Type::list(Type::String), "In-cluster TLS bootstrap address (port 9093) when TLS is on."),
-            Attribute::computed("external_bootstrap_servers", Type::list(Type::String), "One address per broker on port 9094 when `external` is on."),
+            Attribute::computed("bootstrap_servers", Type::list(Type::String), "In-cluster plaintext bootstrap address (port 9092). Known once the cluster is installed: topics that connect through it are checked at apply."),
+            Attribute::computed("tls_bootstrap_servers", Type::list(Type::String), "In-cluster TLS bootstrap address (port 9093) when TLS is on; known once the cluster is installed."),
+            Attribute::computed("external_bootstrap_servers", Type::list(Type::String), "One address per broker on port 9094 when `external` is on; known once the cluster is installed."),
             Attribute::computed("service_names", Type::list(Type::String), "The Services of the cluster."),
         ]);
         attributes
@@ -311,6 +311,10 @@ impl ReleaseKind for KafkaCluster {
         )
         .at(path)
         .into()
+    }
+
+    fn reachable_once_installed(&self) -> &'static [&'static str] {
+        &["bootstrap_servers", "tls_bootstrap_servers", "external_bootstrap_servers"]
     }
 
     fn protected(&self, state: &Value) -> bool {

@@ -101,6 +101,12 @@ impl Stack {
         Frozen { pid }
     }
 
+    /// A namespace whose pods run on the stack's real node (`scripts/stack real-namespace`).
+    pub fn real_namespace(&self, name: &str) {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/stack");
+        check(run(Command::new(script).args(["real-namespace", name])), "scripts/stack real-namespace");
+    }
+
     /// `scripts/stack up`: starts again whatever is not running, and waits for it.
     pub fn bring_up(&self) {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/stack");
