@@ -387,8 +387,6 @@ fn lowering_the_broker_count_is_refused_while_brokers_to_remove_hold_replicas() 
     check(stack.kubectl(&["delete", "namespace", &ns, "--wait=false"]), "clean up");
 }
 
-/// helm killed in the middle of an upgrade leaves the release pending-upgrade; the plan says so
-/// and the next apply recovers it instead of failing on "another operation is in progress".
 /// A helm upgrade by hand, killed: the release stays pending-upgrade. Nothing proves at once
 /// that no helm works on it any more, so the next apply leaves it alone; once it is older than
 /// the resource's timeout plus the minute the provider gives its own helm, apply recovers it.

@@ -140,8 +140,9 @@ def main(spec_path, out_path):
 
     layer_tar = layer.tar()
     diff_id = "sha256:" + hashlib.sha256(layer_tar).hexdigest()
+    machine = os.uname().machine
     config = {
-        "architecture": "amd64",
+        "architecture": {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine),
         "os": "linux",
         "config": {
             "User": spec.get("user", "0"),

@@ -7,7 +7,8 @@ IMAGE_TOOLS=(/bin/bash /usr/bin/sed /usr/bin/grep /usr/bin/cat /usr/bin/cp /usr/
   /usr/bin/ls /usr/bin/sleep /usr/bin/env /usr/bin/head /usr/bin/tail /usr/bin/sort /usr/bin/id /usr/bin/hostname
   /usr/bin/dirname /usr/bin/basename /usr/bin/touch /usr/bin/chmod /usr/bin/ln /usr/bin/readlink /usr/bin/tr
   /usr/bin/cut /usr/bin/wc /usr/bin/date /usr/bin/mktemp /usr/bin/tee /usr/bin/uname /usr/bin/expr /usr/bin/seq /usr/bin/od)
-JAVA_HOME_HOST=/usr/lib/jvm/java-17-openjdk-amd64
+# The machine's own JRE, wherever its package put it.
+JAVA_HOME_HOST=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
 
 IMAGES_DIR() { echo "$CACHE_DIR/images-$(image_inputs_digest)"; }
 # The jar set's revision is in the name: a change to the set below fetches it again.

@@ -35,6 +35,8 @@ node_pki() {
 # ip_forward value is kept, for `down` to restore.
 node_network() {
   [[ -f $(NODE_DIR)/ip_forward.before ]] || cat /proc/sys/net/ipv4/ip_forward >"$(NODE_DIR)/ip_forward.before"
+  [[ -f $(NODE_DIR)/bridge_nf.before ]] ||
+    cat /proc/sys/net/bridge/bridge-nf-call-iptables >"$(NODE_DIR)/bridge_nf.before" 2>/dev/null || true
   modprobe br_netfilter 2>/dev/null || true
   modprobe overlay 2>/dev/null || true
   if ! ip link show "$POD_BRIDGE" >/dev/null 2>&1; then
@@ -79,8 +81,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   address = "$(CONTAINERD_SOCK)"
 [ttrpc]
   address = "$(CONTAINERD_SOCK).ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$(NODE_DIR)/opt"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
+  # The pods' network namespaces live under the node's state, so that `down` finds exactly these.
+  netns_mounts_under_state_dir = true
   # This machine lacks CAP_SYS_RESOURCE: a negative oom_score_adj fails every sandbox.
   restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
@@ -148,6 +154,7 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: 100Mi, nodefs.available: 1%, imagefs.available: 1%, nodefs.inodesFree: 1%}
 serializeImagePulls: false
+podLogsDir: $(NODE_DIR)/pod-logs
 YAML
   start_daemon kubelet "$(NODE_BIN kubelet)" --config "$(NODE_DIR)/kubelet.yaml" \
     --kubeconfig "$(NODE_DIR)/kubelet.kubeconfig" --root-dir "$(NODE_DIR)/kubelet" \
@@ -244,12 +251,14 @@ YAML
 cluster_dns() {
   local conf
   conf=$(NODE_DIR)/cluster-resolv.conf
-  printf 'nameserver %s\nsearch svc.cluster.local cluster.local\noptions ndots:5\n' "$POD_GATEWAY" >"$conf"
+  [[ -f $conf ]] || die "cluster-dns: the node is not up (scripts/stack up)"
   exec unshare --mount --propagation private sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$conf" "$@"
 }
 
 node_up() {
   mkdir -p "$(NODE_DIR)"
+  printf 'nameserver %s\nsearch svc.cluster.local cluster.local\noptions ndots:5\n' "$POD_GATEWAY" \
+    >"$(NODE_DIR)/cluster-resolv.conf"
   node_pki
   node_network
   start_containerd
@@ -282,10 +291,6 @@ node_down() {
   local mounts
   mounts=$(awk -v dir="$(NODE_DIR)/" 'index($2, dir) == 1 {print $2}' /proc/mounts | sort -r)
   for name in $mounts; do umount -l "$name" 2>/dev/null || true; done
-  # The pods' network namespaces, named by containerd's CNI plugin.
-  for name in $(ip netns list 2>/dev/null | awk '/^cni-/ {print $1}'); do
-    ip netns delete "$name" 2>/dev/null || true
-  done
   if [[ -x $(NODE_BIN kube-proxy) ]]; then
     "$(NODE_BIN kube-proxy)" --cleanup >/dev/null 2>&1 || true
   fi
@@ -295,6 +300,11 @@ node_down() {
   if [[ -f $(NODE_DIR)/ip_forward.before ]]; then
     sysctl -qw net.ipv4.ip_forward="$(cat "$(NODE_DIR)/ip_forward.before")"
   fi
+  if [[ -s $(NODE_DIR)/bridge_nf.before ]]; then
+    sysctl -qw net.bridge.bridge-nf-call-iptables="$(cat "$(NODE_DIR)/bridge_nf.before")" 2>/dev/null || true
+  fi
+  # The pods' cgroups, empty once their containers are gone.
+  find /sys/fs/cgroup/*/kubepods* -depth -type d -exec rmdir {} + 2>/dev/null || true
   rm -rf "$(NODE_DIR)"
 }
 

@@ -16,6 +16,8 @@ volumes=$state/node/volumes
 provision() {
   local namespace=$1 claim=$2 uid=$3 size=$4 modes=$5
   local pv=pvc-$uid
+  # The directory first: a volume must never exist without it.
+  mkdir -p "$volumes/$pv"
   "${kubectl[@]}" create -f - <<YAML || return 0
 apiVersion: v1
 kind: PersistentVolume
@@ -36,13 +38,12 @@ spec:
       - matchExpressions:
         - {key: kubernetes.io/hostname, operator: In, values: [$NODE_NAME]}
 YAML
-  mkdir -p "$volumes/$pv"
 }
 
 while sleep 1; do
   "${kubectl[@]}" get pvc -A -o jsonpath='{range .items[?(@.spec.storageClassName=="hikube-local")]}{.metadata.namespace} {.metadata.name} {.metadata.uid} {.status.phase} {.spec.resources.requests.storage} {.spec.accessModes[*]}{"\n"}{end}' 2>/dev/null |
     while read -r namespace claim uid phase size modes; do
-      [[ $phase == Pending && ! -d $volumes/pvc-$uid ]] || continue
+      [[ $phase == Pending ]] || continue
       provision "$namespace" "$claim" "$uid" "$size" "${modes// /,}"
     done
   "${kubectl[@]}" get pv -o jsonpath='{range .items[?(@.spec.storageClassName=="hikube-local")]}{.metadata.name} {.status.phase}{"\n"}{end}' 2>/dev/null |

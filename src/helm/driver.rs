@@ -137,7 +137,9 @@ impl Helm {
         let mut command = self.command(namespace);
         command.args(["uninstall", release, "--timeout", &format!("{}s", timeout.as_secs())]);
         if wait {
-            command.arg("--wait");
+            // Foreground: the StatefulSet goes only once its pods have, so that brokers finish
+            // their controlled shutdown while the ensemble a later step removes is still there.
+            command.args(["--wait", "--cascade", "foreground"]);
         }
         match self.run(command, "uninstall", timeout).await {
             Err(Error::Command { message, .. }) if message.contains("not found") => Ok(()),

@@ -310,14 +310,35 @@ impl Cluster {
         }
         // Creations Terraform issues together go to the controller in one request, which its
         // event loop then handles as one topic change rather than one per topic.
-        self.retry(&operation, budget, || async {
-            let cluster = self.clone();
-            self.creations
-                .load(topic.clone(), move |topics| async move { cluster.create_topics(topics).await })
-                .await?
-                .unwrap_or_else(|| Err(Error::Protocol(format!("{operation}: the broker did not answer for it"))))
-        })
-        .await?;
+        let unanswered = std::sync::atomic::AtomicBool::new(false);
+        let created = self
+            .retry(&operation, budget, || async {
+                let cluster = self.clone();
+                let outcome = self
+                    .creations
+                    .load(topic.clone(), move |topics| async move { cluster.create_topics(topics).await })
+                    .await
+                    .and_then(|outcome| {
+                        outcome.unwrap_or_else(|| {
+                            Err(Error::Protocol(format!("{operation}: the broker did not answer for it")))
+                        })
+                    });
+                if outcome.as_ref().is_err_and(Error::may_have_acted) {
+                    unanswered.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                outcome
+            })
+            .await;
+        match created {
+            // An earlier try of this very call may have created it before its answer was lost.
+            Err(e)
+                if unanswered.load(std::sync::atomic::Ordering::Relaxed)
+                    && e.code() == Some(ResponseError::TopicAlreadyExists) =>
+            {
+                tracing::debug!(topic = %topic.name, "an earlier try created the topic; its answer was lost");
+            }
+            other => other?,
+        }
         let partitions = topic.partitions as usize;
         self.wait_for_topic(&topic.name, budget, |t| {
             t.is_some_and(|t| t.is_ready() && t.partitions.len() == partitions)

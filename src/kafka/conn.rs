@@ -104,11 +104,14 @@ impl Connection {
     }
 
     /// Gives the connection up: a request that timed out may still be answered late, or a
-    /// frame may be half written, so nothing more can be matched on this socket.
-    fn close(&self, correlation_id: i32) {
+    /// frame may be half written, so nothing more can be matched on this socket. Every request
+    /// still waiting on it fails now rather than at its own timeout.
+    fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
-        self.pending.lock().expect("pending map").remove(&correlation_id);
         self.reader.abort();
+        for (_, waiter) in self.pending.lock().expect("pending map").drain() {
+            let _ = waiter.send(Err(Error::Disconnected(self.address.clone())));
+        }
     }
 
     /// The highest version both sides speak, capped at `preferred_max`.
@@ -142,18 +145,21 @@ impl Connection {
             return Err(Error::Disconnected(self.address.clone()));
         }
         let timed_out = |what: &str| {
-            self.close(correlation_id);
+            self.close();
             Error::Timeout(format!("{key:?} to {}: {what} within {:?}", self.address, self.request_timeout))
         };
+        // Dropped before its frame is wholly written (a caller giving up, a stop), the socket
+        // would carry half a request into the next: the guard closes it then.
+        let unfinished = CloseUnlessDisarmed(Some(self));
         let written = tokio::time::timeout_at(deadline, async {
             let mut writer = self.writer.lock().await;
             writer.write_all(&frame).await
         })
         .await;
         match written {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => unfinished.disarm(),
             Ok(Err(e)) => {
-                self.close(correlation_id);
+                self.close();
                 return Err(Error::Io { address: self.address.clone(), reason: e.to_string() });
             }
             Err(_) => return Err(timed_out("the broker did not take the request")),
@@ -164,6 +170,23 @@ impl Connection {
             Err(_) => return Err(timed_out("no answer")),
         };
         decode_response::<R>(response, version)
+    }
+}
+
+/// Closes the connection when dropped, unless disarmed first.
+struct CloseUnlessDisarmed<'a>(Option<&'a Connection>);
+
+impl CloseUnlessDisarmed<'_> {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CloseUnlessDisarmed<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0 {
+            conn.close();
+        }
     }
 }
 

@@ -75,6 +75,14 @@ impl Error {
         matches!(self, Error::Connect { .. } | Error::Io { .. } | Error::Disconnected(_) | Error::Timeout(_))
     }
 
+    /// The broker may have done what was asked even though the answer says otherwise: the
+    /// request was sent, then the connection broke or the wait ran out.
+    pub fn may_have_acted(&self) -> bool {
+        self.is_connection_failure()
+            || matches!(self, Error::Cancelled)
+            || self.code() == Some(ResponseError::RequestTimedOut)
+    }
+
     /// Worth trying again after a pause: connections that broke, and broker answers Kafka marks
     /// retriable (a controller or leader moving, for instance).
     pub fn is_retriable(&self) -> bool {

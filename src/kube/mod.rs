@@ -43,13 +43,20 @@ pub struct Connection {
 #[derive(Clone)]
 pub struct Kube {
     client: ::kube::Client,
+    cluster_url: String,
 }
 
 impl Kube {
     pub async fn connect(connection: &Connection) -> Result<Kube, Error> {
         let config = client_config(connection).await?;
+        let cluster_url = config.cluster_url.to_string();
         let client = ::kube::Client::try_from(config).map_err(|e| Error::Config(e.to_string()))?;
-        Ok(Kube { client })
+        Ok(Kube { client, cluster_url })
+    }
+
+    /// The API server this client talks to: which cluster, whatever named it.
+    pub fn cluster_url(&self) -> &str {
+        &self.cluster_url
     }
 
     pub fn client(&self) -> ::kube::Client {

@@ -267,7 +267,7 @@ impl<K: ReleaseKind> HelmRelease<K> {
         };
         let Some(existing) = existing else { return Diagnostics::default() };
         let interrupted =
-            ctx.journal.left_behind(RELEASE_INTENT, &self.intent_target(ctx, namespace, release)).is_some();
+            Self::interrupted_here(ctx, &Self::intent_target(kube, namespace, release), &existing).is_some();
         match existing.status {
             _ if !interrupted => Diagnostic::warning(
                 format!("Release {release} already exists in namespace {namespace}"),
@@ -298,18 +298,23 @@ impl<K: ReleaseKind> HelmRelease<K> {
         }
     }
 
-    /// The journal's name for a release: the cluster as the provider reaches it, then
-    /// namespace and release name.
-    fn intent_target(&self, ctx: &Context, namespace: &str, release: &str) -> String {
-        let k = &ctx.config.kubernetes;
-        let cluster = k.host.clone().unwrap_or_else(|| {
-            format!(
-                "{}#{}",
-                k.config_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
-                k.config_context.clone().unwrap_or_default()
-            )
-        });
-        format!("{cluster}/{namespace}/{release}")
+    /// The journal's name for a release: the API server the provider reaches, then namespace
+    /// and release name.
+    fn intent_target(kube: &crate::kube::Kube, namespace: &str, release: &str) -> String {
+        format!("{}/{namespace}/{release}", kube.cluster_url())
+    }
+
+    /// The record of an interrupted operation on this release, if the revision found is one that
+    /// operation made (recorded after it began; a minute of room for the clocks): a release made
+    /// by somebody else after it, or by hand, proves nothing of the sort.
+    fn interrupted_here(
+        ctx: &Context,
+        target: &str,
+        release: &Release,
+    ) -> Option<crate::resources::intents::LeftBehind> {
+        let left = ctx.journal.left_behind(RELEASE_INTENT, target)?;
+        let made_by_it = release.recorded_at.is_none_or(|at| at + Duration::from_secs(60) >= left.started);
+        made_by_it.then_some(left)
     }
 
     /// Clears what an interrupted operation left: a roll back to the last good revision, or,
@@ -594,6 +599,7 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
             if let Err(e) = helm.uninstall(&name, &namespace, true, Self::timeout(&prior_state)).await {
                 return fail(prior_state, helm_diagnostic(format!("Uninstalling {name} failed"), &e));
             }
+            ctx.journal.forget(RELEASE_INTENT, &Self::intent_target(&kube, &namespace, &name));
             if prior_state.attr("delete_volumes").as_bool() == Some(true)
                 && let Err(e) = kube.delete_volume_claims(&namespace, &name).await
             {
@@ -616,11 +622,12 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
         if !prior_state.is_null() && digest.as_str().is_some() && digest == prior_state.attr("manifest_digest") {
             return ApplyResponse { new_state: planned_state, ..Default::default() };
         }
-        let target = self.intent_target(ctx, &namespace, &name);
-        // Read before this apply writes its own intent over it.
-        let left_behind = ctx.journal.left_behind(RELEASE_INTENT, &target);
+        let target = Self::intent_target(&kube, &namespace, &name);
+        let mut left_behind = None;
         match kube.latest_release(&namespace, &name).await {
             Ok(Some(release)) => {
+                // Read before this apply writes its own intent over it.
+                left_behind = Self::interrupted_here(ctx, &target, &release);
                 let owned = !prior_state.is_null() || left_behind.is_some();
                 let timeout = Self::timeout(&planned_state);
                 match recovery(&release, owned, left_behind.is_some(), timeout, std::time::SystemTime::now()) {
@@ -738,6 +745,10 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
         let Some((name, namespace)) = self.names(&current_state) else {
             return keep(Diagnostic::warning("Incomplete state", "name or namespace missing"));
         };
+        // The cluster is known only after apply: the release is as it was, until then.
+        if ctx.kube_deferred() {
+            return ReadResponse { new_state: current_state, private, diagnostics: Diagnostics::default() };
+        }
         let kube = match ctx.kube().await {
             Ok(kube) => kube,
             Err(d) => return keep(d),

@@ -28,9 +28,19 @@ pub struct Journal {
 }
 
 impl Default for Journal {
-    /// The journal of the configuration Terraform runs in: Terraform starts providers in it.
+    /// The journal of the configuration and workspace Terraform runs: Terraform starts providers
+    /// in the configuration's directory, and workspaces of one directory share `.terraform/`.
     fn default() -> Self {
-        Journal { dir: std::env::current_dir().ok().map(|d| d.join(".terraform").join("hikube-intents")) }
+        let dir = std::env::current_dir().ok().map(|cwd| {
+            let workspace = std::env::var("TF_WORKSPACE")
+                .ok()
+                .or_else(|| std::fs::read_to_string(cwd.join(".terraform/environment")).ok())
+                .map(|w| w.trim().to_string())
+                .filter(|w| !w.is_empty() && !w.contains('/'))
+                .unwrap_or_else(|| "default".into());
+            cwd.join(".terraform").join("hikube-intents").join(workspace)
+        });
+        Journal { dir }
     }
 }
 
@@ -98,11 +108,19 @@ impl Journal {
         }
     }
 
+    /// Drops whatever record `target` has: the object is gone (destroyed), so nothing of an
+    /// earlier attempt can be recovered any more.
+    pub fn forget(&self, kind: &str, target: &str) {
+        if let Some(path) = self.path(kind, target) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
     /// The record an interrupted create of `target` left, if its process is gone.
     pub fn left_behind(&self, kind: &str, target: &str) -> Option<LeftBehind> {
         let path = self.path(kind, target)?;
         let record: Record = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
-        let started = UNIX_EPOCH + Duration::from_secs(record.started);
+        let started = UNIX_EPOCH.checked_add(Duration::from_secs(record.started))?;
         let fresh = SystemTime::now().duration_since(started).is_ok_and(|age| age < MAX_AGE);
         if record.kind != kind || record.target != target || !fresh || provider_alive(record.pid) {
             return None;
@@ -141,14 +159,29 @@ mod tests {
     }
 
     #[test]
-    fn an_intent_of_a_live_process_is_not_left_behind_and_finishing_removes_it() {
+    fn a_record_of_a_provider_still_running_is_not_left_behind() {
         let dir = tempfile::tempdir().unwrap();
         let journal = Journal::at(dir.path());
-        let intent = journal.begin("topic", "c/orders").unwrap();
-        // This test binary is not a provider process, so its own record counts as left behind;
-        // a provider's own pid is alive and so never does.
-        assert!(journal.left_behind("topic", "c/orders").is_some());
-        intent.finish();
+        let mut provider = std::process::Command::new("bash")
+            .args(["-c", "exec -a terraform-provider-hikube sleep 30"])
+            .spawn()
+            .unwrap();
+        record(&journal, "c/orders", provider.id());
+        assert!(journal.left_behind("topic", "c/orders").is_none(), "its create may still be under way");
+        provider.kill().unwrap();
+        provider.wait().unwrap();
+        assert!(journal.left_behind("topic", "c/orders").is_some(), "gone: what it left is this configuration's");
+    }
+
+    #[test]
+    fn finishing_or_forgetting_removes_the_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::at(dir.path());
+        // This test binary is no provider process, so its own record counts as left behind.
+        journal.begin("topic", "c/orders").unwrap().finish();
+        assert!(journal.left_behind("topic", "c/orders").is_none());
+        let _kept = journal.begin("topic", "c/orders").unwrap();
+        journal.forget("topic", "c/orders");
         assert!(journal.left_behind("topic", "c/orders").is_none());
     }
 

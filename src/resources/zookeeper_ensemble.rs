@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value as Json, json};
 
+use super::Context;
 use super::helm_release::{
     ReleaseKind, replicas, sizing_attributes, sizing_from_values, sizing_values, validate_sizing,
 };
@@ -34,7 +35,9 @@ impl ReleaseKind for ZookeeperEnsemble {
         let mut attributes = vec![Attribute::optional_computed(
             "replicas",
             Type::Number,
-            "Members of the ensemble (3). Odd, so that a majority survives the loss of a member: an even count is refused.",
+            "Members of the ensemble (3). Odd, so that a majority survives the loss of a member: an even count is refused. \
+             Fixed once the ensemble runs: rolling a new member list through it could split it into two quorums, so a \
+             change is refused at plan.",
         )];
         attributes.extend(sizing_attributes("5Gi", "small", IMAGE));
         attributes.push(Attribute::optional_computed(
@@ -93,6 +96,27 @@ impl ReleaseKind for ZookeeperEnsemble {
             attributes.insert("replicas".into(), Value::int(n));
         }
         attributes
+    }
+
+    /// A running ensemble keeps its size. Its members know each other from a static list:
+    /// rolling a new list through them lets old and new members form two quorums while growing
+    /// (3 -> 5: two new members and one restarted are a majority of five, the two others a
+    /// majority of three), and loses the quorum while shrinking. ZooKeeper's dynamic
+    /// reconfiguration is the safe way, and is not implemented yet.
+    async fn check_change(&self, _ctx: &Context, prior: &Value, planned: &Value) -> Diagnostics {
+        match (prior.attr("replicas").as_i64(), planned.attr("replicas").as_i64()) {
+            (Some(before), Some(after)) if before != after => Diagnostic::error(
+                "The member count of a running ensemble cannot change",
+                format!(
+                    "replicas would go from {before} to {after}. Rolling a new member list through a running ensemble can \
+                     split it into two quorums (growing) or lose its quorum (shrinking), and with it Kafka's metadata. Keep \
+                     {before}, or create an ensemble of {after} members under another name for a new cluster."
+                ),
+            )
+            .at(AttrPath::root("replicas"))
+            .into(),
+            _ => Diagnostics::default(),
+        }
     }
 
     fn outputs(&self, name: &str, namespace: &str, _planned: &Value) -> Vec<(&'static str, Value)> {

@@ -63,11 +63,25 @@ impl Stack {
 
     /// Runs one of Kafka's own command-line tools (a class on the Kafka classpath).
     pub fn kafka_tool(&self, class: &str, args: &[&str]) -> Output {
-        run(Command::new("java")
+        run(&mut self.kafka_tool_command(false, class, args))
+    }
+
+    /// A Kafka tool's command line; with `cluster_dns`, run through `scripts/stack cluster-dns`
+    /// so that it reaches a cluster deployed on the real node by its in-cluster names.
+    pub fn kafka_tool_command(&self, cluster_dns: bool, class: &str, args: &[&str]) -> Command {
+        let mut command = if cluster_dns {
+            let mut command = Command::new(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/stack"));
+            command.args(["cluster-dns", "java"]);
+            command
+        } else {
+            Command::new("java")
+        };
+        command
             .args(["-Xmx96m", "-XX:TieredStopAtLevel=1", "-cp", &self.kafka_classpath])
             .arg(format!("-Dlog4j.configuration=file:{}/tools-log4j.properties", var("HIKUBE_STATE_DIR")))
             .arg(class)
-            .args(args))
+            .args(args);
+        command
     }
 }
 

@@ -107,11 +107,12 @@ async fn create(ctx: &Context, cluster: &Arc<Cluster>, spec: &TopicSpec, planned
     // Read before this create writes its own intent over it.
     let left_behind = ctx.journal.left_behind(INTENT_KIND, &target);
     let intent = ctx.journal.begin(INTENT_KIND, &target);
-    let response = create_recorded(ctx, cluster, spec, &topic, planned, left_behind).await;
-    // Without a state to hold it (a create that timed out, a stop), the topic may exist now or
-    // later: the record stays, for the next apply to recognise it once this process is gone.
+    let (response, settled) = create_recorded(ctx, cluster, spec, &topic, planned, left_behind).await;
+    // A create whose answer was lost (a timeout, a broken connection, a stop) may have made the
+    // topic with no state to hold it: only then does the record stay, for the next apply to
+    // recognise it once this process is gone. A refusal made nothing, and proves nothing later.
     if let Some(intent) = intent
-        && !response.new_state.is_null()
+        && settled
     {
         intent.finish();
     }
@@ -127,8 +128,21 @@ async fn create_recorded(
     topic: &NewTopic,
     planned: Value,
     left_behind: Option<crate::resources::intents::LeftBehind>,
-) -> ApplyResponse {
+) -> (ApplyResponse, bool) {
     let created = ctx.cancellable(cluster.create_topic(topic, false, spec.timeout)).await;
+    let response = respond_to_create(ctx, cluster, spec, planned, left_behind, created.clone()).await;
+    let settled = !response.new_state.is_null() || created.as_ref().err().is_none_or(|e| !e.may_have_acted());
+    (response, settled)
+}
+
+async fn respond_to_create(
+    ctx: &Context,
+    cluster: &Arc<Cluster>,
+    spec: &TopicSpec,
+    planned: Value,
+    left_behind: Option<crate::resources::intents::LeftBehind>,
+    created: Result<(), kafka::Error>,
+) -> ApplyResponse {
     if let Err(e) = &created
         && matches!(e.code(), Some(kafka_protocol::error::ResponseError::TopicAlreadyExists))
     {

@@ -1206,8 +1206,9 @@ fn declared_len<B: ByteBuf>(buf: &B, n: usize) -> Result<usize> {
     Ok(n)
 }
 
-/// Patched for terraform-provider-hikube: every element takes at least one byte, so a declared
-/// element count larger than the bytes that remain only pre-allocates what they can hold.
+/// Patched for terraform-provider-hikube: a declared element count is believed for at most as
+/// many elements as bytes remain (each takes one at least), and at most 1024 are allocated ahead
+/// (an element can be far larger in memory than on the wire); the vector grows as they decode.
 fn declared_count<B: ByteBuf>(buf: &B, n: usize) -> usize {
-    n.min(buf.remaining())
+    n.min(buf.remaining()).min(1024)
 }

@@ -1,0 +1,381 @@
+//! The charts' pods running on the stack's real node, through the real terraform: a ZooKeeper
+//! ensemble that forms one quorum, brokers registered in the cluster's own chroot, acknowledged
+//! records kept while a broker pod is deleted and while a configuration change rolls every
+//! broker, Kafka's metadata kept over a restart of the whole ensemble, and volumes kept or
+//! deleted as `delete_volumes` says.
+//!
+//! One deployment serves every step, one after the other: a 3 + 3 cluster takes most of this
+//! 2-core machine, so nothing else of this file runs beside it.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use support::terraform::Workspace;
+use support::{Stack, check, stdout, unique};
+
+/// An ensemble and a cluster of three, sized for this machine, with one topic whose records
+/// must never be lost (replication factor 3, min.insync.replicas 2).
+fn config(namespace: &str, broker_config: &str, delete_volumes: bool, tls: bool) -> String {
+    let tls = if tls { r#"tls_secret_name = "events-tls""# } else { "" };
+    format!(
+        r#"terraform {{
+  required_providers {{
+    hikube = {{ source = "hikube/hikube" }}
+  }}
+}}
+
+provider "hikube" {{
+  namespace = "{namespace}"
+}}
+
+resource "hikube_zookeeper_ensemble" "zk" {{
+  name           = "events"
+  replicas       = 3
+  storage_class  = "hikube-local"
+  storage_size   = "1Gi"
+  resources      = {{ cpu = "150m", memory = "256Mi" }}
+  delete_volumes = {delete_volumes}
+}}
+
+resource "hikube_kafka_cluster" "kafka" {{
+  name                = "events"
+  replicas            = 3
+  zookeeper           = hikube_zookeeper_ensemble.zk.connect_string
+  storage_class       = "hikube-local"
+  storage_size        = "2Gi"
+  resources           = {{ cpu = "250m", memory = "1Gi" }}
+  config              = {{ {broker_config} }}
+  deletion_protection = false
+  delete_volumes      = {delete_volumes}
+  {tls}
+}}
+
+resource "hikube_kafka_topic" "acked" {{
+  name               = "acked"
+  partitions         = 6
+  replication_factor = 3
+  config             = {{ "min.insync.replicas" = "2" }}
+  kafka              = {{ bootstrap_servers = hikube_kafka_cluster.kafka.bootstrap_servers }}
+}}
+"#
+    )
+}
+
+struct Deployed<'a> {
+    stack: &'a Stack,
+    namespace: String,
+    bootstrap: String,
+}
+
+impl Deployed<'_> {
+    fn kubectl(&self, args: &[&str]) -> String {
+        let mut all = vec!["-n", self.namespace.as_str()];
+        all.extend(args);
+        stdout(&self.stack.kubectl(&all))
+    }
+
+    fn ready(&self, statefulset: &str) -> String {
+        self.kubectl(&["get", "statefulset", statefulset, "-o", "jsonpath={.status.readyReplicas}/{.spec.replicas}"])
+    }
+
+    fn wait_until(&self, what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting until {what}");
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    }
+
+    fn all_ready(&self) {
+        self.wait_until("3/3 ZooKeeper members and 3/3 brokers are Ready", Duration::from_secs(300), || {
+            self.ready("events-zookeeper") == "3/3" && self.ready("events-kafka") == "3/3"
+        });
+    }
+
+    /// Each member's role, as `srvr` reports it inside the pod.
+    fn zookeeper_modes(&self) -> Vec<String> {
+        (0..3)
+            .map(|i| {
+                self.kubectl(&[
+                    "exec",
+                    &format!("events-zookeeper-{i}"),
+                    "--",
+                    "bash",
+                    "-c",
+                    "exec 3<>/dev/tcp/127.0.0.1/2181 && printf srvr >&3 && grep Mode <&3",
+                ])
+                .trim()
+                .to_string()
+            })
+            .collect()
+    }
+
+    fn tool(&self, class: &str, args: &[&str]) -> std::process::Command {
+        self.stack.kafka_tool_command(true, class, args)
+    }
+
+    /// A producer with acks=all sending `count` records at `per_second`, in the background; the
+    /// values carry the number `step`, so that what each step acknowledged is told apart.
+    fn start_producer(&self, step: &str, topic: &str, count: usize, per_second: usize) -> Child {
+        self.tool(
+            "org.apache.kafka.tools.VerifiableProducer",
+            &[
+                "--bootstrap-server",
+                &self.bootstrap,
+                "--topic",
+                topic,
+                "--max-messages",
+                &count.to_string(),
+                "--throughput",
+                &per_second.to_string(),
+                "--acks",
+                "-1",
+                "--value-prefix",
+                step,
+            ],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("VerifiableProducer")
+    }
+
+    /// The records the producer had acknowledged, once it is done.
+    fn acknowledged(producer: Child) -> BTreeSet<String> {
+        let output = producer.wait_with_output().expect("VerifiableProducer");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|event| event["name"] == "producer_send_success")
+            .filter_map(|event| event["value"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// Every record of the topic: the consumer stops once nothing new came for 20 s.
+    fn consume(&self, topic: &str) -> BTreeSet<String> {
+        let output = self
+            .tool(
+                "org.apache.kafka.tools.consumer.ConsoleConsumer",
+                &["--bootstrap-server", &self.bootstrap, "--topic", topic, "--from-beginning", "--timeout-ms", "20000"],
+            )
+            .output()
+            .expect("ConsoleConsumer");
+        String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect()
+    }
+
+    fn assert_kept(&self, what: &str, topic: &str, acked: &BTreeSet<String>) {
+        assert!(acked.len() > 100, "{what}: only {} records were acknowledged", acked.len());
+        let read = self.consume(topic);
+        let lost: Vec<&String> = acked.difference(&read).collect();
+        assert!(
+            lost.is_empty(),
+            "{what}: {} of {} acknowledged records lost, e.g. {:?}",
+            lost.len(),
+            acked.len(),
+            &lost[..lost.len().min(5)]
+        );
+        eprintln!("{what}: {} acknowledged records, all read back", acked.len());
+    }
+
+    fn topics(&self) -> BTreeSet<String> {
+        let mut list =
+            self.tool("org.apache.kafka.tools.TopicCommand", &["--bootstrap-server", &self.bootstrap, "--list"]);
+        stdout(&support::run(&mut list)).lines().map(str::to_string).collect()
+    }
+
+    fn claims(&self) -> usize {
+        self.kubectl(&["get", "pvc", "-o", "name"]).lines().filter(|l| !l.is_empty()).count()
+    }
+}
+
+#[test]
+fn a_deployed_cluster_forms_its_quorum_keeps_acknowledged_records_and_its_metadata() {
+    let stack = Stack::from_env();
+    let namespace = unique("real");
+    stack.real_namespace(&namespace);
+    let ws = Workspace::new(&stack).with_cluster_dns();
+    ws.write(&config(&namespace, "", false, false));
+    let started = Instant::now();
+    ws.apply();
+    let deployed = Deployed {
+        stack: &stack,
+        bootstrap: format!("events-kafka-bootstrap.{namespace}.svc.cluster.local:9092"),
+        namespace: namespace.clone(),
+    };
+    deployed.all_ready();
+    eprintln!("ensemble, cluster and topic deployed and Ready in {:?}", started.elapsed());
+
+    let mut modes = deployed.zookeeper_modes();
+    modes.sort();
+    assert_eq!(modes, ["Mode: follower", "Mode: follower", "Mode: leader"], "one quorum of three");
+
+    let chroot = format!("/hikube/{namespace}/events/brokers/ids");
+    let registered = check(
+        support::run(&mut deployed.tool(
+            "org.apache.zookeeper.ZooKeeperMain",
+            &["-server", &format!("events-zookeeper.{namespace}.svc.cluster.local:2181"), "ls", &chroot],
+        )),
+        "ZooKeeperMain ls",
+    );
+    assert!(registered.contains("[0, 1, 2]"), "brokers under {chroot}: {registered}");
+
+    // A broker pod deleted while records are produced.
+    let producer = deployed.start_producer("1", "acked", 3000, 100);
+    std::thread::sleep(Duration::from_secs(8));
+    deployed.kubectl(&["delete", "pod", "events-kafka-1", "--wait=false"]);
+    deployed.assert_kept("a broker pod deleted", "acked", &Deployed::acknowledged(producer));
+    deployed.all_ready();
+
+    // A configuration change rolls every broker, while records are produced.
+    ws.write(&config(&namespace, r#""log.retention.hours" = "72""#, false, false));
+    let producer = deployed.start_producer("2", "acked", 100_000, 100);
+    let rolled = Instant::now();
+    ws.apply();
+    let revisions =
+        deployed.kubectl(&["get", "statefulset", "events-kafka", "-o", "jsonpath={.status.updatedReplicas}"]);
+    assert_eq!(revisions, "3", "every broker runs the new configuration");
+    eprintln!("the roll of 3 brokers took {:?}", rolled.elapsed());
+    let producer_pid = producer.id().to_string();
+    let _ = std::process::Command::new("kill").args(["-TERM", &producer_pid]).status();
+    deployed.assert_kept("every broker rolled", "acked", &Deployed::acknowledged(producer));
+    ws.assert_no_changes();
+
+    // The whole ensemble restarted at once: Kafka's metadata (the topic created minutes ago, so
+    // only in the transaction log, not yet in a snapshot) is still there.
+    deployed.kubectl(&["delete", "pod", "-l", "app.kubernetes.io/instance=events-zookeeper", "--wait=true"]);
+    deployed.all_ready();
+    deployed.wait_until("the brokers serve again", Duration::from_secs(120), || deployed.topics().contains("acked"));
+    ws.assert_no_changes();
+
+    // The TLS listener, with a Secret made here: a client that checks the brokers' certificates
+    // against this CA and their in-cluster names reads the records over it.
+    let pki = tempfile::tempdir().unwrap();
+    make_tls_secret(&deployed, pki.path());
+    ws.write(&config(&namespace, r#""log.retention.hours" = "72""#, false, true));
+    ws.apply();
+    let tls_bootstrap =
+        ws.resource("hikube_kafka_cluster.kafka")["tls_bootstrap_servers"][0].as_str().unwrap().to_string();
+    let client = pki.path().join("client.properties");
+    std::fs::write(
+        &client,
+        format!(
+            "security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={}\nssl.endpoint.identification.algorithm=https\n",
+            pki.path().join("ca.crt").display()
+        ),
+    )
+    .unwrap();
+    let over_tls = deployed
+        .tool(
+            "org.apache.kafka.tools.consumer.ConsoleConsumer",
+            &[
+                "--bootstrap-server",
+                &tls_bootstrap,
+                "--consumer.config",
+                client.to_str().unwrap(),
+                "--topic",
+                "acked",
+                "--from-beginning",
+                "--max-messages",
+                "100",
+                "--timeout-ms",
+                "60000",
+            ],
+        )
+        .output()
+        .expect("ConsoleConsumer over TLS");
+    let read = String::from_utf8_lossy(&over_tls.stdout).lines().count();
+    assert_eq!(read, 100, "records read over TLS: {}", String::from_utf8_lossy(&over_tls.stderr));
+    ws.assert_no_changes();
+
+    // Volumes: kept by default, so a cluster of the same name finds its data again; deleted with
+    // delete_volumes. A topic outside Terraform carries the data across.
+    check(
+        support::run(&mut deployed.tool(
+            "org.apache.kafka.tools.TopicCommand",
+            &["--bootstrap-server", &deployed.bootstrap, "--create", "--topic", "kept", "--replication-factor", "3"],
+        )),
+        "create topic kept",
+    );
+    let kept = Deployed::acknowledged(deployed.start_producer("3", "kept", 500, 500));
+    ws.destroy();
+    assert_eq!(deployed.claims(), 6, "the volumes are kept by default");
+    ws.apply();
+    deployed.all_ready();
+    deployed.assert_kept("the cluster destroyed and created again on its kept volumes", "kept", &kept);
+    ws.write(&config(&namespace, r#""log.retention.hours" = "72""#, true, true));
+    ws.apply();
+    ws.destroy();
+    deployed.wait_until("the claims are deleted", Duration::from_secs(30), || deployed.claims() == 0);
+    stack.kubectl(&["delete", "namespace", &namespace, "--wait=false"]);
+}
+
+/// A CA and a certificate for every broker's in-cluster names, as the Secret `events-tls` the
+/// chart's TLS listener takes (`tls.crt`, `tls.key`, `ca.crt`). Made here, not by the chart, so
+/// it outlives the cluster's destroy.
+fn make_tls_secret(deployed: &Deployed, dir: &std::path::Path) {
+    let openssl = |args: &[&str]| {
+        check(support::run(std::process::Command::new("openssl").args(args).current_dir(dir)), "openssl");
+    };
+    if !dir.join("tls.crt").exists() {
+        let ns = &deployed.namespace;
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=real-node test CA",
+        ]);
+        openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "tls.key"]);
+        let sans = format!(
+            "subjectAltName=DNS:*.events-kafka-headless.{ns}.svc.cluster.local,DNS:events-kafka-bootstrap.{ns}.svc.cluster.local"
+        );
+        std::fs::write(dir.join("ext.cnf"), format!("{sans}\nextendedKeyUsage=serverAuth,clientAuth\n")).unwrap();
+        openssl(&["req", "-new", "-key", "tls.key", "-subj", "/CN=events-kafka", "-out", "tls.csr"]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "tls.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "tls.crt",
+        ]);
+    }
+    let file = |name: &str| format!("--from-file={name}={}", dir.join(name).display());
+    deployed.kubectl(&["delete", "secret", "events-tls", "--ignore-not-found"]);
+    check(
+        deployed.stack.kubectl(&[
+            "-n",
+            &deployed.namespace,
+            "create",
+            "secret",
+            "generic",
+            "events-tls",
+            &file("tls.crt"),
+            &file("tls.key"),
+            &file("ca.crt"),
+        ]),
+        "kubectl create secret",
+    );
+}
