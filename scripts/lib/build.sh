@@ -15,8 +15,6 @@ build_kubernetes() {
   log "kubernetes $K8S_VERSION: building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (cold: about 5 min on 2 cores)"
   local logfile=$CACHE_DIR/logs/kubernetes-$K8S_VERSION.log
   rm -rf "$dir" && mkdir -p "$dir/src" "$dir/bin"
-  local minor=${K8S_VERSION#v1.}
-  minor=${minor%%.*}
   local staging_version=v0.${K8S_VERSION#v1.}
   (
     cd "$dir/src"
@@ -33,10 +31,7 @@ build_kubernetes() {
       echo ')'
     } >>go.mod
     grep -q "=> k8s.io/api $staging_version" go.mod || die "kubernetes: no staging replace lines found in $upstream_mod"
-    local pkg=k8s.io/component-base/version
-    local ldflags="-s -w -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-    ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    run_logged kubernetes "$logfile" go_env go build -trimpath -ldflags "$ldflags" -o "$dir/bin/" \
+    run_logged kubernetes "$logfile" go_env go build -trimpath -ldflags "$(k8s_ldflags)" -o "$dir/bin/" \
       k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
       k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
   )
@@ -93,31 +88,54 @@ build_helm() {
   touch "$dir/.complete"
 }
 
+# maven_classpath NAME DIR GROUP:ARTIFACT:VERSION...: the runtime classpath of these artifacts,
+# from Maven Central, as jars in DIR (a pom of its own says what to fetch).
+maven_classpath() {
+  local name=$1 dir=$2
+  shift 2
+  local logfile=$CACHE_DIR/logs/$(basename "$dir").log
+  local dependencies="" coordinate
+  for coordinate in "$@"; do
+    IFS=: read -r group artifact version <<<"$coordinate"
+    dependencies+="    <dependency><groupId>$group</groupId><artifactId>$artifact</artifactId><version>$version</version></dependency>
+"
+  done
+  mkdir -p "$dir"
+  cat >"$dir/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.hikube.stack</groupId>
+  <artifactId>$name-classpath</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+$dependencies  </dependencies>
+</project>
+POM
+  run_logged "$name" "$logfile" mvn -B -q -f "$dir/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$dir/lib"
+}
+
 # Kafka's broker, ZooKeeper and the admin tools all come from Maven Central as one classpath.
 build_kafka() {
   local dir=$CACHE_DIR/kafka-$KAFKA_VERSION
   cached "$dir" && return 0
   log "kafka $KAFKA_VERSION: fetching jars from Maven Central"
-  local logfile=$CACHE_DIR/logs/kafka-$KAFKA_VERSION.log
-  rm -rf "$dir" && mkdir -p "$dir/libs"
-  cat >"$dir/pom.xml" <<POM
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>local.hikube.stack</groupId>
-  <artifactId>kafka-classpath</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$KAFKA_VERSION</version></dependency>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>$KAFKA_VERSION</version></dependency>
-    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>$SLF4J_RELOAD4J_VERSION</version></dependency>
-  </dependencies>
-</project>
-POM
-  run_logged kafka "$logfile" mvn -B -q -f "$dir/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$dir/libs"
+  rm -rf "$dir"
+  maven_classpath kafka "$dir" "org.apache.kafka:kafka_2.13:$KAFKA_VERSION" "org.apache.kafka:kafka-tools:$KAFKA_VERSION" \
+    "org.slf4j:slf4j-reload4j:$SLF4J_RELOAD4J_VERSION"
+  mv "$dir/lib" "$dir/libs"
   ls "$dir/libs" | grep -q "^kafka_2.13-$KAFKA_VERSION.jar$" || die "kafka: kafka_2.13-$KAFKA_VERSION.jar missing from $dir/libs"
   touch "$dir/.complete"
+}
+
+# The version stamp of Kubernetes binaries: without it `/version` says v0.0.0-master.
+k8s_ldflags() {
+  local minor=${K8S_VERSION#v1.}
+  minor=${minor%%.*}
+  local pkg=k8s.io/component-base/version
+  echo "-s -w -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor" \
+    "-X $pkg.gitTreeState=clean -X $pkg.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
 
 build_opentofu() {

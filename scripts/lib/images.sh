@@ -34,26 +34,10 @@ build_zookeeper_jars() {
   dir=$(ZOOKEEPER_JARS)
   cached "$dir" && return 0
   log "zookeeper $ZOOKEEPER_VERSION: fetching jars from Maven Central"
-  local logfile=$CACHE_DIR/logs/zookeeper-$ZOOKEEPER_VERSION.log
-  rm -rf "$dir" && mkdir -p "$dir/lib"
-  cat >"$dir/pom.xml" <<POM
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>local.hikube.stack</groupId>
-  <artifactId>zookeeper-classpath</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency><groupId>org.apache.zookeeper</groupId><artifactId>zookeeper</artifactId><version>$ZOOKEEPER_VERSION</version></dependency>
-    <dependency><groupId>ch.qos.logback</groupId><artifactId>logback-classic</artifactId><version>1.2.13</version></dependency>
-    <dependency><groupId>io.dropwizard.metrics</groupId><artifactId>metrics-core</artifactId><version>4.1.12.1</version></dependency>
-    <dependency><groupId>org.xerial.snappy</groupId><artifactId>snappy-java</artifactId><version>1.1.10.5</version></dependency>
-    <dependency><groupId>commons-cli</groupId><artifactId>commons-cli</artifactId><version>1.5.0</version></dependency>
-  </dependencies>
-</project>
-POM
-  run_logged zookeeper "$logfile" mvn -B -q -f "$dir/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$dir/lib"
+  rm -rf "$dir"
+  maven_classpath zookeeper "$dir" "org.apache.zookeeper:zookeeper:$ZOOKEEPER_VERSION" \
+    ch.qos.logback:logback-classic:1.2.13 io.dropwizard.metrics:metrics-core:4.1.12.1 \
+    org.xerial.snappy:snappy-java:1.1.10.5 commons-cli:commons-cli:1.5.0
   ls "$dir/lib" | grep -q "^zookeeper-$ZOOKEEPER_VERSION.jar$" || die "zookeeper: zookeeper-$ZOOKEEPER_VERSION.jar missing from $dir/lib"
   touch "$dir/.complete"
 }

@@ -29,16 +29,11 @@ build_node_binaries() {
   cp "$CACHE_DIR/kubernetes-$K8S_VERSION/src/go.mod" "$dir/src/"
   [[ -f $CACHE_DIR/kubernetes-$K8S_VERSION/src/go.sum ]] && cp "$CACHE_DIR/kubernetes-$K8S_VERSION/src/go.sum" "$dir/src/"
   sed -i "s#^module .*#module hikube.local/stack/kubernetes-node#" "$dir/src/go.mod"
-  local minor=${K8S_VERSION#v1.}
-  minor=${minor%%.*}
   (
     cd "$dir/src"
     run_logged kubernetes-node "$logfile" go_env go get "k8s.io/kubernetes/cmd/kubelet@$K8S_VERSION" \
       "k8s.io/kubernetes/cmd/kube-proxy@$K8S_VERSION"
-    local pkg=k8s.io/component-base/version
-    local ldflags="-s -w -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-    ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    run_logged kubernetes-node "$logfile" go_env go build -trimpath -ldflags "$ldflags" -o "$dir/bin/" \
+    run_logged kubernetes-node "$logfile" go_env go build -trimpath -ldflags "$(k8s_ldflags)" -o "$dir/bin/" \
       k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
   )
   touch "$dir/.complete"
