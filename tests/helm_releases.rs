@@ -411,7 +411,7 @@ fn a_release_stuck_pending_is_recovered_once_provably_abandoned() {
             chart,
             "--reuse-values",
             "--set",
-            "replicas=5",
+            "resourcesPreset=micro",
             "--wait",
             "--timeout",
             "5m",

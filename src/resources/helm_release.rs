@@ -212,11 +212,10 @@ fn recovery(
     if !owned {
         return Recovery::Refuse(format!(
             "A release of this name exists in namespace {} ({}), and this configuration did not create it: it is not \
-             taken over. To manage it, import it (terraform import <address> {}/{}); or choose another name.",
+             taken over. {}",
             release.namespace,
             status_text(&release.status),
-            release.namespace,
-            import_name(&release.name)
+            super::import_hint(&format!("{}/{}", release.namespace, import_name(&release.name)))
         ));
     }
     match &release.status {
@@ -273,9 +272,8 @@ impl<K: ReleaseKind> HelmRelease<K> {
                 format!("Release {release} already exists in namespace {namespace}"),
                 format!(
                     "This configuration did not create it. Unless this plan replaces it (Terraform plans the new half of \
-                     a replacement before the old one is gone), apply will refuse to take it over. To manage it, import it \
-                     (terraform import <address> {namespace}/{}), or choose another name.",
-                    import_name(release)
+                     a replacement before the old one is gone), apply will refuse to take it over. {}",
+                    super::import_hint(&format!("{namespace}/{}", import_name(release)))
                 ),
             )
             .at(AttrPath::root("name"))

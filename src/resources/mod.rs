@@ -118,6 +118,11 @@ pub fn all() -> Vec<Box<dyn Resource>> {
     ]
 }
 
+/// What to do about an object of the configured name that this configuration did not create.
+pub(crate) fn import_hint(import_id: &str) -> String {
+    format!("To manage it here, import it (terraform import <address> {import_id}), or choose another name.")
+}
+
 /// A domain error as Terraform shows it, with what to do about it.
 pub(crate) fn kafka_diagnostic(summary: &str, error: &kafka::Error, path: Option<AttrPath>) -> Diagnostic {
     use kafka::Error as E;

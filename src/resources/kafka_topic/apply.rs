@@ -157,10 +157,9 @@ async fn respond_to_create(
                     format!("Topic {} already exists", spec.name),
                     format!(
                         "A topic of this name exists at {} and this configuration did not create it, so it is left \
-                         alone: no state is recorded for it. To manage it here, import it (terraform import <address> {}), \
-                         or choose another name.",
+                         alone: no state is recorded for it. {}",
                         cluster.describe(),
-                        spec.name
+                        crate::resources::import_hint(&spec.name)
                     ),
                 )
                 .at(AttrPath::root("name"))

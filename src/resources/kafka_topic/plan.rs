@@ -115,8 +115,8 @@ async fn check_live(ctx: &Context, prior: &Value, planned: &Value, replacing: bo
                         format!(
                             "Unless this plan replaces it, apply refuses to take it over: only a topic an interrupted apply \
                              of this configuration created, with exactly these partitions, replication factor and settings, is \
-                             adopted. To manage it as it is, import it: terraform import <address> {}",
-                            spec.name
+                             adopted. {}",
+                            crate::resources::import_hint(&spec.name)
                         ),
                     )
                     .at(AttrPath::root("name")),
