@@ -16,16 +16,27 @@ fn control_plane_is_healthy_and_reports_its_real_version() {
     assert_eq!(readyz.trim(), "ok");
     let version = check(stack.kubectl(&["version", "-o", "json"]), "kubectl version");
     assert!(version.contains("\"gitVersion\": \"v1.34."), "{version}");
-    let nodes = check(
-        stack.kubectl(&[
-            "get",
-            "nodes",
-            "-o",
-            "jsonpath={range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
-        ]),
-        "kubectl get nodes",
+    let ready = |kind: &str| {
+        let nodes = check(
+            stack.kubectl(&[
+                "get",
+                "nodes",
+                "-l",
+                &format!("type={kind}"),
+                "-o",
+                "jsonpath={range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
+            ]),
+            "kubectl get nodes",
+        );
+        nodes.lines().filter(|l| *l == "True").count()
+    };
+    assert_eq!(ready("kwok"), 3, "three Ready kwok nodes");
+    assert_eq!(ready("real"), 1, "the real node, Ready");
+    let kubelet = check(
+        stack.kubectl(&["get", "node", "hikube-node", "-o", "jsonpath={.status.nodeInfo.kubeletVersion}"]),
+        "kubectl get node",
     );
-    assert_eq!(nodes.lines().filter(|l| *l == "True").count(), 3, "three Ready kwok nodes:\n{nodes}");
+    assert!(kubelet.starts_with("v1.34."), "the real node's kubelet is the control plane's version: {kubelet}");
 }
 
 #[test]
