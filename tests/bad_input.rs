@@ -389,6 +389,12 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
     );
     c.ensemble("ensemble timeout forever", &[("timeout", Some(r#""forever""#))], "timeout", &["Invalid timeout"]);
     c.ensemble(
+        "ensemble delete_volumes as a word",
+        &[("delete_volumes", Some(r#""please""#))],
+        "delete_volumes",
+        &["Incorrect attribute value type"],
+    );
+    c.ensemble(
         "ensemble wait as a word",
         &[("wait", Some(r#""sometimes""#))],
         "wait",

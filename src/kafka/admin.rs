@@ -310,7 +310,7 @@ impl Cluster {
         }
         // Creations Terraform issues together go to the controller in one request, which its
         // event loop then handles as one topic change rather than one per topic.
-        let unanswered = std::sync::atomic::AtomicBool::new(false);
+        let failed_before = std::sync::atomic::AtomicBool::new(false);
         let created = self
             .retry(&operation, budget, || async {
                 let cluster = self.clone();
@@ -323,19 +323,20 @@ impl Cluster {
                             Err(Error::Protocol(format!("{operation}: the broker did not answer for it")))
                         })
                     });
-                if outcome.as_ref().is_err_and(Error::may_have_acted) {
-                    unanswered.store(true, std::sync::atomic::Ordering::Relaxed);
+                if outcome.as_ref().is_err_and(|e| e.code() != Some(ResponseError::TopicAlreadyExists)) {
+                    failed_before.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
                 outcome
             })
             .await;
         match created {
-            // An earlier try of this very call may have created it before its answer was lost.
+            // The broker may act on a request and still fail it (ZooKeeper moving, a timeout):
+            // the caller decides whether what exists now is what it asked for.
             Err(e)
-                if unanswered.load(std::sync::atomic::Ordering::Relaxed)
+                if failed_before.load(std::sync::atomic::Ordering::Relaxed)
                     && e.code() == Some(ResponseError::TopicAlreadyExists) =>
             {
-                tracing::debug!(topic = %topic.name, "an earlier try created the topic; its answer was lost");
+                return Err(Error::ExistsAfterFailedTry(topic.name.clone()));
             }
             other => other?,
         }

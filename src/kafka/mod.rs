@@ -50,6 +50,10 @@ pub enum Error {
     Busy(String),
     #[error("operation cancelled")]
     Cancelled,
+    /// A create found its topic existing after an earlier try of the same call failed: that
+    /// try may have created it before its answer went wrong.
+    #[error("topic {0} exists, after an earlier try to create it failed")]
+    ExistsAfterFailedTry(String),
 }
 
 impl Error {

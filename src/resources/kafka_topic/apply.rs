@@ -143,13 +143,28 @@ async fn respond_to_create(
     left_behind: Option<crate::resources::intents::LeftBehind>,
     created: Result<(), kafka::Error>,
 ) -> ApplyResponse {
+    // An earlier try of this very create failed, yet the topic exists: that try made it, unless
+    // it differs from what was asked (then it is somebody else's, made meanwhile).
+    if let Err(kafka::Error::ExistsAfterFailedTry(_)) = &created
+        && ctx.cancellable(matches_exactly(cluster, spec)).await.unwrap_or(false)
+    {
+        return adopt(ctx, cluster, spec, planned, "An earlier try of this create failed, yet made the topic").await;
+    }
     if let Err(e) = &created
-        && matches!(e.code(), Some(kafka_protocol::error::ResponseError::TopicAlreadyExists))
+        && (matches!(e.code(), Some(kafka_protocol::error::ResponseError::TopicAlreadyExists))
+            || matches!(e, kafka::Error::ExistsAfterFailedTry(_)))
     {
         return match left_behind {
             Some(left) if ctx.cancellable(matches_exactly(cluster, spec)).await.unwrap_or(false) => {
                 left.clear();
-                adopt(ctx, cluster, spec, planned).await
+                adopt(
+                    ctx,
+                    cluster,
+                    spec,
+                    planned,
+                    "An earlier apply of this configuration created it and was interrupted before Terraform recorded it",
+                )
+                .await
             }
             _ => ApplyResponse {
                 new_state: Value::Null,
@@ -209,9 +224,9 @@ async fn respond_to_create(
     }
 }
 
-/// Takes into the state a topic an interrupted apply of this configuration created.
-async fn adopt(ctx: &Context, cluster: &Arc<Cluster>, spec: &TopicSpec, planned: Value) -> ApplyResponse {
-    tracing::warn!(topic = %spec.name, "topic left by an interrupted apply of this configuration; adopting it");
+/// Takes into the state a topic this configuration made without Terraform hearing of it (`how`).
+async fn adopt(ctx: &Context, cluster: &Arc<Cluster>, spec: &TopicSpec, planned: Value, how: &str) -> ApplyResponse {
+    tracing::warn!(topic = %spec.name, how, "adopting a topic this configuration created");
     let new_state = match ctx.cancellable(cluster.describe_topic(&spec.name)).await {
         Ok(Some(info)) => with(planned, [("replication_factor", Value::int(info.replication_factor() as i64))], true),
         _ => with(planned, [], true),
@@ -219,8 +234,7 @@ async fn adopt(ctx: &Context, cluster: &Arc<Cluster>, spec: &TopicSpec, planned:
     let mut response = ApplyResponse { new_state, ..Default::default() };
     response.diagnostics.push(Diagnostic::warning(
         format!("Topic {} adopted", spec.name),
-        "An earlier apply of this configuration created it and was interrupted before Terraform recorded it; it has \
-         exactly these partitions, replication factor and settings, so it is now in the state unchanged.",
+        format!("{how}; it has exactly these partitions, replication factor and settings, so it is now in the state unchanged."),
     ));
     response
 }
