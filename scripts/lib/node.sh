@@ -85,7 +85,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   path = "$(NODE_DIR)/opt"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
-  # The pods' network namespaces live under the node's state, so that `down` finds exactly these.
+  # The pods' network namespaces live under the node's state, so that "down" finds exactly these.
   netns_mounts_under_state_dir = true
   # This machine lacks CAP_SYS_RESOURCE: a negative oom_score_adj fails every sandbox.
   restrict_oom_score_adj = true
