@@ -799,13 +799,6 @@ fn decreases_kafka_and_kubernetes_cannot_make_are_refused_at_plan() {
     workspace.write(&config(4, "1Gi"));
     let text = workspace.expect_failure(&["plan", "-no-color", "-input=false"]);
     assert!(text.contains("Volumes cannot shrink") && text.contains("storage_size"), "{text}");
-    // A running ensemble's size is fixed: a new member list rolled through it can split it.
-    workspace.write(&config(4, "2Gi").replace("replicas = 1", "replicas = 3"));
-    let text = workspace.expect_failure(&["plan", "-no-color", "-input=false"]);
-    assert!(
-        text.contains("The member count of a running ensemble cannot change") && text.contains("replicas"),
-        "{text}"
-    );
     // A new storage class replaces the ensemble, whose pods would claim the kept volumes again.
     workspace.write(
         &config(4, "2Gi")

@@ -543,3 +543,33 @@ fn a_provider_block_known_only_at_apply_defers_and_never_falls_back_to_the_envir
     ws.destroy();
     check(stack.kubectl(&["delete", "namespace", &ns, "--wait=false"]), "clean up");
 }
+
+/// An ensemble's size change whose reconfiguration cannot run (kwok's pods take no `exec`):
+/// helm's upgrade happened, so the apply fails naming the step and the permission it needs, the
+/// state says the change is unfinished through every refresh, and each later apply tries that
+/// step again instead of reporting nothing to do.
+#[test]
+fn a_resize_whose_reconfiguration_fails_stays_unfinished_until_an_apply_completes_it() {
+    let stack = Stack::from_env();
+    let ns = unique("hk-resize");
+    let ws = Workspace::new(&stack);
+    ws.write(&format!("{}{}", provider(&ns), ensemble(1)));
+    ws.apply();
+    ws.write(&format!("{}{}", provider(&ns), ensemble(3)));
+    let text = ws.expect_failure(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    assert!(
+        text.contains("Changing the members of ensemble events-zookeeper failed")
+            && text.contains("pods/exec")
+            && text.contains("replicas"),
+        "{text}"
+    );
+    assert_eq!(ready_replicas(&stack, &ns, "events-zookeeper"), "3/3", "helm's upgrade happened");
+    let digest = ws.resource("hikube_zookeeper_ensemble.zk")["manifest_digest"].as_str().unwrap().to_string();
+    assert!(digest.starts_with("unfinished:"), "{digest}");
+    let text = plan_with_changes(&ws);
+    assert!(text.contains("is unfinished") && text.contains("manifest_digest"), "{text}");
+    let text = ws.expect_failure(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    assert!(text.contains("Changing the members of ensemble events-zookeeper failed"), "tried again: {text}");
+    ws.destroy();
+    stack.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
+}

@@ -1,8 +1,9 @@
 //! The charts' pods running on the stack's real node, through the real terraform: a ZooKeeper
 //! ensemble that forms one quorum, brokers registered in the cluster's own chroot, acknowledged
-//! records kept while a broker pod is deleted and while a configuration change rolls every
-//! broker, Kafka's metadata kept over a restart of the whole ensemble, and volumes kept or
-//! deleted as `delete_volumes` says.
+//! records kept while a broker pod is deleted, while a configuration change rolls every broker
+//! and while the ensemble grows from three members to five and back (one leader throughout, no
+//! member restarted), Kafka's metadata kept over a restart of the whole ensemble, and volumes
+//! kept or deleted as `delete_volumes` says.
 //!
 //! One deployment serves every step, one after the other: a 3 + 3 cluster takes most of this
 //! 2-core machine, so nothing else of this file runs beside it.
@@ -19,6 +20,10 @@ use support::{Stack, check, stdout, unique};
 /// An ensemble and a cluster of three, sized for this machine, with one topic whose records
 /// must never be lost (replication factor 3, min.insync.replicas 2).
 fn config(namespace: &str, broker_config: &str, delete_volumes: bool, tls: bool) -> String {
+    config_with_members(namespace, 3, broker_config, delete_volumes, tls)
+}
+
+fn config_with_members(namespace: &str, members: u32, broker_config: &str, delete_volumes: bool, tls: bool) -> String {
     let tls = if tls { r#"tls_secret_name = "events-tls""# } else { "" };
     format!(
         r#"terraform {{
@@ -33,7 +38,7 @@ provider "hikube" {{
 
 resource "hikube_zookeeper_ensemble" "zk" {{
   name           = "events"
-  replicas       = 3
+  replicas       = {members}
   storage_class  = "hikube-local"
   storage_size   = "1Gi"
   resources      = {{ cpu = "150m", memory = "256Mi" }}
@@ -90,14 +95,21 @@ impl Deployed<'_> {
     }
 
     fn all_ready(&self) {
-        self.wait_until("3/3 ZooKeeper members and 3/3 brokers are Ready", Duration::from_secs(300), || {
-            self.ready("events-zookeeper") == "3/3" && self.ready("events-kafka") == "3/3"
-        });
+        self.members_ready(3);
     }
 
-    /// Each member's role, as `srvr` reports it inside the pod.
-    fn zookeeper_modes(&self) -> Vec<String> {
-        (0..3)
+    fn members_ready(&self, members: u32) {
+        let want = format!("{members}/{members}");
+        self.wait_until(
+            &format!("{want} ZooKeeper members and 3/3 brokers are Ready"),
+            Duration::from_secs(300),
+            || self.ready("events-zookeeper") == want && self.ready("events-kafka") == "3/3",
+        );
+    }
+
+    /// Each member's role, as `srvr` reports it inside the pod, sorted.
+    fn zookeeper_modes(&self, members: u32) -> Vec<String> {
+        let mut modes: Vec<String> = (0..members)
             .map(|i| {
                 self.kubectl(&[
                     "exec",
@@ -110,7 +122,41 @@ impl Deployed<'_> {
                 .trim()
                 .to_string()
             })
-            .collect()
+            .collect();
+        modes.sort();
+        modes
+    }
+
+    /// The voting members, as the ensemble's first member reports them (`server.N=...` lines).
+    fn voting_members(&self) -> Vec<String> {
+        let out = self.kubectl(&["exec", "events-zookeeper-0", "--", "bash", "/conf/members.sh", "current"]);
+        out.lines().map(|l| l.split('=').next().unwrap_or_default().to_string()).collect()
+    }
+
+    /// Each pod of the ensemble with the time its container started: a restart changes it.
+    fn member_starts(&self) -> BTreeSet<String> {
+        self.kubectl(&[
+            "get",
+            "pods",
+            "-l",
+            "app.kubernetes.io/instance=events-zookeeper",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name}@{.status.containerStatuses[0].state.running.startedAt}{\"\\n\"}{end}",
+        ])
+        .lines()
+        .map(str::to_string)
+        .collect()
+    }
+
+    fn registered_brokers(&self) -> String {
+        let chroot = format!("/hikube/{}/events/brokers/ids", self.namespace);
+        check(
+            support::run(&mut self.tool(
+                "org.apache.zookeeper.ZooKeeperMain",
+                &["-server", &format!("events-zookeeper.{}.svc.cluster.local:2181", self.namespace), "ls", &chroot],
+            )),
+            "ZooKeeperMain ls",
+        )
     }
 
     fn tool(&self, class: &str, args: &[&str]) -> std::process::Command {
@@ -118,7 +164,8 @@ impl Deployed<'_> {
     }
 
     /// A producer with acks=all sending `count` records at `per_second`, in the background; the
-    /// values carry the number `step`, so that what each step acknowledged is told apart.
+    /// values carry the number `step` (a whole number: the tool refuses anything else), so that
+    /// what each step acknowledged is told apart.
     fn start_producer(&self, step: &str, topic: &str, count: usize, per_second: usize) -> Child {
         self.tool(
             "org.apache.kafka.tools.VerifiableProducer",
@@ -208,19 +255,10 @@ fn a_deployed_cluster_forms_its_quorum_keeps_acknowledged_records_and_its_metada
     deployed.all_ready();
     eprintln!("ensemble, cluster and topic deployed and Ready in {:?}", started.elapsed());
 
-    let mut modes = deployed.zookeeper_modes();
-    modes.sort();
+    let modes = deployed.zookeeper_modes(3);
     assert_eq!(modes, ["Mode: follower", "Mode: follower", "Mode: leader"], "one quorum of three");
-
-    let chroot = format!("/hikube/{namespace}/events/brokers/ids");
-    let registered = check(
-        support::run(&mut deployed.tool(
-            "org.apache.zookeeper.ZooKeeperMain",
-            &["-server", &format!("events-zookeeper.{namespace}.svc.cluster.local:2181"), "ls", &chroot],
-        )),
-        "ZooKeeperMain ls",
-    );
-    assert!(registered.contains("[0, 1, 2]"), "brokers under {chroot}: {registered}");
+    let registered = deployed.registered_brokers();
+    assert!(registered.contains("[0, 1, 2]"), "brokers in the cluster's chroot: {registered}");
 
     // A broker pod deleted while records are produced.
     let producer = deployed.start_producer("1", "acked", 3000, 100);
@@ -248,6 +286,41 @@ fn a_deployed_cluster_forms_its_quorum_keeps_acknowledged_records_and_its_metada
     deployed.kubectl(&["delete", "pod", "-l", "app.kubernetes.io/instance=events-zookeeper", "--wait=true"]);
     deployed.all_ready();
     deployed.wait_until("the brokers serve again", Duration::from_secs(120), || deployed.topics().contains("acked"));
+    ws.assert_no_changes();
+
+    // The ensemble grows to five members and shrinks back to three while records are produced:
+    // by reconfiguration, so that no member restarts, there is one leader throughout, and
+    // Kafka's metadata and records stay.
+    let starts = deployed.member_starts();
+    let producer = deployed.start_producer("4", "acked", 100_000, 100);
+    let resized = Instant::now();
+    ws.write(&config_with_members(&namespace, 5, r#""log.retention.hours" = "72""#, false, false));
+    ws.apply();
+    deployed.members_ready(5);
+    eprintln!("the ensemble grew from 3 to 5 members in {:?}", resized.elapsed());
+    assert_eq!(deployed.voting_members(), ["server.1", "server.2", "server.3", "server.4", "server.5"]);
+    let modes = deployed.zookeeper_modes(5);
+    assert_eq!(modes.iter().filter(|m| *m == "Mode: leader").count(), 1, "one leader of five: {modes:?}");
+    assert_eq!(modes.iter().filter(|m| *m == "Mode: follower").count(), 4, "four followers: {modes:?}");
+    assert!(deployed.member_starts().is_superset(&starts), "a member restarted while growing");
+    ws.assert_no_changes();
+    let resized = Instant::now();
+    ws.write(&config(&namespace, r#""log.retention.hours" = "72""#, false, false));
+    ws.apply();
+    deployed.wait_until("the removed members' pods are gone", Duration::from_secs(120), || {
+        deployed.member_starts().len() == 3
+    });
+    eprintln!("the ensemble shrank from 5 to 3 members in {:?}", resized.elapsed());
+    assert_eq!(deployed.voting_members(), ["server.1", "server.2", "server.3"]);
+    assert_eq!(deployed.zookeeper_modes(3), ["Mode: follower", "Mode: follower", "Mode: leader"]);
+    assert_eq!(deployed.member_starts(), starts, "a member restarted while shrinking");
+    deployed.wait_until("the removed members' volumes are deleted", Duration::from_secs(60), || deployed.claims() == 6);
+    let producer_pid = producer.id().to_string();
+    let _ = std::process::Command::new("kill").args(["-TERM", &producer_pid]).status();
+    deployed.assert_kept("the ensemble grown and shrunk", "acked", &Deployed::acknowledged(producer));
+    let registered = deployed.registered_brokers();
+    assert!(registered.contains("[0, 1, 2]"), "brokers in the cluster's chroot after resizing: {registered}");
+    assert!(deployed.topics().contains("acked"), "the topic's metadata is kept");
     ws.assert_no_changes();
 
     // The TLS listener, with a Secret made here: a client that checks the brokers' certificates

@@ -6,7 +6,8 @@
 IMAGE_TOOLS=(/bin/bash /usr/bin/sed /usr/bin/grep /usr/bin/cat /usr/bin/cp /usr/bin/mv /usr/bin/rm /usr/bin/mkdir
   /usr/bin/ls /usr/bin/sleep /usr/bin/env /usr/bin/head /usr/bin/tail /usr/bin/sort /usr/bin/id /usr/bin/hostname
   /usr/bin/dirname /usr/bin/basename /usr/bin/touch /usr/bin/chmod /usr/bin/ln /usr/bin/readlink /usr/bin/tr
-  /usr/bin/cut /usr/bin/wc /usr/bin/date /usr/bin/mktemp /usr/bin/tee /usr/bin/uname /usr/bin/expr /usr/bin/seq /usr/bin/od)
+  /usr/bin/cut /usr/bin/wc /usr/bin/date /usr/bin/mktemp /usr/bin/tee /usr/bin/uname /usr/bin/expr /usr/bin/seq /usr/bin/od
+  /usr/bin/sha1sum /usr/bin/base64 /usr/bin/timeout)
 # The machine's own JRE, wherever its package put it.
 JAVA_HOME_HOST=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
 

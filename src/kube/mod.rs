@@ -4,10 +4,11 @@
 
 mod drift;
 
-use ::kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PropagationPolicy};
+use ::kube::api::{Api, AttachParams, DeleteParams, ListParams, Patch, PatchParams, PropagationPolicy};
 use ::kube::config::{KubeConfigOptions, Kubeconfig};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
+use tokio::io::AsyncReadExt;
 
 pub use drift::{Drift, live_drift, subset_differences};
 
@@ -21,6 +22,10 @@ pub enum Error {
     Api(String),
     #[error(transparent)]
     Release(#[from] crate::helm::Error),
+    #[error("`{command}` in pod {pod} failed: {detail}")]
+    Exec { pod: String, command: String, detail: String },
+    #[error("`{command}` in pod {pod} did not end within {seconds} s")]
+    ExecTimeout { pod: String, command: String, seconds: u64 },
 }
 
 impl From<::kube::Error> for Error {
@@ -122,6 +127,45 @@ impl Kube {
         let orphan = DeleteParams { propagation_policy: Some(PropagationPolicy::Orphan), ..Default::default() };
         absent_is_fine(sets.delete(statefulset, &orphan).await.map(drop))?;
         Ok(found.items.len())
+    }
+
+    /// Runs a command in a pod's container, as `kubectl exec` does, and returns what it wrote to
+    /// its standard output; a non-zero exit is an error carrying its standard error. Nothing
+    /// secret may be passed: the command line reaches the API server's audit log.
+    pub async fn exec(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        command: &[&str],
+        timeout: std::time::Duration,
+    ) -> Result<String, Error> {
+        let failed = |detail: String| Error::Exec { pod: pod.into(), command: command.join(" "), detail };
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let run = async {
+            let params = AttachParams::default().container(container).stdout(true).stderr(true);
+            let mut process =
+                pods.exec(pod, command.iter().copied(), &params).await.map_err(|e| failed(e.to_string()))?;
+            let (mut stdout, mut stderr) = (String::new(), String::new());
+            let mut out = process.stdout().ok_or_else(|| failed("no standard output".into()))?;
+            let mut err = process.stderr().ok_or_else(|| failed("no standard error".into()))?;
+            let status = process.take_status().ok_or_else(|| failed("no exit status".into()))?;
+            let (read_out, read_err) = tokio::join!(out.read_to_string(&mut stdout), err.read_to_string(&mut stderr));
+            read_out.and(read_err).map_err(|e| failed(e.to_string()))?;
+            let status = status.await;
+            process.join().await.map_err(|e| failed(e.to_string()))?;
+            match status {
+                Some(status) if status.status.as_deref() == Some("Success") => Ok(stdout),
+                Some(status) => Err(failed(match stderr.trim() {
+                    "" => status.message.unwrap_or_else(|| "it exited with an error".into()),
+                    stderr => stderr.to_string(),
+                })),
+                None => Err(failed("the API server gave no exit status".into())),
+            }
+        };
+        tokio::time::timeout(timeout, run).await.unwrap_or_else(|_| {
+            Err(Error::ExecTimeout { pod: pod.into(), command: command.join(" "), seconds: timeout.as_secs() })
+        })
     }
 
     /// Deletes the volume claims of a release's pods (Helm leaves them behind on uninstall).

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Context, Resource, duration, provider_config::is_dns_label};
 use crate::helm::{self, ChartSource, InstallOptions, Release, ReleaseStatus};
+use crate::kube::Kube;
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::schema::{Attribute, Nesting, Schema};
 use crate::tfplugin::value::{Refinements, Type, Value};
@@ -54,6 +55,42 @@ pub trait ReleaseKind: Send + Sync + 'static {
     /// Whether destroying this state must be refused.
     fn protected(&self, _state: &Value) -> bool {
         false
+    }
+    /// Work on the running release that must precede an upgrade of it (an ensemble's members
+    /// removed before their pods go). Idempotent: a failed apply is resumed by the next.
+    async fn before_upgrade(
+        &self,
+        _kube: &Kube,
+        _release: &str,
+        _namespace: &str,
+        _change: Change<'_>,
+    ) -> Result<(), Diagnostic> {
+        Ok(())
+    }
+    /// Work that completes an upgrade once helm is done (an ensemble's new members added once
+    /// their pods run). Idempotent, like [`ReleaseKind::before_upgrade`].
+    async fn after_upgrade(
+        &self,
+        _kube: &Kube,
+        _release: &str,
+        _namespace: &str,
+        _change: Change<'_>,
+    ) -> Result<(), Diagnostic> {
+        Ok(())
+    }
+}
+
+/// An upgrade of a running release, as the hooks around it see it.
+#[derive(Clone, Copy)]
+pub struct Change<'a> {
+    pub prior: &'a Value,
+    pub planned: &'a Value,
+}
+
+impl Change<'_> {
+    /// Whether an earlier apply upgraded the release and failed in the step after helm.
+    pub fn resumes_unfinished(&self) -> bool {
+        self.prior.attr("manifest_digest").as_str().is_some_and(|d| d.starts_with(UNFINISHED))
     }
 }
 
@@ -391,6 +428,15 @@ impl<K: ReleaseKind> HelmRelease<K> {
     }
 }
 
+/// The digest prefix of a release whose upgrade helm completed and the provider did not.
+const UNFINISHED: &str = "unfinished:";
+
+fn with_digest(state: Value, digest: String) -> Value {
+    let Value::Object(mut state) = state else { return state };
+    state.insert("manifest_digest".into(), Value::String(digest));
+    Value::Object(state)
+}
+
 fn status_text(status: &ReleaseStatus) -> String {
     match status {
         ReleaseStatus::Deployed => "deployed".into(),
@@ -677,6 +723,12 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
                 );
             }
         }
+        let change = Change { prior: &prior_state, planned: &planned_state };
+        if !prior_state.is_null()
+            && let Err(d) = self.0.before_upgrade(&kube, &name, &namespace, change).await
+        {
+            return fail(prior_state, d);
+        }
         let options = InstallOptions {
             wait: planned_state.attr("wait").as_bool().unwrap_or(true),
             timeout: Self::timeout(&planned_state),
@@ -703,7 +755,16 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
         let release = kube.latest_release(&namespace, &name).await;
         match (installed, release) {
             (Ok(()), Ok(Some(release))) => {
-                ApplyResponse { new_state: self.state_from(&planned_state, &release), ..Default::default() }
+                let state = self.state_from(&planned_state, &release);
+                if prior_state.is_null() {
+                    return ApplyResponse { new_state: state, ..Default::default() };
+                }
+                match self.0.after_upgrade(&kube, &name, &namespace, change).await {
+                    Ok(()) => ApplyResponse { new_state: state, ..Default::default() },
+                    // The release is upgraded but the change not complete: the digest says so,
+                    // through refreshes, until an apply completes it.
+                    Err(d) => fail(with_digest(state, format!("{UNFINISHED}{}", release.revision)), d),
+                }
             }
             (Ok(()), Ok(None)) => fail(
                 prior_state,
@@ -767,7 +828,15 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
             state.insert(key, value);
         }
         let mut diagnostics = Diagnostics::default();
-        if release.status != ReleaseStatus::Deployed {
+        let unfinished = format!("{UNFINISHED}{}", release.revision);
+        if current_state.attr("manifest_digest").as_str() == Some(unfinished.as_str()) {
+            state.insert("manifest_digest".into(), Value::String(unfinished));
+            diagnostics.push(Diagnostic::warning(
+                format!("The last change to {name} is unfinished"),
+                "helm upgraded the release, but the step after it failed (see that apply's error). The next apply \
+                 completes it.",
+            ));
+        } else if release.status != ReleaseStatus::Deployed {
             state.insert(
                 "manifest_digest".into(),
                 Value::string(format!("{}:{}", status_text(&release.status), release.revision)),

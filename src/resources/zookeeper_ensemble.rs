@@ -1,13 +1,14 @@
 //! `hikube_zookeeper_ensemble`: a ZooKeeper ensemble as a Helm release of `charts/zookeeper`.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 
-use super::Context;
 use super::helm_release::{
-    ReleaseKind, replicas, sizing_attributes, sizing_from_values, sizing_values, validate_sizing,
+    Change, ReleaseKind, replicas, sizing_attributes, sizing_from_values, sizing_values, validate_sizing,
 };
+use crate::kube::Kube;
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::schema::Attribute;
 use crate::tfplugin::value::{Type, Value};
@@ -36,8 +37,11 @@ impl ReleaseKind for ZookeeperEnsemble {
             "replicas",
             Type::Number,
             "Members of the ensemble (3). Odd, so that a majority survives the loss of a member: an even count is refused. \
-             Fixed once the ensemble runs: rolling a new member list through it could split it into two quorums, so a \
-             change is refused at plan.",
+             A running ensemble changes size in place through ZooKeeper's dynamic reconfiguration: members to remove \
+             leave the voting set before their pods are deleted, new members join it once their pods run and have \
+             caught up, and no member restarts. A removed member's volume goes with its pod. The provider reconfigures \
+             through the first member's container, so its Kubernetes identity needs `create` on `pods/exec` for a size \
+             change.",
         )];
         attributes.extend(sizing_attributes("5Gi", "small", IMAGE));
         attributes.push(Attribute::optional_computed(
@@ -98,28 +102,72 @@ impl ReleaseKind for ZookeeperEnsemble {
         attributes
     }
 
-    /// A running ensemble keeps its size. Its members know each other from a static list:
-    /// rolling a new list through them lets old and new members form two quorums while growing
-    /// (3 -> 5: two new members and one restarted are a majority of five, the two others a
-    /// majority of three), and loses the quorum while shrinking. ZooKeeper's dynamic
-    /// reconfiguration is the safe way, and is not implemented yet.
-    async fn check_change(&self, _ctx: &Context, prior: &Value, planned: &Value) -> Diagnostics {
-        match (prior.attr("replicas").as_i64(), planned.attr("replicas").as_i64()) {
-            (Some(before), Some(after)) if before != after => Diagnostic::error(
-                "The member count of a running ensemble cannot change",
-                format!(
-                    "replicas would go from {before} to {after}. Rolling a new member list through a running ensemble can \
-                     split it into two quorums (growing) or lose its quorum (shrinking), and with it Kafka's metadata. Keep \
-                     {before}, or create an ensemble of {after} members under another name for a new cluster."
-                ),
-            )
-            .at(AttrPath::root("replicas"))
-            .into(),
-            _ => Diagnostics::default(),
+    /// A running ensemble changes size through ZooKeeper's dynamic reconfiguration, never by
+    /// restarting members with a new list (growing, old and new members could form two
+    /// quorums; shrinking, lose the only one). Members leave the voting set before their pods
+    /// go, and join it once their pods run and have caught up as non-voting followers.
+    async fn before_upgrade(
+        &self,
+        kube: &Kube,
+        release: &str,
+        namespace: &str,
+        change: Change<'_>,
+    ) -> Result<(), Diagnostic> {
+        match (replicas_of(change.prior), replicas_of(change.planned)) {
+            (Some(before), Some(after)) if after < before => set_members(kube, release, namespace, after).await,
+            _ => Ok(()),
+        }
+    }
+
+    async fn after_upgrade(
+        &self,
+        kube: &Kube,
+        release: &str,
+        namespace: &str,
+        change: Change<'_>,
+    ) -> Result<(), Diagnostic> {
+        match (replicas_of(change.prior), replicas_of(change.planned)) {
+            (before, Some(after)) if before != Some(after) || change.resumes_unfinished() => {
+                set_members(kube, release, namespace, after).await
+            }
+            _ => Ok(()),
         }
     }
 
     fn outputs(&self, name: &str, namespace: &str, _planned: &Value) -> Vec<(&'static str, Value)> {
         vec![("connect_string", Value::string(format!("{name}-zookeeper.{namespace}.svc.cluster.local:2181")))]
     }
+}
+
+/// How long one membership command may take: a reconfiguration commits once a majority of the
+/// new member set has acknowledged it.
+const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn replicas_of(state: &Value) -> Option<i64> {
+    state.attr("replicas").as_i64()
+}
+
+/// Makes members 1..=wanted the voting members (the chart's `members.sh`, run in the first
+/// member, which every size keeps).
+async fn set_members(kube: &Kube, release: &str, namespace: &str, wanted: i64) -> Result<(), Diagnostic> {
+    tracing::info!(release = %release, members = wanted, "reconfiguring the ensemble's voting members");
+    let members =
+        membership(kube, release, namespace, &["bash", "/conf/members.sh", "set", &wanted.to_string()]).await?;
+    tracing::info!(release = %release, members = ?members, "voting members");
+    Ok(())
+}
+
+async fn membership(kube: &Kube, release: &str, namespace: &str, command: &[&str]) -> Result<Vec<String>, Diagnostic> {
+    let pod = format!("{release}-0");
+    let out = kube.exec(namespace, &pod, "zookeeper", command, MEMBERSHIP_TIMEOUT).await.map_err(|e| {
+        Diagnostic::error(
+            format!("Changing the members of ensemble {release} failed"),
+            format!(
+                "{e}. No member was restarted; the next apply tries again. The provider's Kubernetes identity needs \
+                 `create` on `pods/exec` in namespace {namespace}."
+            ),
+        )
+        .at(AttrPath::root("replicas"))
+    })?;
+    Ok(out.lines().filter(|l| l.starts_with("server.")).map(str::to_string).collect())
 }
