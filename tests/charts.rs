@@ -57,3 +57,74 @@ fn schemas_refuse_bad_values() {
         );
     }
 }
+
+/// The brokers' readiness script (`charts/kafka/files/ready.sh`), run against the stack's own
+/// brokers: ready for a live broker in sync on every partition it hosts; not ready for an id the
+/// controller does not count among the live brokers, nor for a replica still catching up (a
+/// reassignment throttled to a crawl adds broker 2 to a partition it must first copy).
+#[test]
+fn the_broker_readiness_script_means_registered_and_caught_up() {
+    let stack = Stack::from_env();
+    let script = std::fs::read_to_string(chart("kafka") + "/files/ready.sh").unwrap();
+    let address = stack.plain_bootstrap.split(',').next().unwrap().replace(':', "/");
+    let script = script.replace("/dev/tcp/127.0.0.1/9092", &format!("/dev/tcp/{address}"));
+    let ready = |id: u32| {
+        let out = std::process::Command::new("bash")
+            .args(["-c", &script])
+            .env("HOSTNAME", format!("events-kafka-{id}"))
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).trim().to_string())
+    };
+    let topic = support::unique("ready");
+    let tool = |class: &str, args: &[&str]| check(stack.kafka_tool(class, args), class);
+    let bootstrap = stack.plain_bootstrap.as_str();
+    let topics = "org.apache.kafka.tools.TopicCommand";
+    tool(topics, &["--bootstrap-server", bootstrap, "--create", "--topic", &topic, "--replica-assignment", "0:1"]);
+    tool(
+        "org.apache.kafka.tools.ProducerPerformance",
+        &[
+            "--topic",
+            &topic,
+            "--num-records",
+            "20000",
+            "--record-size",
+            "500",
+            "--throughput",
+            "-1",
+            "--producer-props",
+            &format!("bootstrap.servers={bootstrap}"),
+            "acks=all",
+        ],
+    );
+    for id in 0..3 {
+        assert_eq!(ready(id), (true, String::new()), "broker {id}, in sync everywhere");
+    }
+    let (ok, why) = ready(7);
+    assert!(!ok && why.contains("not among the live brokers"), "{why}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("reassign.json");
+    std::fs::write(
+        &plan,
+        format!(r#"{{"version":1,"partitions":[{{"topic":"{topic}","partition":0,"replicas":[0,1,2]}}]}}"#),
+    )
+    .unwrap();
+    let reassign = "org.apache.kafka.tools.reassign.ReassignPartitionsCommand";
+    let plan = plan.to_str().unwrap();
+    let args = ["--bootstrap-server", bootstrap, "--reassignment-json-file", plan];
+    tool(reassign, &[&args[..], &["--execute", "--throttle", "1000"]].concat());
+    // The controller tells the brokers of the new replica a moment after the command returns.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let (ok, why) = loop {
+        let (ok, why) = ready(2);
+        if !ok || std::time::Instant::now() > deadline {
+            break (ok, why);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    tool(reassign, &[&args[..], &["--cancel"]].concat());
+    tool(topics, &["--bootstrap-server", bootstrap, "--delete", "--topic", &topic]);
+    assert!(!ok && why.contains("not yet in sync on 1 partitions"), "broker 2 copying 10 MB at 1 kB/s: {why}");
+    assert_eq!(ready(0), (true, String::new()), "broker 0 leads and is in sync");
+}

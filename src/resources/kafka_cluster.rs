@@ -96,7 +96,7 @@ impl ReleaseKind for KafkaCluster {
         ];
         attributes.extend(sizing_attributes("10Gi", "medium", IMAGE));
         attributes.extend([
-            Attribute::optional("config", Type::map(Type::String), "Broker settings (`server.properties`) on top of the defaults; a change rolls the brokers."),
+            Attribute::optional("config", Type::map(Type::String), "Broker settings (`server.properties`) on top of the defaults; a change rolls the brokers, one at a time: the next restarts only once the last is registered again and back in the in-sync replicas of every partition it hosts (its readiness)."),
             Attribute::optional_computed("external", Type::Bool, "Expose each broker through a LoadBalancer on port 9094 with TLS, as Hikube does (false)."),
             Attribute::optional("external_domain", Type::String, "DNS domain under which the external LoadBalancers are published (`<name>-kafka-<n>.<domain>`); required with `external`."),
             Attribute::optional("tls_secret_name", Type::String, "Secret with `tls.crt`, `tls.key` and `ca.crt` for the TLS listener on 9093 (and 9094). TLS is on when set."),
