@@ -1,0 +1,318 @@
+//! What the ZooKeeper ensemble and the Kafka cluster share: each is a Helm release of a chart
+//! this provider ships. Plan renders the chart to a digest that changes exactly when the
+//! rendered objects change; read reports the release's values, its status, and a digest that
+//! differs from the plan's when live objects drifted from the manifest; apply recovers a release
+//! stuck pending, upgrades, and records what happened even when it failed.
+//!
+//! One module per concern: `plan` (rendering, replacement, the checks of a new release),
+//! `apply` (recovery of an interrupted release, the upgrade and the steps around it), `read`
+//! (refresh, drift and import), `sizing` (Hikube's sizes and the attributes they fill).
+
+mod apply;
+mod plan;
+mod read;
+mod sizing;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+pub use sizing::{
+    replicas, sizing_attributes, sizing_from_values, sizing_values, storage_bytes, validate_names, validate_sizing,
+};
+
+use super::{Context, Resource, duration, provider_config::is_dns_label};
+use crate::helm::{self, ChartSource, Release, ReleaseStatus};
+use crate::kube::Kube;
+use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
+use crate::tfplugin::schema::{Attribute, Nesting, Schema};
+use crate::tfplugin::value::{Refinements, Type, Value};
+use crate::tfplugin::{
+    ApplyRequest, ApplyResponse, ImportResponse, PlanRequest, PlanResponse, ReadRequest, ReadResponse,
+};
+
+const DEFAULT_TIMEOUT: &str = "10m";
+
+/// One kind of Helm-backed resource.
+#[tonic::async_trait]
+pub trait ReleaseKind: Send + Sync + 'static {
+    fn type_name(&self) -> &'static str;
+    fn chart(&self) -> &'static str;
+    fn description(&self) -> &'static str;
+    /// The attributes of this kind, beside the ones every release has.
+    fn attributes(&self) -> Vec<Attribute>;
+    /// Values for attributes the configuration leaves out.
+    fn defaults(&self) -> Vec<(&'static str, Value)>;
+    /// Attributes whose change replaces the release.
+    fn replace_on_change(&self) -> &'static [&'static str];
+    fn validate(&self, config: &Value) -> Diagnostics;
+    /// The chart values for a wholly known planned state; every attribute is represented, so
+    /// that [`ReleaseKind::attributes_from_values`] gives back exactly what the plan had.
+    fn values(&self, planned: &Value) -> Json;
+    fn attributes_from_values(&self, values: &Json) -> BTreeMap<String, Value>;
+    /// Computed outputs that follow from the name and namespace (service addresses).
+    fn outputs(&self, name: &str, namespace: &str, planned: &Value) -> Vec<(&'static str, Value)>;
+    /// Outputs that clients connect to: unknown in the plan of a release still to be installed,
+    /// so that what connects through them waits for it instead of dialling nothing at plan.
+    fn reachable_once_installed(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Refusals that need the live system (a broker count that would strand replicas).
+    async fn check_change(&self, _ctx: &Context, _prior: &Value, _planned: &Value) -> Diagnostics {
+        Diagnostics::default()
+    }
+    /// Whether destroying this state must be refused.
+    fn protected(&self, _state: &Value) -> bool {
+        false
+    }
+    /// Work on the running release that must precede an upgrade of it (an ensemble's members
+    /// removed before their pods go). Idempotent: a failed apply is resumed by the next.
+    async fn before_upgrade(
+        &self,
+        _kube: &Kube,
+        _release: &str,
+        _namespace: &str,
+        _change: Change<'_>,
+    ) -> Result<(), Diagnostic> {
+        Ok(())
+    }
+    /// Work that completes an upgrade once helm is done (an ensemble's new members added once
+    /// their pods run). Idempotent, like [`ReleaseKind::before_upgrade`].
+    async fn after_upgrade(
+        &self,
+        _kube: &Kube,
+        _release: &str,
+        _namespace: &str,
+        _change: Change<'_>,
+    ) -> Result<(), Diagnostic> {
+        Ok(())
+    }
+}
+
+/// An upgrade of a running release, as the hooks around it see it.
+#[derive(Clone, Copy)]
+pub struct Change<'a> {
+    pub prior: &'a Value,
+    pub planned: &'a Value,
+}
+
+impl Change<'_> {
+    /// Whether an earlier apply upgraded the release and failed in the step after helm.
+    pub fn resumes_unfinished(&self) -> bool {
+        self.prior.attr("manifest_digest").as_str().is_some_and(|d| d.starts_with(UNFINISHED))
+    }
+}
+
+pub struct HelmRelease<K>(pub K);
+
+fn common_attributes() -> Vec<Attribute> {
+    vec![
+        Attribute::computed("id", Type::String, "`namespace/name`."),
+        Attribute::required(
+            "name",
+            Type::String,
+            "Release name: lowercase letters, digits and '-', at most 40 characters. Changing it replaces the release.",
+        ),
+        Attribute::optional_computed(
+            "namespace",
+            Type::String,
+            "Namespace of the release; the provider's `namespace` when unset. Changing it replaces the release.",
+        ),
+        Attribute::optional_computed(
+            "wait",
+            Type::Bool,
+            "Wait until every pod is Ready before reporting success (default true).",
+        ),
+        Attribute::optional_computed(
+            "timeout",
+            Type::String,
+            "How long an install, upgrade or uninstall may take (`10m`).",
+        ),
+        Attribute::nested(
+            "chart",
+            Nesting::Single,
+            vec![
+                Attribute::required(
+                    "reference",
+                    Type::String,
+                    "A chart directory or archive, `repo/chart`, or an `oci://` reference.",
+                ),
+                Attribute::optional("version", Type::String, "Chart version, for repository and OCI charts."),
+                Attribute::optional("repository", Type::String, "Repository URL, for a chart given by name."),
+            ],
+            "Use another chart than the one embedded in the provider (which works offline).",
+        ),
+        Attribute::computed(
+            "status",
+            Type::String,
+            "Status of the release's newest revision: `deployed`, `failed`, `pending-upgrade`, ...",
+        ),
+        Attribute::computed("revision", Type::Number, "Revision of the release."),
+        Attribute::computed("chart_version", Type::String, "Version of the chart the release runs."),
+        Attribute::computed(
+            "manifest_digest",
+            Type::String,
+            "Digest of the rendered Kubernetes objects. It changes exactly when they change, and differs from the plan's \
+             when live objects were changed outside Terraform.",
+        ),
+    ]
+}
+
+fn unknown() -> Value {
+    Value::Unknown(Refinements { null: Some(false), ..Default::default() })
+}
+
+fn text(value: &Value, name: &str) -> Option<String> {
+    value.attr(name).as_str().map(str::to_string)
+}
+
+/// Whether a release in the cluster holds exactly the objects a plan's digest stands for.
+fn renders_as(release: &helm::Release, digest: &Value) -> bool {
+    manifest_digest(&release.manifest).ok().as_deref() == digest.as_str()
+}
+
+/// The resource name in an import ID, from a release name `<name>-<chart>`.
+fn import_name(release: &str) -> &str {
+    release.rsplit_once('-').map_or(release, |(name, _)| name)
+}
+
+/// A digest of the objects a manifest holds, independent of document order and formatting, so
+/// that `helm template` output and a stored release manifest compare.
+pub fn manifest_digest(manifest: &str) -> Result<String, helm::Error> {
+    let mut objects: Vec<String> = helm::manifest_objects(manifest)?.iter().map(Json::to_string).collect();
+    objects.sort();
+    let mut hasher = Sha256::new();
+    for object in objects {
+        hasher.update(object.as_bytes());
+        hasher.update(b"\n");
+    }
+    Ok(format!("sha256:{:x}", hasher.finalize()))
+}
+
+impl<K: ReleaseKind> HelmRelease<K> {
+    fn chart_source(&self, state: &Value) -> ChartSource {
+        match state.attr("chart") {
+            Value::Object(_) => ChartSource::Reference {
+                chart: text(state.attr("chart"), "reference").unwrap_or_default(),
+                version: text(state.attr("chart"), "version"),
+                repository: text(state.attr("chart"), "repository"),
+            },
+            _ => ChartSource::Embedded(self.0.chart()),
+        }
+    }
+
+    fn timeout(state: &Value) -> Duration {
+        text(state, "timeout").and_then(|t| duration::parse(&t).ok()).unwrap_or(Duration::from_secs(600))
+    }
+
+    /// The Helm release and namespace of a state: the release is `<name>-<chart>`, so that an
+    /// ensemble and a cluster of the same name never share one.
+    fn names(&self, state: &Value) -> Option<(String, String)> {
+        Some((format!("{}-{}", text(state, "name")?, self.0.chart()), text(state, "namespace")?))
+    }
+
+    /// The state Terraform records after an operation, from the plan and the release as it is.
+    fn state_from(&self, planned: &Value, release: &Release) -> Value {
+        let Value::Object(mut state) = planned.clone() else { return planned.clone() };
+        // Outputs the plan left unknown until the release existed.
+        if let (Some(name), Some(namespace)) = (text(planned, "name"), text(planned, "namespace")) {
+            for (key, value) in self.0.outputs(&name, &namespace, planned) {
+                if state.get(key).is_none_or(|v| !v.is_wholly_known()) {
+                    state.insert(key.to_string(), value);
+                }
+            }
+        }
+        state.insert("status".into(), Value::string(status_text(&release.status)));
+        state.insert("revision".into(), Value::int(release.revision));
+        state.insert("chart_version".into(), Value::string(&release.chart_version));
+        if let Ok(digest) = manifest_digest(&release.manifest) {
+            state.insert("manifest_digest".into(), Value::String(digest));
+        }
+        Value::Object(state)
+    }
+}
+
+/// The digest prefix of a release whose upgrade helm completed and the provider did not.
+const UNFINISHED: &str = "unfinished:";
+
+fn with_digest(state: Value, digest: String) -> Value {
+    let Value::Object(mut state) = state else { return state };
+    state.insert("manifest_digest".into(), Value::String(digest));
+    Value::Object(state)
+}
+
+fn status_text(status: &ReleaseStatus) -> String {
+    match status {
+        ReleaseStatus::Deployed => "deployed".into(),
+        ReleaseStatus::Failed => "failed".into(),
+        ReleaseStatus::Pending(s) | ReleaseStatus::Other(s) => s.clone(),
+    }
+}
+
+fn helm_diagnostic(summary: String, error: &helm::Error) -> Diagnostic {
+    Diagnostic::error(summary, format!("{error}"))
+}
+
+#[tonic::async_trait]
+impl<K: ReleaseKind> Resource for HelmRelease<K> {
+    fn type_name(&self) -> &'static str {
+        self.0.type_name()
+    }
+
+    fn schema(&self) -> Schema {
+        let mut attributes = common_attributes();
+        attributes.extend(self.0.attributes());
+        Schema {
+            version: 0,
+            block: crate::tfplugin::schema::Block {
+                description: self.0.description().into(),
+                attributes,
+                blocks: vec![],
+            },
+        }
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        let mut diagnostics = self.0.validate(config);
+        if let Some(name) = config.attr("name").as_str()
+            && (!is_dns_label(name) || name.len() > 40)
+        {
+            diagnostics.push(
+                    Diagnostic::error("Invalid name", format!("{name:?} must be lowercase letters, digits and '-', start and end with a letter or digit, at most 40 characters (object names are derived from it)."))
+                        .at(AttrPath::root("name")),
+                );
+        }
+        if let Some(namespace) = config.attr("namespace").as_str()
+            && !is_dns_label(namespace)
+        {
+            diagnostics.push(
+                Diagnostic::error("Invalid namespace", format!("{namespace:?} is not a Kubernetes namespace name."))
+                    .at(AttrPath::root("namespace")),
+            );
+        }
+        if let Some(timeout) = config.attr("timeout").as_str()
+            && let Err(why) = duration::parse(timeout)
+        {
+            diagnostics.push(Diagnostic::error("Invalid timeout", why).at(AttrPath::root("timeout")));
+        }
+        diagnostics
+    }
+
+    async fn plan(&self, ctx: &Context, request: PlanRequest) -> PlanResponse {
+        self.plan_release(ctx, request).await
+    }
+
+    async fn apply(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
+        self.apply_release(ctx, request).await
+    }
+
+    async fn read(&self, ctx: &Context, request: ReadRequest) -> ReadResponse {
+        self.read_release(ctx, request).await
+    }
+
+    async fn import(&self, ctx: &Context, id: &str) -> ImportResponse {
+        self.import_release(ctx, id).await
+    }
+}

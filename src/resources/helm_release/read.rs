@@ -1,0 +1,140 @@
+//! Read and import: the release as it is, its values as attributes, its status, and the live
+//! objects compared with its manifest.
+
+use super::*;
+use crate::tfplugin::ImportedResource;
+
+/// At most this many drifted fields are listed in a warning; the rest are counted.
+const DRIFT_LINES: usize = 10;
+
+impl<K: ReleaseKind> HelmRelease<K> {
+    pub(super) async fn read_release(&self, ctx: &Context, request: ReadRequest) -> ReadResponse {
+        let ReadRequest { current_state, private, .. } = request;
+        let keep = |d: Diagnostic| ReadResponse {
+            new_state: current_state.clone(),
+            private: private.clone(),
+            diagnostics: d.into(),
+        };
+        let Some((name, namespace)) = self.names(&current_state) else {
+            return keep(Diagnostic::warning("Incomplete state", "name or namespace missing"));
+        };
+        // The cluster is known only after apply: the release is as it was, until then.
+        if ctx.kube_deferred() {
+            return ReadResponse { new_state: current_state, private, diagnostics: Diagnostics::default() };
+        }
+        let kube = match ctx.kube().await {
+            Ok(kube) => kube,
+            Err(d) => return keep(d),
+        };
+        let release = match kube.latest_release(&namespace, &name).await {
+            Ok(Some(release)) => release,
+            Ok(None) => {
+                tracing::info!(release = %name, "release no longer exists; removing it from state");
+                return ReadResponse::default();
+            }
+            Err(e) => return keep(Diagnostic::error(format!("Reading release {name} failed"), e.to_string())),
+        };
+        let Value::Object(mut state) = self.state_from(&current_state, &release) else {
+            return keep(Diagnostic::error("Invalid state", ""));
+        };
+        // What the release runs now, as attributes: a rollback or upgrade by hand shows as a change.
+        for (key, value) in self.0.attributes_from_values(&release.values) {
+            state.insert(key, value);
+        }
+        let mut diagnostics = Diagnostics::default();
+        let unfinished = format!("{UNFINISHED}{}", release.revision);
+        if current_state.attr("manifest_digest").as_str() == Some(unfinished.as_str()) {
+            state.insert("manifest_digest".into(), Value::String(unfinished));
+            diagnostics.push(Diagnostic::warning(
+                format!("The last change to {name} is unfinished"),
+                "helm upgraded the release, but the step after it failed (see that apply's error). The next apply \
+                 completes it.",
+            ));
+        } else if release.status != ReleaseStatus::Deployed {
+            state.insert(
+                "manifest_digest".into(),
+                Value::string(format!("{}:{}", status_text(&release.status), release.revision)),
+            );
+            diagnostics.push(Diagnostic::warning(
+                format!("Release {name} is {}", status_text(&release.status)),
+                "Its last operation did not complete. The next apply recovers it and applies the configuration again: at \
+                 once if an apply of this configuration was interrupted, otherwise once no helm operation can still be \
+                 running on it (the resource's timeout plus a minute after it started).",
+            ));
+        } else {
+            match crate::kube::live_drift(kube.client(), &namespace, &release.manifest).await {
+                Ok(drifts) if !drifts.is_empty() => {
+                    let mut lines: Vec<String> = drifts.iter().take(DRIFT_LINES).map(|d| format!("- {d}")).collect();
+                    if drifts.len() > DRIFT_LINES {
+                        lines.push(format!("- and {} more", drifts.len() - DRIFT_LINES));
+                    }
+                    let mut hasher = Sha256::new();
+                    for d in &drifts {
+                        hasher.update(d.to_string().as_bytes());
+                    }
+                    state.insert("manifest_digest".into(), Value::string(format!("drifted:{:x}", hasher.finalize())));
+                    diagnostics.push(Diagnostic::warning(
+                        format!("Objects of {name} were changed outside Terraform"),
+                        format!("{}\n\nThe next apply restores them from the release.", lines.join("\n")),
+                    ));
+                }
+                Ok(_) => {}
+                Err(e) => diagnostics
+                    .push(Diagnostic::warning(format!("Could not compare the live objects of {name}"), e.to_string())),
+            }
+        }
+        ReadResponse { new_state: Value::Object(state), private, diagnostics }
+    }
+
+    pub(super) async fn import_release(&self, ctx: &Context, id: &str) -> ImportResponse {
+        let fail = |d: Diagnostic| ImportResponse { diagnostics: d.into(), ..Default::default() };
+        let Some((namespace, name)) = id.split_once('/') else {
+            return fail(Diagnostic::error("Invalid import ID", format!("{id:?} is not namespace/name.")));
+        };
+        let kube = match ctx.kube().await {
+            Ok(kube) => kube,
+            Err(d) => return fail(d),
+        };
+        let release_name = format!("{name}-{}", self.0.chart());
+        let release = match kube.latest_release(namespace, &release_name).await {
+            Ok(Some(release)) => release,
+            Ok(None) => {
+                return fail(Diagnostic::error(
+                    "Release not found",
+                    format!("No Helm release {release_name} in namespace {namespace}."),
+                ));
+            }
+            Err(e) => return fail(Diagnostic::error(format!("Reading release {name} failed"), e.to_string())),
+        };
+        if release.chart_name != self.0.chart() {
+            return fail(Diagnostic::error(
+                "Not this kind of release",
+                format!("{id} runs chart {:?}, not {:?}.", release.chart_name, self.0.chart()),
+            ));
+        }
+        let mut state: BTreeMap<String, Value> =
+            self.schema().block.attributes.iter().map(|a| (a.name.clone(), Value::Null)).collect();
+        state.insert("name".into(), Value::string(name));
+        state.insert("namespace".into(), Value::string(namespace));
+        state.insert("id".into(), Value::string(id));
+        state.insert("wait".into(), Value::Bool(true));
+        state.insert("timeout".into(), Value::string(DEFAULT_TIMEOUT));
+        for (key, value) in self.0.defaults() {
+            state.insert(key.to_string(), value);
+        }
+        for (key, value) in self.0.attributes_from_values(&release.values) {
+            state.insert(key, value);
+        }
+        let planned = Value::Object(state);
+        let mut state = self.state_from(&planned, &release);
+        if let Value::Object(object) = &mut state {
+            for (key, value) in self.0.outputs(name, namespace, &planned) {
+                object.insert(key.into(), value);
+            }
+        }
+        ImportResponse {
+            imported: vec![ImportedResource { type_name: self.0.type_name().to_string(), state, private: Vec::new() }],
+            diagnostics: Diagnostics::default(),
+        }
+    }
+}
