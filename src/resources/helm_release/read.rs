@@ -39,6 +39,7 @@ impl<K: ReleaseKind> HelmRelease<K> {
         };
         // What the release runs now, as attributes: a rollback or upgrade by hand shows as a change.
         for (key, value) in self.0.attributes_from_values(&release.values) {
+            let value = as_configured(value, current_state.attr(&key));
             state.insert(key, value);
         }
         let mut diagnostics = Diagnostics::default();
@@ -136,5 +137,29 @@ impl<K: ReleaseKind> HelmRelease<K> {
             imported: vec![ImportedResource { type_name: self.0.type_name().to_string(), state, private: Vec::new() }],
             diagnostics: Diagnostics::default(),
         }
+    }
+}
+
+/// Chart values cannot tell an empty map from an absent one: the configuration's choice stands,
+/// or `config = {}` would read back as null and plan a change on every run.
+fn as_configured(read: Value, state: &Value) -> Value {
+    let empty = |v: &Value| matches!(v, Value::Map(m) if m.is_empty());
+    if read.is_null() && empty(state) { state.clone() } else { read }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn an_empty_map_and_an_absent_one_read_back_as_configured() {
+        let empty = Value::Map(BTreeMap::new());
+        assert_eq!(as_configured(Value::Null, &empty), empty);
+        assert_eq!(as_configured(Value::Null, &Value::Null), Value::Null);
+        let set = Value::Map(BTreeMap::from([("a".to_string(), Value::string("1"))]));
+        assert_eq!(as_configured(set.clone(), &empty), set, "a change made by hand still shows");
+        assert_eq!(as_configured(Value::Null, &set), Value::Null, "so does a removal");
     }
 }
