@@ -131,7 +131,7 @@ fn recover(stack: &Stack, workspace: &Workspace, prefix: &str) {
 #[test]
 fn a_broker_killed_while_200_topics_are_created() {
     let _serial = serial();
-    let stack = Stack::from_env();
+    let Some(stack) = Stack::from_env() else { return };
     let witness = Witness::new(&stack);
     let prefix = unique("fault-broker");
     let workspace = Workspace::new(&stack);
@@ -149,7 +149,7 @@ fn a_broker_killed_while_200_topics_are_created() {
 #[test]
 fn the_controller_killed_during_a_replication_factor_change() {
     let _serial = serial();
-    let stack = Stack::from_env();
+    let Some(stack) = Stack::from_env() else { return };
     let prefix = unique("fault-controller");
     let workspace = Workspace::new(&stack);
     workspace.write(&format!("{}{}", provider(&stack), topics(&prefix, 3, 1)));
@@ -188,7 +188,7 @@ fn the_controller_killed_during_a_replication_factor_change() {
 #[test]
 fn the_zookeeper_leader_killed_during_an_apply() {
     let _serial = serial();
-    let stack = Stack::from_env();
+    let Some(stack) = Stack::from_env() else { return };
     let witness = Witness::new(&stack);
     let prefix = unique("fault-zk");
     let workspace = Workspace::new(&stack);
@@ -226,9 +226,10 @@ fn release_status(stack: &Stack, namespace: &str) -> String {
 #[test]
 fn the_apiserver_restarted_during_a_helm_upgrade() {
     let _serial = serial();
-    let stack = Stack::from_env();
+    let Some(stack) = Stack::from_env() else { return };
     let witness = Witness::new(&stack);
     let namespace = unique("fault-apiserver");
+    let _cleanup = stack.namespace_cleanup(&namespace);
     let workspace = Workspace::new(&stack);
     workspace.write(&format!("{}{}", provider(&stack), ensemble(&namespace, "nano")));
     workspace.apply();
@@ -249,7 +250,6 @@ fn the_apiserver_restarted_during_a_helm_upgrade() {
     assert!(!statuses.contains("pending"), "release statuses after recovery: {statuses}");
     witness.assert_intact(&stack);
     workspace.destroy();
-    stack.kubectl(&["delete", "namespace", &namespace, "--wait=false"]);
 }
 
 /// Every running process of the provider binary this test built.
@@ -265,10 +265,11 @@ fn provider_pids() -> Vec<i32> {
 #[test]
 fn the_provider_killed_mid_apply() {
     let _serial = serial();
-    let stack = Stack::from_env();
+    let Some(stack) = Stack::from_env() else { return };
     let witness = Witness::new(&stack);
     let prefix = unique("fault-provider");
     let namespace = unique("fault-provider");
+    let _cleanup = stack.namespace_cleanup(&namespace);
     let workspace = Workspace::new(&stack);
     workspace.write(&format!("{}{}{}", provider(&stack), topics(&prefix, 100, 2), ensemble(&namespace, "nano")));
     let apply = workspace.spawn_apply();
@@ -285,7 +286,6 @@ fn the_provider_killed_mid_apply() {
     assert_eq!(workspace.resource("hikube_zookeeper_ensemble.zk")["status"], "deployed");
     witness.assert_intact(&stack);
     workspace.destroy();
-    stack.kubectl(&["delete", "namespace", &namespace, "--wait=false"]);
 }
 
 fn provider_with_request_timeout(stack: &Stack, timeout: &str) -> String {
@@ -299,7 +299,7 @@ fn provider_with_request_timeout(stack: &Stack, timeout: &str) -> String {
 #[test]
 fn a_frozen_bootstrap_broker_during_a_plan() {
     let _serial = serial();
-    let stack = Stack::from_env();
+    let Some(stack) = Stack::from_env() else { return };
     let prefix = unique("fault-frozen");
     let workspace = Workspace::new(&stack);
     workspace.write(&format!("{}{}", provider_with_request_timeout(&stack, "5s"), topics(&prefix, 200, 3)));
@@ -324,7 +324,7 @@ fn a_frozen_bootstrap_broker_during_a_plan() {
 #[test]
 fn a_create_colliding_with_a_foreign_topic_while_the_connection_is_unknown_at_plan() {
     let _serial = serial();
-    let stack = Stack::from_env();
+    let Some(stack) = Stack::from_env() else { return };
     let topic = unique("fault-foreign");
     let foreign = NewTopic { name: topic.clone(), partitions: 1, replication_factor: 1, configs: BTreeMap::new() };
     block_on(cluster(&stack).create_topic(&foreign, false, Duration::from_secs(60))).expect("the foreign topic");

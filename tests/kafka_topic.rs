@@ -178,14 +178,14 @@ fn lifecycle(stack: &Stack, ws: &Workspace, provider: &str, name: &str) {
 
 #[test]
 fn lifecycle_over_plaintext() {
-    let stack = Stack::from_env();
+    let Some(stack) = Stack::from_env() else { return };
     let ws = Workspace::new(&stack);
     lifecycle(&stack, &ws, &plaintext_provider(&stack), &unique("tf-plain"));
 }
 
 #[test]
 fn lifecycle_over_sasl_ssl() {
-    let stack = Stack::from_env();
+    let Some(stack) = Stack::from_env() else { return };
     let ws = Workspace::new(&stack).env("TF_VAR_kafka_password", &stack.sasl_password());
     lifecycle(&stack, &ws, &sasl_provider(&stack), &unique("tf-sasl"));
     let state = std::fs::read_to_string(ws.path().join("terraform.tfstate")).unwrap_or_default();
@@ -194,7 +194,7 @@ fn lifecycle_over_sasl_ssl() {
 
 #[test]
 fn import_with_the_cli_and_with_an_import_block_then_no_diff() {
-    let stack = Stack::from_env();
+    let Some(stack) = Stack::from_env() else { return };
     let provider = plaintext_provider(&stack);
     let name = unique("tf-import");
     let creator = Workspace::new(&stack);
@@ -228,7 +228,7 @@ fn import_with_the_cli_and_with_an_import_block_then_no_diff() {
 
 #[test]
 fn topic_deleted_out_of_band_is_recreated() {
-    let stack = Stack::from_env();
+    let Some(stack) = Stack::from_env() else { return };
     let ws = Workspace::new(&stack);
     let name = unique("tf-recreate");
     ws.write(&format!("{}{}", plaintext_provider(&stack), topic(&name, 1, Some(1), &[])));
@@ -243,7 +243,7 @@ fn topic_deleted_out_of_band_is_recreated() {
 
 #[test]
 fn partition_decrease_is_refused_unless_replacement_is_opted_into() {
-    let stack = Stack::from_env();
+    let Some(stack) = Stack::from_env() else { return };
     let provider = plaintext_provider(&stack);
     let ws = Workspace::new(&stack);
     let name = unique("tf-decrease");
@@ -270,7 +270,7 @@ fn partition_decrease_is_refused_unless_replacement_is_opted_into() {
 
 #[test]
 fn refusals_name_the_attribute_and_leave_the_cluster_alone() {
-    let stack = Stack::from_env();
+    let Some(stack) = Stack::from_env() else { return };
     let provider = plaintext_provider(&stack);
     let ws = Workspace::new(&stack);
     let cases: Vec<(String, &str, &str)> = vec![
@@ -311,7 +311,7 @@ fn refusals_name_the_attribute_and_leave_the_cluster_alone() {
 /// starting another, and no message is lost.
 #[test]
 fn a_slow_reassignment_is_awaited_by_the_next_apply() {
-    let stack = Stack::from_env();
+    let Some(stack) = Stack::from_env() else { return };
     let provider = plaintext_provider(&stack);
     let name = unique("tf-slow-rf");
     let ws = Workspace::new(&stack);
@@ -409,7 +409,7 @@ fn a_slow_reassignment_is_awaited_by_the_next_apply() {
 
 #[test]
 fn a_name_colliding_with_an_existing_topic_in_metrics_is_refused_at_plan() {
-    let stack = Stack::from_env();
+    let Some(stack) = Stack::from_env() else { return };
     let provider = plaintext_provider(&stack);
     let base = unique("tf.collide");
     let existing = Workspace::new(&stack);
@@ -426,7 +426,7 @@ fn a_name_colliding_with_an_existing_topic_in_metrics_is_refused_at_plan() {
 
 #[test]
 fn connection_problems_are_reported_at_plan() {
-    let stack = Stack::from_env();
+    let Some(stack) = Stack::from_env() else { return };
     let name = unique("tf-conn");
     let ws = Workspace::new(&stack).env("TF_VAR_kafka_password", "wrong-password");
     ws.write(&format!("{}{}", sasl_provider(&stack), topic(&name, 1, None, &[])));
@@ -445,7 +445,7 @@ fn connection_problems_are_reported_at_plan() {
 
 #[test]
 fn unknown_connection_plans_without_contacting_the_cluster() {
-    let stack = Stack::from_env();
+    let Some(stack) = Stack::from_env() else { return };
     let name = unique("tf-later");
     let servers: Vec<String> = stack.plain_bootstrap.split(',').map(|s| format!("{s:?}")).collect();
     let ws = Workspace::new(&stack);
@@ -470,7 +470,7 @@ fn unknown_connection_plans_without_contacting_the_cluster() {
 #[test]
 fn a_large_refresh_reads_ahead_and_still_sees_every_drift() {
     const COUNT: usize = 150;
-    let stack = Stack::from_env();
+    let Some(stack) = Stack::from_env() else { return };
     let ws = Workspace::new(&stack).env("TF_LOG_PROVIDER", "debug");
     let prefix = unique("tf-readahead");
     ws.write(&format!(

@@ -84,8 +84,9 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn no_secret_in_logs_output_state_argv_or_temp_files() {
-    let stack = Stack::from_env();
+    let Some(stack) = Stack::from_env() else { return };
     let namespace = unique("secrets");
+    let _cleanup = stack.namespace_cleanup(&namespace);
     let token = kube_token(&stack, &namespace);
     let password = stack.sasl_password();
     let (client_key, client_cert) = client_key_and_cert();
@@ -235,5 +236,4 @@ resource "hikube_zookeeper_ensemble" "zk" {{
 
     workspace.destroy();
     stack.kubectl(&["delete", "clusterrolebinding", &namespace]);
-    stack.kubectl(&["delete", "namespace", &namespace, "--wait=false"]);
 }
