@@ -82,7 +82,8 @@ impl ReleaseKind for KafkaCluster {
                 "replicas",
                 Type::Number,
                 "Brokers (3). Growing is in place; shrinking is refused while the brokers to remove hold partition replicas.",
-            ),
+            )
+            .with_default(Value::int(3)),
             Attribute::required(
                 "zookeeper",
                 Type::String,
@@ -92,17 +93,18 @@ impl ReleaseKind for KafkaCluster {
                 "zookeeper_chroot",
                 Type::String,
                 "ZooKeeper path holding this cluster's metadata (`/hikube/<namespace>/<name>`). Changing it replaces the cluster.",
-            ),
+            )
+            .requires_replace(),
         ];
         attributes.extend(sizing_attributes("10Gi", "medium", IMAGE));
         attributes.extend([
             Attribute::optional("config", Type::map(Type::String), "Broker settings (`server.properties`) on top of the defaults; a change rolls the brokers, one at a time: the next restarts only once the last is registered again and back in the in-sync replicas of every partition it hosts (its readiness)."),
-            Attribute::optional_computed("external", Type::Bool, "Expose each broker through a LoadBalancer on port 9094 with TLS, as Hikube does (false)."),
+            Attribute::optional_computed("external", Type::Bool, "Expose each broker through a LoadBalancer on port 9094 with TLS, as Hikube does (false).").with_default(Value::Bool(false)),
             Attribute::optional("external_domain", Type::String, "DNS domain under which the external LoadBalancers are published (`<name>-kafka-<n>.<domain>`); required with `external`."),
             Attribute::optional("tls_secret_name", Type::String, "Secret with `tls.crt`, `tls.key` and `ca.crt` for the TLS listener on 9093 (and 9094). TLS is on when set."),
-            Attribute::optional_computed("deletion_protection", Type::Bool, "Refuse to destroy the cluster (true). Set false and apply before destroying."),
-            Attribute::optional_computed("delete_volumes", Type::Bool, "Delete the brokers' volumes, and so their data, on destroy or replacement (false: they are kept and reused by a cluster of the same name)."),
-            Attribute::optional_computed("atomic", Type::Bool, "Roll an upgrade back by itself when it fails (true)."),
+            Attribute::optional_computed("deletion_protection", Type::Bool, "Refuse to destroy the cluster (true). Set false and apply before destroying.").with_default(Value::Bool(true)),
+            Attribute::optional_computed("delete_volumes", Type::Bool, "Delete the brokers' volumes, and so their data, on destroy or replacement (false: they are kept and reused by a cluster of the same name).").with_default(Value::Bool(false)),
+            Attribute::optional_computed("atomic", Type::Bool, "Roll an upgrade back by itself when it fails (true).").with_default(Value::Bool(true)),
             kafka_connection::attribute("kafka", "How the provider reaches these brokers to check a broker-count decrease; the provider's `kafka` when unset."),
             Attribute::computed("bootstrap_servers", Type::list(Type::String), "In-cluster plaintext bootstrap address (port 9092). Known once the cluster is installed: topics that connect through it are checked at apply."),
             Attribute::computed("tls_bootstrap_servers", Type::list(Type::String), "In-cluster TLS bootstrap address (port 9093) when TLS is on; known once the cluster is installed."),
@@ -110,23 +112,6 @@ impl ReleaseKind for KafkaCluster {
             Attribute::computed("service_names", Type::list(Type::String), "The Services of the cluster."),
         ]);
         attributes
-    }
-
-    fn defaults(&self) -> Vec<(&'static str, Value)> {
-        vec![
-            ("replicas", Value::int(3)),
-            ("storage_size", Value::string("10Gi")),
-            ("resources_preset", Value::string("medium")),
-            ("image", Value::string(IMAGE)),
-            ("external", Value::Bool(false)),
-            ("deletion_protection", Value::Bool(true)),
-            ("delete_volumes", Value::Bool(false)),
-            ("atomic", Value::Bool(true)),
-        ]
-    }
-
-    fn replace_on_change(&self) -> &'static [&'static str] {
-        &["storage_class", "zookeeper_chroot"]
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {

@@ -2,6 +2,7 @@
 //! Terraform values into typed configuration at the boundary and calling the domain layer.
 
 mod duration;
+mod framework;
 mod helm_release;
 pub mod intents;
 pub mod kafka_cluster;

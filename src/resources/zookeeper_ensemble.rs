@@ -42,34 +42,22 @@ impl ReleaseKind for ZookeeperEnsemble {
              caught up, and no member restarts. A removed member's volume goes with its pod. The provider reconfigures \
              through the first member's container, so its Kubernetes identity needs `create` on `pods/exec` for a size \
              change.",
-        )];
+        )
+        .with_default(Value::int(3))];
         attributes.extend(sizing_attributes("5Gi", "small", IMAGE));
         attributes.push(Attribute::optional_computed(
             "delete_volumes",
             Type::Bool,
             "Delete the members' volumes, and so the ensemble's data, on destroy or replacement (false: they are kept \
              and reused by an ensemble of the same name).",
-        ));
+        )
+        .with_default(Value::Bool(false)));
         attributes.push(Attribute::computed(
             "connect_string",
             Type::String,
             "`host:port` of the ensemble's client Service, for `hikube_kafka_cluster.zookeeper`.",
         ));
         attributes
-    }
-
-    fn defaults(&self) -> Vec<(&'static str, Value)> {
-        vec![
-            ("replicas", Value::int(3)),
-            ("storage_size", Value::string("5Gi")),
-            ("resources_preset", Value::string("small")),
-            ("image", Value::string(IMAGE)),
-            ("delete_volumes", Value::Bool(false)),
-        ]
-    }
-
-    fn replace_on_change(&self) -> &'static [&'static str] {
-        &["storage_class"]
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::proto;
-use super::value::Type;
+use super::value::{Type, Value};
 
 #[derive(Clone, Debug, Default)]
 pub struct Schema {
@@ -45,6 +45,12 @@ pub struct Attribute {
     pub computed: bool,
     pub sensitive: bool,
     pub deprecated: bool,
+    /// What the plan puts in place of a null configuration value (optional and computed
+    /// attributes): declared here once, so that plan, docs and the model read the same one.
+    pub default: Option<Value>,
+    /// A planned value that differs from the prior state's, or is not known yet, replaces the
+    /// resource.
+    pub requires_replace: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -67,6 +73,8 @@ impl Attribute {
             computed: false,
             sensitive: false,
             deprecated: false,
+            default: None,
+            requires_replace: false,
         }
     }
 
@@ -93,6 +101,16 @@ impl Attribute {
 
     pub fn sensitive(mut self) -> Attribute {
         self.sensitive = true;
+        self
+    }
+
+    pub fn with_default(mut self, value: Value) -> Attribute {
+        self.default = Some(value);
+        self
+    }
+
+    pub fn requires_replace(mut self) -> Attribute {
+        self.requires_replace = true;
         self
     }
 

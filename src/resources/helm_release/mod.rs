@@ -43,10 +43,6 @@ pub trait ReleaseKind: Send + Sync + 'static {
     fn description(&self) -> &'static str;
     /// The attributes of this kind, beside the ones every release has.
     fn attributes(&self) -> Vec<Attribute>;
-    /// Values for attributes the configuration leaves out.
-    fn defaults(&self) -> Vec<(&'static str, Value)>;
-    /// Attributes whose change replaces the release.
-    fn replace_on_change(&self) -> &'static [&'static str];
     fn validate(&self, config: &Value) -> Diagnostics;
     /// The chart values for a wholly known planned state; every attribute is represented, so
     /// that [`ReleaseKind::attributes_from_values`] gives back exactly what the plan had.
@@ -114,22 +110,26 @@ fn common_attributes() -> Vec<Attribute> {
             "name",
             Type::String,
             "Release name: lowercase letters, digits and '-', at most 40 characters. Changing it replaces the release.",
-        ),
+        )
+        .requires_replace(),
         Attribute::optional_computed(
             "namespace",
             Type::String,
             "Namespace of the release; the provider's `namespace` when unset. Changing it replaces the release.",
-        ),
+        )
+        .requires_replace(),
         Attribute::optional_computed(
             "wait",
             Type::Bool,
             "Wait until every pod is Ready before reporting success (default true).",
-        ),
+        )
+        .with_default(Value::Bool(true)),
         Attribute::optional_computed(
             "timeout",
             Type::String,
             "How long an install, upgrade or uninstall may take (`10m`).",
-        ),
+        )
+        .with_default(Value::string(DEFAULT_TIMEOUT)),
         Attribute::nested(
             "chart",
             Nesting::Single,

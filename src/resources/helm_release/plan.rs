@@ -1,31 +1,7 @@
 //! Plan: the chart rendered to a digest, the attributes that replace the release, and the
 //! checks a release still to be installed meets against the cluster.
 
-use std::collections::BTreeMap;
-
 use super::*;
-
-/// The attributes whose planned value replaces the release: `name`, `namespace` and the kind's
-/// own, when they change or are not known yet (a value known only at apply may differ, and an
-/// in-place update Terraform then finds changed is an inconsistent plan).
-fn replacing_attributes(
-    prior: &Value,
-    planned: &BTreeMap<String, Value>,
-    kind_specific: &[&'static str],
-) -> Vec<AttrPath> {
-    if prior.is_null() {
-        return Vec::new();
-    }
-    ["name", "namespace"]
-        .iter()
-        .chain(kind_specific)
-        .filter(|name| {
-            let after = planned.get(**name).unwrap_or(&Value::Null);
-            !after.is_wholly_known() || after != prior.attr(name)
-        })
-        .map(|name| AttrPath::root(name))
-        .collect()
-}
 
 /// A replacement under the same name and namespace installs a release whose pods claim the
 /// volumes the old one left (Helm keeps them): a new storage class silently does not apply, and
@@ -122,19 +98,15 @@ impl<K: ReleaseKind> HelmRelease<K> {
         let Value::Object(mut planned) = proposed_new_state else {
             return PlanResponse { diagnostics, ..Default::default() };
         };
-        let default_namespace =
-            if ctx.config.is_deferred("namespace") { unknown() } else { Value::string(&ctx.config.namespace) };
-        let common_defaults = [
-            ("namespace", default_namespace),
-            ("wait", Value::Bool(true)),
-            ("timeout", Value::string(DEFAULT_TIMEOUT)),
-        ];
-        for (name, default) in common_defaults.into_iter().chain(self.0.defaults()) {
-            if config.attr(name).is_null() {
-                planned.insert(name.to_string(), default);
-            }
+        // The provider's namespace: a default the schema cannot hold, since it comes from the
+        // provider's configuration.
+        if config.attr("namespace").is_null() {
+            let namespace =
+                if ctx.config.is_deferred("namespace") { unknown() } else { Value::string(&ctx.config.namespace) };
+            planned.insert("namespace".into(), namespace);
         }
-        let requires_replace = replacing_attributes(&prior_state, &planned, self.0.replace_on_change());
+        let requires_replace =
+            crate::resources::framework::plan_declared(&self.schema().block, &prior_state, &config, &mut planned);
         if let Some(d) = volumes_rebound(&prior_state, &requires_replace) {
             diagnostics.push(d);
         }
@@ -222,28 +194,32 @@ impl<K: ReleaseKind> HelmRelease<K> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
+    /// The releases used to plan an in-place update when their name became unknown, which
+    /// Terraform then rejected: the schema now says what replaces, and the planner applies it.
     #[test]
-    fn an_unknown_or_changed_name_replaces_and_an_unchanged_one_does_not() {
+    fn an_unknown_or_changed_name_replaces_a_release_and_an_unchanged_one_does_not() {
+        let schema = HelmRelease(crate::resources::zookeeper_ensemble::ZookeeperEnsemble).schema();
         let prior = Value::Object(BTreeMap::from([
             ("name".to_string(), Value::string("events")),
             ("namespace".to_string(), Value::string("data")),
             ("storage_class".to_string(), Value::Null),
         ]));
-        let planned = |name: Value| {
-            BTreeMap::from([
+        let replaces = |name: Value, class: Value| {
+            let mut planned = BTreeMap::from([
                 ("name".to_string(), name),
                 ("namespace".to_string(), Value::string("data")),
-                ("storage_class".to_string(), Value::Null),
-            ])
+                ("storage_class".to_string(), class),
+            ]);
+            let config = Value::Object(planned.clone());
+            crate::resources::framework::plan_declared(&schema.block, &prior, &config, &mut planned)
         };
-        assert!(replacing_attributes(&prior, &planned(Value::string("events")), &["storage_class"]).is_empty());
-        assert_eq!(
-            replacing_attributes(&prior, &planned(Value::unknown()), &["storage_class"]),
-            vec![AttrPath::root("name")]
-        );
-        assert!(replacing_attributes(&Value::Null, &planned(Value::unknown()), &[]).is_empty(), "a create");
+        assert!(replaces(Value::string("events"), Value::Null).is_empty());
+        assert_eq!(replaces(Value::unknown(), Value::Null), [AttrPath::root("name")]);
+        assert_eq!(replaces(Value::string("events"), Value::string("fast")), [AttrPath::root("storage_class")]);
     }
 
     /// A replacement forced by storage_class or zookeeper_chroot re-bound the kept volumes of the

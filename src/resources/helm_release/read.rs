@@ -118,10 +118,10 @@ impl<K: ReleaseKind> HelmRelease<K> {
         state.insert("name".into(), Value::string(name));
         state.insert("namespace".into(), Value::string(namespace));
         state.insert("id".into(), Value::string(id));
-        state.insert("wait".into(), Value::Bool(true));
-        state.insert("timeout".into(), Value::string(DEFAULT_TIMEOUT));
-        for (key, value) in self.0.defaults() {
-            state.insert(key.to_string(), value);
+        for attribute in self.schema().block.attributes {
+            if let Some(default) = attribute.default {
+                state.insert(attribute.name, default);
+            }
         }
         for (key, value) in self.0.attributes_from_values(&release.values) {
             state.insert(key, value);

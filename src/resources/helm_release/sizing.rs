@@ -21,19 +21,22 @@ pub fn sizing_attributes(default_size: &str, default_preset: &str, default_image
             &format!(
                 "Volume size of each member, e.g. `{default_size}` (the default). Growing it resizes the volumes in place; shrinking is refused."
             ),
-        ),
+        )
+        .with_default(Value::string(default_size)),
         Attribute::optional(
             "storage_class",
             Type::String,
             "Storage class of the volumes; the cluster's default when unset. Changing it replaces the release (new volumes).",
-        ),
+        )
+        .requires_replace(),
         Attribute::optional_computed(
             "resources_preset",
             Type::String,
             &format!(
                 "Hikube's sizes (CPU / memory limit): nano 250m/128Mi, micro 500m/256Mi, small 1/512Mi, medium 1/1Gi, large 2/2Gi, xlarge 4/4Gi, 2xlarge 8/8Gi. Default `{default_preset}`; `resources` overrides it."
             ),
-        ),
+        )
+        .with_default(Value::string(default_preset)),
         Attribute::nested(
             "resources",
             Nesting::Single,
@@ -47,7 +50,8 @@ pub fn sizing_attributes(default_size: &str, default_preset: &str, default_image
             ],
             "Explicit CPU and memory, instead of the preset.",
         ),
-        Attribute::optional_computed("image", Type::String, &format!("Container image (`{default_image}`).")),
+        Attribute::optional_computed("image", Type::String, &format!("Container image (`{default_image}`)."))
+            .with_default(Value::string(default_image)),
     ]
 }
 

@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 
 use kafka_protocol::error::ResponseError;
 
+use super::schema::schema;
 use super::{Target, TopicSpec, path_for, target, validate};
 use crate::kafka::topic_config::{ConfigOp, kind_of, same_value};
 use crate::kafka::{Cluster, NewTopic};
+use crate::resources::framework::plan_declared;
 use crate::resources::{Context, kafka_diagnostic};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::value::{Refinements, Value};
@@ -23,7 +25,7 @@ pub(super) async fn plan(ctx: &Context, request: PlanRequest) -> PlanResponse {
         diagnostics.push(Diagnostic::error("Invalid plan", "The proposed state is not an object."));
         return PlanResponse { diagnostics, ..Default::default() };
     };
-    let mut requires_replace = Vec::new();
+    let mut requires_replace = plan_declared(&schema().block, &prior_state, &config, &mut planned);
     let name = planned.get("name").cloned().unwrap_or_default();
     if prior_state.is_null() {
         planned.insert("id".into(), if name.is_unknown() { not_null_unknown() } else { name.clone() });
@@ -32,8 +34,7 @@ pub(super) async fn plan(ctx: &Context, request: PlanRequest) -> PlanResponse {
         }
     } else {
         planned.insert("id".into(), prior_state.attr("id").clone());
-        if &name != prior_state.attr("name") {
-            requires_replace.push(AttrPath::root("name"));
+        if requires_replace.contains(&AttrPath::root("name")) {
             planned.insert("id".into(), if name.is_unknown() { not_null_unknown() } else { name.clone() });
         }
         if let (Some(before), Some(after)) =

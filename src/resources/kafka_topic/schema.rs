@@ -19,7 +19,8 @@ pub fn schema() -> Schema {
                     "name",
                     Type::String,
                     "Topic name: at most 249 characters of `a-z A-Z 0-9 . _ -`. Changing it replaces the topic (its data is lost).",
-                ),
+                )
+                .requires_replace(),
                 Attribute::required(
                     "partitions",
                     Type::Number,
