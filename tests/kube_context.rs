@@ -5,7 +5,7 @@
 //!
 //! Alone in its test binary: it points HOME at a kubeconfig of its own.
 
-use terraform_provider_hikube::kube::{Connection, client_config};
+use terraform_provider_hikube::k8s::{Connection, client_config};
 
 const KUBECONFIG: &str = r#"apiVersion: v1
 kind: Config

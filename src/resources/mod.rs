@@ -37,7 +37,7 @@ pub struct Context {
     pub kafka_pool: Arc<kafka::Pool>,
     pub cancel: CancellationToken,
     /// Connected on first use, so that plans without ensembles or clusters never need it.
-    pub kube: Arc<tokio::sync::OnceCell<crate::kube::Kube>>,
+    pub kube: Arc<tokio::sync::OnceCell<crate::k8s::Kube>>,
     /// The API server's CA as a file for helm, written once, when a host is configured with a CA.
     pub kube_ca_file: Arc<std::sync::OnceLock<Result<tempfile::NamedTempFile, String>>>,
     /// Creates under way, so that what an interrupted apply left is told from a stranger's.
@@ -50,7 +50,7 @@ impl Context {
         self.config.is_deferred("kubernetes")
     }
 
-    pub async fn kube(&self) -> Result<&crate::kube::Kube, Diagnostic> {
+    pub async fn kube(&self) -> Result<&crate::k8s::Kube, Diagnostic> {
         if self.kube_deferred() {
             return Err(Diagnostic::error(
                 "Kubernetes connection not known yet",
@@ -59,7 +59,7 @@ impl Context {
             .at(AttrPath::root("kubernetes")));
         }
         self.kube
-            .get_or_try_init(|| async { crate::kube::Kube::connect(&self.config.kube_connection()).await })
+            .get_or_try_init(|| async { crate::k8s::Kube::connect(&self.config.kube_connection()).await })
             .await
             .map_err(|e| {
                 Diagnostic::error(

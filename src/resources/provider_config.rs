@@ -40,9 +40,9 @@ impl ProviderConfig {
         self.deferred.contains(&attribute)
     }
 
-    pub fn kube_connection(&self) -> crate::kube::Connection {
+    pub fn kube_connection(&self) -> crate::k8s::Connection {
         let k = &self.kubernetes;
-        crate::kube::Connection {
+        crate::k8s::Connection {
             config_path: k.config_path.clone(),
             context: k.config_context.clone(),
             host: k.host.clone(),

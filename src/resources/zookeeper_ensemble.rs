@@ -8,7 +8,7 @@ use serde_json::{Value as Json, json};
 use super::helm_release::{
     Change, ReleaseKind, replicas, sizing_attributes, sizing_from_values, sizing_values, validate_sizing,
 };
-use crate::kube::Kube;
+use crate::k8s::Kube;
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::schema::Attribute;
 use crate::tfplugin::value::{Type, Value};

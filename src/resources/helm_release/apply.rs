@@ -68,7 +68,7 @@ fn humanize(d: Duration) -> String {
 impl<K: ReleaseKind> HelmRelease<K> {
     /// The journal's name for a release: the API server the provider reaches, then namespace
     /// and release name.
-    pub(super) fn intent_target(kube: &crate::kube::Kube, namespace: &str, release: &str) -> String {
+    pub(super) fn intent_target(kube: &crate::k8s::Kube, namespace: &str, release: &str) -> String {
         format!("{}/{namespace}/{release}", kube.cluster_url())
     }
 
@@ -89,7 +89,7 @@ impl<K: ReleaseKind> HelmRelease<K> {
     /// with none ever deployed, an uninstall so the install starts over.
     async fn recover(
         &self,
-        kube: &crate::kube::Kube,
+        kube: &crate::k8s::Kube,
         helm: &helm::Helm,
         release: &Release,
         timeout: Duration,

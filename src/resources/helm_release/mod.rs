@@ -25,7 +25,7 @@ pub use sizing::{
 
 use super::{Context, Resource, duration, provider_config::is_dns_label};
 use crate::helm::{self, ChartSource, Release, ReleaseStatus};
-use crate::kube::Kube;
+use crate::k8s::Kube;
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::schema::{Attribute, Nesting, Schema};
 use crate::tfplugin::value::{Refinements, Type, Value};

@@ -63,7 +63,7 @@ impl<K: ReleaseKind> HelmRelease<K> {
                  running on it (the resource's timeout plus a minute after it started).",
             ));
         } else {
-            match crate::kube::live_drift(kube.client(), &namespace, &release.manifest).await {
+            match crate::k8s::live_drift(kube.client(), &namespace, &release.manifest).await {
                 Ok(drifts) if !drifts.is_empty() => {
                     let mut lines: Vec<String> = drifts.iter().take(DRIFT_LINES).map(|d| format!("- {d}")).collect();
                     if drifts.len() > DRIFT_LINES {

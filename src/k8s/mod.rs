@@ -1,13 +1,14 @@
 //! Kubernetes, as the Helm-backed resources need it: the connection, a release's record from
-//! its Secret, and the comparison of live objects with the release manifest that reveals
-//! changes made behind Terraform's back.
+//! its Secret, the comparison of live objects with the release manifest that reveals changes
+//! made behind Terraform's back, and commands run in a pod (an ensemble's reconfiguration).
+//! Named `k8s` so that the `kube` crate it builds on keeps its name.
 
 mod drift;
 
-use ::kube::api::{Api, AttachParams, DeleteParams, ListParams, Patch, PatchParams, PropagationPolicy};
-use ::kube::config::{KubeConfigOptions, Kubeconfig};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
+use kube::api::{Api, AttachParams, DeleteParams, ListParams, Patch, PatchParams, PropagationPolicy};
+use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio::io::AsyncReadExt;
 
 pub use drift::{Drift, live_drift, subset_differences};
@@ -28,8 +29,8 @@ pub enum Error {
     ExecTimeout { pod: String, command: String, seconds: u64 },
 }
 
-impl From<::kube::Error> for Error {
-    fn from(e: ::kube::Error) -> Self {
+impl From<kube::Error> for Error {
+    fn from(e: kube::Error) -> Self {
         Error::Api(e.to_string())
     }
 }
@@ -47,7 +48,7 @@ pub struct Connection {
 
 #[derive(Clone)]
 pub struct Kube {
-    client: ::kube::Client,
+    client: kube::Client,
     cluster_url: String,
 }
 
@@ -55,7 +56,7 @@ impl Kube {
     pub async fn connect(connection: &Connection) -> Result<Kube, Error> {
         let config = client_config(connection).await?;
         let cluster_url = config.cluster_url.to_string();
-        let client = ::kube::Client::try_from(config).map_err(|e| Error::Config(e.to_string()))?;
+        let client = kube::Client::try_from(config).map_err(|e| Error::Config(e.to_string()))?;
         Ok(Kube { client, cluster_url })
     }
 
@@ -64,7 +65,7 @@ impl Kube {
         &self.cluster_url
     }
 
-    pub fn client(&self) -> ::kube::Client {
+    pub fn client(&self) -> kube::Client {
         self.client.clone()
     }
 
@@ -180,10 +181,9 @@ impl Kube {
 
 /// The client settings for a connection: host and token, or an entry of a kubeconfig, the
 /// same one helm is given.
-pub async fn client_config(connection: &Connection) -> Result<::kube::Config, Error> {
+pub async fn client_config(connection: &Connection) -> Result<kube::Config, Error> {
     let config = if let Some(host) = &connection.host {
-        let mut config =
-            ::kube::Config::new(host.parse().map_err(|_| Error::Config(format!("{host:?} is not a URL")))?);
+        let mut config = kube::Config::new(host.parse().map_err(|_| Error::Config(format!("{host:?} is not a URL")))?);
         config.auth_info.token = connection.token.clone().map(Into::into);
         config.accept_invalid_certs = connection.insecure;
         if let Some(pem) = &connection.ca_pem {
@@ -198,16 +198,16 @@ pub async fn client_config(connection: &Connection) -> Result<::kube::Config, Er
                 let path = expand_home(path);
                 let kubeconfig = Kubeconfig::read_from(&path)
                     .map_err(|e| Error::Config(format!("reading kubeconfig {}: {e}", path.display())))?;
-                ::kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                kube::Config::from_custom_kubeconfig(kubeconfig, &options)
                     .await
                     .map_err(|e| Error::Config(e.to_string()))?
             }
             // A context names an entry of the default kubeconfig, the one helm reads too
             // (KUBECONFIG, else ~/.kube/config); inferring would take its current context.
             (None, Some(_)) => {
-                ::kube::Config::from_kubeconfig(&options).await.map_err(|e| Error::Config(e.to_string()))?
+                kube::Config::from_kubeconfig(&options).await.map_err(|e| Error::Config(e.to_string()))?
             }
-            (None, None) => ::kube::Config::infer().await.map_err(|e| Error::Config(e.to_string()))?,
+            (None, None) => kube::Config::infer().await.map_err(|e| Error::Config(e.to_string()))?,
         }
     };
     Ok(config)
@@ -215,9 +215,9 @@ pub async fn client_config(connection: &Connection) -> Result<::kube::Config, Er
 
 /// A deletion whose object is already gone did what it was for; any other refusal (a 403
 /// above all) is an error the caller must see.
-fn absent_is_fine(result: Result<(), ::kube::Error>) -> Result<(), Error> {
+fn absent_is_fine(result: Result<(), kube::Error>) -> Result<(), Error> {
     match result {
-        Err(::kube::Error::Api(status)) if status.is_not_found() => Ok(()),
+        Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
         other => other.map_err(Error::from),
     }
 }
@@ -241,9 +241,9 @@ fn rustls_pki_types_from_pem(pem: &str) -> Result<Vec<Vec<u8>>, Error> {
 mod tests {
     use super::*;
 
-    fn api_error(code: u16, reason: &str) -> ::kube::Error {
-        let status = ::kube::core::Status::failure(reason, reason).with_code(code);
-        ::kube::Error::Api(Box::new(status))
+    fn api_error(code: u16, reason: &str) -> kube::Error {
+        let status = kube::core::Status::failure(reason, reason).with_code(code);
+        kube::Error::Api(Box::new(status))
     }
 
     /// grow_volumes used to swallow every API error, 403 included: an apply reported the

@@ -2,7 +2,7 @@
 //! Fields the API server adds (defaults, status, bookkeeping) are not drift; a field the
 //! manifest sets and someone changed, or an object someone deleted, is.
 
-use ::kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::Value as Json;
 
 use super::Error;
@@ -35,7 +35,7 @@ impl std::fmt::Display for Drift {
 }
 
 /// Compares each object of `manifest` with its live counterpart.
-pub async fn live_drift(client: ::kube::Client, namespace: &str, manifest: &str) -> Result<Vec<Drift>, Error> {
+pub async fn live_drift(client: kube::Client, namespace: &str, manifest: &str) -> Result<Vec<Drift>, Error> {
     let mut drifts = Vec::new();
     for object in manifest_objects(manifest)? {
         let (Some(api_version), Some(kind), Some(name)) =
