@@ -304,10 +304,20 @@ fn a_deployed_cluster_forms_its_quorum_keeps_acknowledged_records_and_its_metada
     assert_eq!(modes.iter().filter(|m| *m == "Mode: leader").count(), 1, "one leader of five: {modes:?}");
     assert_eq!(modes.iter().filter(|m| *m == "Mode: follower").count(), 4, "four followers: {modes:?}");
     assert!(deployed.member_starts().is_superset(&starts), "a member restarted while growing");
+    // Each new member joined with the running ensemble's list and itself (a non-voting follower
+    // until added), not with a voting list of five of its own.
+    for (pod, other) in [("events-zookeeper-3", "server.5="), ("events-zookeeper-4", "server.4=")] {
+        let seed = deployed.kubectl(&["exec", pod, "--", "cat", "/data/conf/zoo.cfg.dynamic.seed"]);
+        assert!(seed.contains("server.1=") && !seed.contains(other), "{pod} joined with {seed}");
+    }
     ws.assert_no_changes();
     let resized = Instant::now();
     ws.write(&config(&namespace, r#""log.retention.hours" = "72""#, false, false));
-    ws.apply();
+    let log = ws.clone_with_env("TF_LOG_PROVIDER", "info").apply_logged();
+    // The members leave the voting set before helm deletes their pods.
+    let reconfigured = log.find("reconfiguring the ensemble's voting members").expect("a reconfiguration");
+    let upgraded = log.find("installing or upgrading release").expect("an upgrade");
+    assert!(reconfigured < upgraded, "the shrink reconfigured after the upgrade:\n{log}");
     deployed.wait_until("the removed members' pods are gone", Duration::from_secs(120), || {
         deployed.member_starts().len() == 3
     });

@@ -72,6 +72,20 @@ wait_for() {
 
 # start_daemon NAME CMD...: starts a long-running process in its own session with its log
 # and pid file; a daemon that is already running is left alone, so `up` is idempotent.
+# write_if_changed FILE: FILE gets standard input, replaced in one rename and only when it
+# differs. A daemon that watches its configuration (kube-proxy exits when it changes) never sees
+# it half-written, and a restart of the stack around a running daemon leaves it alone.
+write_if_changed() {
+  local tmp
+  tmp=$(mktemp "$1.XXXXXX")
+  cat >"$tmp"
+  if cmp -s "$tmp" "$1"; then
+    rm -f "$tmp"
+  else
+    chmod 0644 "$tmp" && mv -f "$tmp" "$1"
+  fi
+}
+
 start_daemon() {
   local name=$1
   shift

@@ -167,7 +167,7 @@ YAML
 }
 
 start_kube_proxy() {
-  cat >"$(NODE_DIR)/kube-proxy.yaml" <<YAML
+  write_if_changed "$(NODE_DIR)/kube-proxy.yaml" <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: $(NODE_DIR)/kube-proxy.kubeconfig}

@@ -95,8 +95,9 @@ mod tests {
         assert_eq!(planned["size"], Value::string("9Gi"));
     }
 
-    /// The topic used to replace when its name became unknown and the releases did not, and so
-    /// planned an in-place update that Terraform then rejected.
+    /// One rule for every resource: the topic and the releases each had their own, and the
+    /// releases' once planned an in-place update for a name known only at apply, which
+    /// Terraform rejected.
     #[test]
     fn an_unknown_or_changed_value_replaces_and_an_unchanged_one_does_not() {
         let prior = Value::Object(object(&[("name", Value::string("events")), ("class", Value::Null)]));

@@ -94,6 +94,10 @@ impl ReleaseKind for ZookeeperEnsemble {
     /// restarting members with a new list (growing, old and new members could form two
     /// quorums; shrinking, lose the only one). Members leave the voting set before their pods
     /// go, and join it once their pods run and have caught up as non-voting followers.
+    fn steps_around_upgrade(&self, change: Change<'_>) -> bool {
+        replicas_of(change.prior) != replicas_of(change.planned) || change.resumes_unfinished()
+    }
+
     async fn before_upgrade(
         &self,
         kube: &Kube,
@@ -114,11 +118,9 @@ impl ReleaseKind for ZookeeperEnsemble {
         namespace: &str,
         change: Change<'_>,
     ) -> Result<(), Diagnostic> {
-        match (replicas_of(change.prior), replicas_of(change.planned)) {
-            (before, Some(after)) if before != Some(after) || change.resumes_unfinished() => {
-                set_members(kube, release, namespace, after).await
-            }
-            _ => Ok(()),
+        match replicas_of(change.planned) {
+            Some(after) => set_members(kube, release, namespace, after).await,
+            None => Ok(()),
         }
     }
 
@@ -151,8 +153,8 @@ async fn membership(kube: &Kube, release: &str, namespace: &str, command: &[&str
         Diagnostic::error(
             format!("Changing the members of ensemble {release} failed"),
             format!(
-                "{e}. No member was restarted; the next apply tries again. The provider's Kubernetes identity needs \
-                 `create` on `pods/exec` in namespace {namespace}."
+                "{e}. The voting members are unchanged unless the error says otherwise; the next apply tries again. \
+                 The provider's Kubernetes identity needs `create` on `pods/exec` in namespace {namespace}."
             ),
         )
         .at(AttrPath::root("replicas"))

@@ -37,7 +37,8 @@ impl Stack {
     /// test` on any machine runs every other test; `HIKUBE_REQUIRE_STACK` (set by `scripts/test`)
     /// makes a missing stack a failure instead.
     pub fn from_env() -> Option<Stack> {
-        if std::env::var_os("HIKUBE_STATE_DIR").is_none() && std::env::var_os("HIKUBE_REQUIRE_STACK").is_none() {
+        // HIKUBE_KUBECTL is set by `scripts/stack env` only (HIKUBE_STATE_DIR may be set by hand).
+        if std::env::var_os("HIKUBE_KUBECTL").is_none() && std::env::var_os("HIKUBE_REQUIRE_STACK").is_none() {
             use std::io::Write;
             let test = std::thread::current().name().unwrap_or("a test").to_string();
             // Written past the test harness's capture, so that the skip shows in a passing run.

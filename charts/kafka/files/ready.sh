@@ -12,8 +12,10 @@ exec 3<>/dev/tcp/127.0.0.1/9092
 # named (version 0: every topic).
 printf '\x00\x00\x00\x13\x00\x03\x00\x00\x00\x00\x00\x01\x00\x05ready\x00\x00\x00\x00' >&3
 size=$(head -c 4 <&3 | od -An -tu4 --endian=big | tr -d ' ')
-# head -c reads no further than asked: the answer is exactly the next $size bytes.
-mapfile -t bytes < <(head -c "$size" <&3 | od -An -tu1 -v | tr -s ' ' '\n' | sed '/^$/d')
+# head -c reads no further than asked: the answer is exactly the next $size bytes, as words
+# of digits (no globbing to fear).
+# shellcheck disable=SC2207
+bytes=($(head -c "$size" <&3 | od -An -tu1 -v))
 (( ${#bytes[@]} == size )) || { echo "short answer: ${#bytes[@]} of $size bytes" >&2; exit 1; }
 
 pos=4 # after the correlation id

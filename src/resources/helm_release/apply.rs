@@ -228,10 +228,12 @@ impl<K: ReleaseKind> HelmRelease<K> {
             }
         }
         let change = Change { prior: &prior_state, planned: &planned_state };
-        if !prior_state.is_null()
-            && let Err(d) = self.0.before_upgrade(&kube, &name, &namespace, change).await
-        {
-            return fail(prior_state, d);
+        let stepping = !prior_state.is_null() && self.0.steps_around_upgrade(change);
+        // Where a stepping apply stops, the state says the change is unfinished.
+        let known = |state: Value, revision: Option<i64>| if stepping { unfinished(state, revision) } else { state };
+        let revision_before = prior_state.attr("revision").as_i64();
+        if stepping && let Err(d) = self.0.before_upgrade(&kube, &name, &namespace, change).await {
+            return fail(known(prior_state.clone(), revision_before), d);
         }
         let options = InstallOptions {
             wait: planned_state.attr("wait").as_bool().unwrap_or(true),
@@ -260,29 +262,28 @@ impl<K: ReleaseKind> HelmRelease<K> {
         match (installed, release) {
             (Ok(()), Ok(Some(release))) => {
                 let state = self.state_from(&planned_state, &release);
-                if prior_state.is_null() {
+                if !stepping {
                     return ApplyResponse { new_state: state, ..Default::default() };
                 }
                 match self.0.after_upgrade(&kube, &name, &namespace, change).await {
                     Ok(()) => ApplyResponse { new_state: state, ..Default::default() },
-                    // The release is upgraded but the change not complete: the digest says so,
-                    // through refreshes, until an apply completes it.
-                    Err(d) => fail(with_digest(state, format!("{UNFINISHED}{}", release.revision)), d),
+                    Err(d) => fail(unfinished(state, Some(release.revision)), d),
                 }
             }
             (Ok(()), Ok(None)) => fail(
-                prior_state,
+                known(prior_state.clone(), revision_before),
                 Diagnostic::error(format!("Release {name} vanished"), "helm reported success but no release exists."),
             ),
-            (Ok(()), Err(e)) => {
-                fail(planned_state, Diagnostic::error(format!("Reading release {name} failed"), e.to_string()))
-            }
+            (Ok(()), Err(e)) => fail(
+                known(planned_state.clone(), None),
+                Diagnostic::error(format!("Reading release {name} failed"), e.to_string()),
+            ),
             // Failed: record the release as it now is (rolled back by --atomic, or failed).
             (Err(e), Ok(Some(release))) => {
                 let base = if prior_state.is_null() { planned_state } else { prior_state };
                 let detail = if options.atomic { " The release was rolled back to its previous revision." } else { "" };
                 ApplyResponse {
-                    new_state: self.state_from(&base, &release),
+                    new_state: known(self.state_from(&base, &release), Some(release.revision)),
                     diagnostics: Diagnostic::error(
                         format!("Installing or upgrading {name} failed"),
                         format!("{e}.{detail}"),
@@ -292,7 +293,7 @@ impl<K: ReleaseKind> HelmRelease<K> {
                 }
             }
             (Err(e), _) => fail(
-                if prior_state.is_null() { Value::Null } else { prior_state },
+                if prior_state.is_null() { Value::Null } else { known(prior_state.clone(), revision_before) },
                 helm_diagnostic(format!("Installing {name} failed"), &e),
             ),
         }

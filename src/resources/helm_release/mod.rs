@@ -63,6 +63,12 @@ pub trait ReleaseKind: Send + Sync + 'static {
     fn protected(&self, _state: &Value) -> bool {
         false
     }
+    /// Whether this change has steps of its own around helm's upgrade. An apply that stops
+    /// anywhere after the first of them leaves the state marked unfinished, so that the next
+    /// apply runs them again whatever the configuration then says.
+    fn steps_around_upgrade(&self, _change: Change<'_>) -> bool {
+        false
+    }
     /// Work on the running release that must precede an upgrade of it (an ensemble's members
     /// removed before their pods go). Idempotent: a failed apply is resumed by the next.
     async fn before_upgrade(
@@ -95,7 +101,7 @@ pub struct Change<'a> {
 }
 
 impl Change<'_> {
-    /// Whether an earlier apply upgraded the release and failed in the step after helm.
+    /// Whether an earlier apply stopped between the steps around helm's upgrade.
     pub fn resumes_unfinished(&self) -> bool {
         self.prior.attr("manifest_digest").as_str().is_some_and(|d| d.starts_with(UNFINISHED))
     }
@@ -237,9 +243,12 @@ impl<K: ReleaseKind> HelmRelease<K> {
 /// The digest prefix of a release whose upgrade helm completed and the provider did not.
 const UNFINISHED: &str = "unfinished:";
 
-fn with_digest(state: Value, digest: String) -> Value {
+/// The state marked as holding a change the provider has not finished: its digest matches no
+/// plan's, so the next plan shows an update and the next apply completes the change.
+fn unfinished(state: Value, revision: Option<i64>) -> Value {
     let Value::Object(mut state) = state else { return state };
-    state.insert("manifest_digest".into(), Value::String(digest));
+    let revision = revision.map_or_else(|| "?".to_string(), |r| r.to_string());
+    state.insert("manifest_digest".into(), Value::String(format!("{UNFINISHED}{revision}")));
     Value::Object(state)
 }
 

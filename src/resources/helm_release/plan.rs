@@ -198,8 +198,8 @@ mod tests {
 
     use super::*;
 
-    /// The releases used to plan an in-place update when their name became unknown, which
-    /// Terraform then rejected: the schema now says what replaces, and the planner applies it.
+    /// A release's replacing attributes as its schema declares them: a name known only at apply
+    /// replaces (an in-place update would be an inconsistent plan), an unchanged one does not.
     #[test]
     fn an_unknown_or_changed_name_replaces_a_release_and_an_unchanged_one_does_not() {
         let schema = HelmRelease(crate::resources::zookeeper_ensemble::ZookeeperEnsemble).schema();

@@ -43,14 +43,13 @@ impl<K: ReleaseKind> HelmRelease<K> {
             state.insert(key, value);
         }
         let mut diagnostics = Diagnostics::default();
-        let unfinished = format!("{UNFINISHED}{}", release.revision);
-        if current_state.attr("manifest_digest").as_str() == Some(unfinished.as_str()) {
-            state.insert("manifest_digest".into(), Value::String(unfinished));
+        if let Some(marker) = current_state.attr("manifest_digest").as_str().filter(|d| d.starts_with(UNFINISHED)) {
+            state.insert("manifest_digest".into(), Value::string(marker));
             diagnostics.push(Diagnostic::warning(
                 format!("The last change to {name} is unfinished"),
-                "helm upgraded the release, but the step after it failed (see that apply's error). The next apply \
-                 completes it.",
-            ));
+                "An apply stopped between helm's upgrade and the provider's steps around it (see that apply's error). \
+                 The next apply completes it.",
+            ).at(AttrPath::root("manifest_digest")));
         } else if release.status != ReleaseStatus::Deployed {
             state.insert(
                 "manifest_digest".into(),
