@@ -141,15 +141,9 @@ fn replicas_of(state: &Value) -> Option<i64> {
 /// member, which every size keeps).
 async fn set_members(kube: &Kube, release: &str, namespace: &str, wanted: i64) -> Result<(), Diagnostic> {
     tracing::info!(release = %release, members = wanted, "reconfiguring the ensemble's voting members");
-    let members =
-        membership(kube, release, namespace, &["bash", "/conf/members.sh", "set", &wanted.to_string()]).await?;
-    tracing::info!(release = %release, members = ?members, "voting members");
-    Ok(())
-}
-
-async fn membership(kube: &Kube, release: &str, namespace: &str, command: &[&str]) -> Result<Vec<String>, Diagnostic> {
     let pod = format!("{release}-0");
-    let out = kube.exec(namespace, &pod, "zookeeper", command, MEMBERSHIP_TIMEOUT).await.map_err(|e| {
+    let command = ["bash", "/conf/members.sh", "set", &wanted.to_string()];
+    let out = kube.exec(namespace, &pod, "zookeeper", &command, MEMBERSHIP_TIMEOUT).await.map_err(|e| {
         Diagnostic::error(
             format!("Changing the members of ensemble {release} failed"),
             format!(
@@ -159,5 +153,7 @@ async fn membership(kube: &Kube, release: &str, namespace: &str, command: &[&str
         )
         .at(AttrPath::root("replicas"))
     })?;
-    Ok(out.lines().filter(|l| l.starts_with("server.")).map(str::to_string).collect())
+    let members: Vec<&str> = out.lines().filter(|l| l.starts_with("server.")).collect();
+    tracing::info!(release = %release, members = ?members, "voting members");
+    Ok(())
 }

@@ -230,10 +230,9 @@ impl<K: ReleaseKind> HelmRelease<K> {
         let change = Change { prior: &prior_state, planned: &planned_state };
         let stepping = !prior_state.is_null() && self.0.steps_around_upgrade(change);
         // Where a stepping apply stops, the state says the change is unfinished.
-        let known = |state: Value, revision: Option<i64>| if stepping { unfinished(state, revision) } else { state };
-        let revision_before = prior_state.attr("revision").as_i64();
+        let stopped = |state: Value| if stepping { unfinished(state) } else { state };
         if stepping && let Err(d) = self.0.before_upgrade(&kube, &name, &namespace, change).await {
-            return fail(known(prior_state.clone(), revision_before), d);
+            return fail(stopped(prior_state.clone()), d);
         }
         let options = InstallOptions {
             wait: planned_state.attr("wait").as_bool().unwrap_or(true),
@@ -267,15 +266,15 @@ impl<K: ReleaseKind> HelmRelease<K> {
                 }
                 match self.0.after_upgrade(&kube, &name, &namespace, change).await {
                     Ok(()) => ApplyResponse { new_state: state, ..Default::default() },
-                    Err(d) => fail(unfinished(state, Some(release.revision)), d),
+                    Err(d) => fail(unfinished(state), d),
                 }
             }
             (Ok(()), Ok(None)) => fail(
-                known(prior_state.clone(), revision_before),
+                stopped(prior_state.clone()),
                 Diagnostic::error(format!("Release {name} vanished"), "helm reported success but no release exists."),
             ),
             (Ok(()), Err(e)) => fail(
-                known(planned_state.clone(), None),
+                stopped(planned_state.clone()),
                 Diagnostic::error(format!("Reading release {name} failed"), e.to_string()),
             ),
             // Failed: record the release as it now is (rolled back by --atomic, or failed).
@@ -283,7 +282,7 @@ impl<K: ReleaseKind> HelmRelease<K> {
                 let base = if prior_state.is_null() { planned_state } else { prior_state };
                 let detail = if options.atomic { " The release was rolled back to its previous revision." } else { "" };
                 ApplyResponse {
-                    new_state: known(self.state_from(&base, &release), Some(release.revision)),
+                    new_state: stopped(self.state_from(&base, &release)),
                     diagnostics: Diagnostic::error(
                         format!("Installing or upgrading {name} failed"),
                         format!("{e}.{detail}"),
@@ -293,7 +292,7 @@ impl<K: ReleaseKind> HelmRelease<K> {
                 }
             }
             (Err(e), _) => fail(
-                if prior_state.is_null() { Value::Null } else { known(prior_state.clone(), revision_before) },
+                if prior_state.is_null() { Value::Null } else { stopped(prior_state.clone()) },
                 helm_diagnostic(format!("Installing {name} failed"), &e),
             ),
         }

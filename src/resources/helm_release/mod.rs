@@ -240,14 +240,16 @@ impl<K: ReleaseKind> HelmRelease<K> {
     }
 }
 
-/// The digest prefix of a release whose upgrade helm completed and the provider did not.
+/// The digest prefix of a state whose change an apply left between the steps around helm's
+/// upgrade.
 const UNFINISHED: &str = "unfinished:";
 
 /// The state marked as holding a change the provider has not finished: its digest matches no
-/// plan's, so the next plan shows an update and the next apply completes the change.
-fn unfinished(state: Value, revision: Option<i64>) -> Value {
+/// plan's, so the next plan shows an update and the next apply completes the change. The mark
+/// names the state's own revision, `?` while it is not known.
+fn unfinished(state: Value) -> Value {
+    let revision = state.attr("revision").as_i64().map_or_else(|| "?".to_string(), |r| r.to_string());
     let Value::Object(mut state) = state else { return state };
-    let revision = revision.map_or_else(|| "?".to_string(), |r| r.to_string());
     state.insert("manifest_digest".into(), Value::String(format!("{UNFINISHED}{revision}")));
     Value::Object(state)
 }
