@@ -7,6 +7,7 @@
 #                              (default: this pod) reports them; fails when none answers
 #   members.sh set N           makes members 1..N the voting members; run in a member's container
 #                              by the provider, before a shrink and after a growth
+#   members.sh server N        member N's line of a member list (for start.sh's seed)
 #
 # ZOOKEEPER_MEMBER is the printf template of a member's host name, given its ordinal.
 set -euo pipefail
@@ -15,9 +16,13 @@ member() {
   printf "server.%d=$ZOOKEEPER_MEMBER:2888:3888:participant;2181\n" "$1" "$(($1 - 1))"
 }
 
+# ask HOST WORD: what the member at HOST answers to a four-letter word.
+ask() {
+  timeout 10 bash -c 'exec 3<>"/dev/tcp/$0/2181" && printf "$1" >&3 && cat <&3' "$1" "$2"
+}
+
 current() {
-  timeout 10 bash -c 'exec 3<>"/dev/tcp/$0/2181" && printf conf >&3 && cat <&3' "${1:-127.0.0.1}" |
-    sed -n '/^membership:/,$p' | grep '^server\.'
+  ask "${1:-127.0.0.1}" conf | sed -n '/^membership:/,$p' | grep '^server\.'
 }
 
 ids() { sed 's/=.*//' | sort; }
@@ -25,6 +30,9 @@ ids() { sed 's/=.*//' | sort; }
 case ${1:-} in
 current)
   current "${2:-}"
+  ;;
+server)
+  member "$2"
   ;;
 set)
   [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || { echo "usage: members.sh set COUNT" >&2; exit 2; }
@@ -35,8 +43,7 @@ set)
     # are not there, leaving the ensemble less tolerant than its size says.
     for ((i = 1; i <= $2; i++)); do
       host=$(printf "$ZOOKEEPER_MEMBER" "$((i - 1))")
-      mode=$(timeout 10 bash -c 'exec 3<>"/dev/tcp/$0/2181" && printf srvr >&3 && cat <&3' "$host" 2>/dev/null |
-        sed -n 's/^Mode: //p' || true)
+      mode=$(ask "$host" srvr 2>/dev/null | sed -n 's/^Mode: //p' || true)
       [[ $mode == leader || $mode == follower ]] || {
         echo "member $i ($host) is not serving as a follower yet (${mode:-no answer}): try again once its pod is Ready" >&2
         exit 1
@@ -62,7 +69,7 @@ set)
   current
   ;;
 *)
-  echo "usage: members.sh current [HOST] | members.sh set COUNT" >&2
+  echo "usage: members.sh current [HOST] | members.sh set COUNT | members.sh server N" >&2
   exit 2
   ;;
 esac

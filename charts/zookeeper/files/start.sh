@@ -14,11 +14,11 @@ if [[ -z $dynamic ]] || ! grep -q "^server\.$myid=" "$dynamic" 2>/dev/null; then
     # A running ensemble that does not count this member (yet, or any more): it joins with the
     # ensemble's list plus itself, which ZooKeeper takes as a non-voting follower until a
     # reconfiguration adds it. It never brings a list of its own that could vote.
-    { grep -v "^server\.$myid=" <<<"$members" || true; printf "server.%d=$ZOOKEEPER_MEMBER:2888:3888:participant;2181\n" "$myid" "$((myid - 1))"; } >"$dynamic"
+    { grep -v "^server\.$myid=" <<<"$members" || true; bash /conf/members.sh server "$myid"; } >"$dynamic"
   else
     # No member serves: the ensemble is being created, of the members the release asks for.
     for ((i = 1; i <= $(cat /conf/replicas); i++)); do
-      printf "server.%d=$ZOOKEEPER_MEMBER:2888:3888:participant;2181\n" "$i" "$((i - 1))"
+      bash /conf/members.sh server "$i"
     done >"$dynamic"
   fi
 fi
