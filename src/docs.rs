@@ -1,6 +1,6 @@
 //! Registry documentation generated from the schemas' descriptions, in the tfplugindocs
-//! layout, with the examples under `examples/` embedded. `terraform-provider-hikube docs`
-//! writes it; a test fails when the committed pages differ from what this renders.
+//! layout, with the examples under `examples/` embedded. `cargo run --example docs`
+//! (`tools/docs.rs`) writes it; a test fails when the committed pages differ from what this renders.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;

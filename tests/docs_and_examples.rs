@@ -17,7 +17,7 @@ fn committed_docs_match_the_schemas() {
         let committed = std::fs::read_to_string(Path::new(ROOT).join(path)).unwrap_or_default();
         assert!(
             committed == *rendered,
-            "{} is out of date: run `cargo run -- docs` and commit the result",
+            "{} is out of date: run `cargo run --example docs` and commit the result",
             path.display()
         );
     }

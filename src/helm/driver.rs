@@ -84,6 +84,10 @@ impl Helm {
         tracing::debug!(command = name, helm_ms, success = output.status.success(), "helm finished");
         if !output.status.success() {
             let message = String::from_utf8_lossy(&output.stderr).trim().to_string();
+            // helm says so in one way for every command: "Error: <command>: release: not found".
+            if let Some(release) = message.strip_suffix(": release: not found").and_then(|m| m.rsplit(": ").next()) {
+                return Err(Error::ReleaseNotFound { command: name.to_string(), release: release.to_string() });
+            }
             return Err(Error::Command { command: name.to_string(), message });
         }
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
@@ -142,7 +146,7 @@ impl Helm {
             command.args(["--wait", "--cascade", "foreground"]);
         }
         match self.run(command, "uninstall", timeout).await {
-            Err(Error::Command { message, .. }) if message.contains("not found") => Ok(()),
+            Err(Error::ReleaseNotFound { .. }) => Ok(()),
             other => other.map(drop),
         }
     }

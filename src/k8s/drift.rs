@@ -53,7 +53,7 @@ pub async fn live_drift(client: kube::Client, namespace: &str, manifest: &str) -
                 drifts.push(Drift { object: label, field: String::new(), expected: "present".into(), actual: None })
             }
             Some(live) => {
-                let live = serde_json::to_value(&live).map_err(|e| Error::Api(e.to_string()))?;
+                let live = serde_json::to_value(&live).map_err(|e| Error::Unexpected(e.to_string()))?;
                 let mut expected = object.clone();
                 // Identity and bookkeeping are Helm's business, not the release's content.
                 if let Some(metadata) = expected.get_mut("metadata").and_then(Json::as_object_mut) {

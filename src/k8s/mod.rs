@@ -15,12 +15,16 @@ pub use drift::{Drift, live_drift, subset_differences};
 
 use crate::helm::{Release, decode_release_secret};
 
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("invalid Kubernetes connection settings: {0}")]
     Config(String),
+    /// The API server's answer or the way to it, with kube's cause (its status among them).
     #[error("Kubernetes API error: {0}")]
-    Api(String),
+    Api(#[from] kube::Error),
+    /// An object that does not read as the provider expects (a release Secret without data).
+    #[error("unexpected object: {0}")]
+    Unexpected(String),
     #[error(transparent)]
     Release(#[from] crate::helm::Error),
     #[error("`{command}` in pod {pod} failed: {detail}")]
@@ -29,9 +33,22 @@ pub enum Error {
     ExecTimeout { pod: String, command: String, seconds: u64 },
 }
 
-impl From<kube::Error> for Error {
-    fn from(e: kube::Error) -> Self {
-        Error::Api(e.to_string())
+impl Error {
+    /// The API server's status code, when it answered.
+    pub fn status_code(&self) -> Option<u16> {
+        match self {
+            Error::Api(kube::Error::Api(status)) => Some(status.code),
+            _ => None,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.status_code() == Some(404)
+    }
+
+    /// The provider's identity may not do this: its RBAC, not the request, needs a change.
+    pub fn is_forbidden(&self) -> bool {
+        self.status_code() == Some(403)
     }
 }
 
@@ -87,7 +104,7 @@ impl Kube {
             .data
             .as_ref()
             .and_then(|d| d.get("release"))
-            .ok_or_else(|| Error::Api(format!("release secret of {name} has no release data")))?;
+            .ok_or_else(|| Error::Unexpected(format!("release secret of {name} has no release data")))?;
         let mut release = decode_release_secret(&payload.0)?;
         release.recorded_at = secret.metadata.creation_timestamp.as_ref().map(|t| std::time::SystemTime::from(t.0));
         Ok(Some(release))
@@ -251,7 +268,8 @@ mod tests {
     #[test]
     fn only_a_missing_object_counts_as_deleted() {
         assert!(absent_is_fine(Err(api_error(404, "NotFound"))).is_ok());
-        assert!(matches!(absent_is_fine(Err(api_error(403, "Forbidden"))), Err(Error::Api(_))));
+        let forbidden = absent_is_fine(Err(api_error(403, "Forbidden"))).unwrap_err();
+        assert!(forbidden.is_forbidden() && !forbidden.is_not_found());
         assert!(absent_is_fine(Ok(())).is_ok());
     }
 }

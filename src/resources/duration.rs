@@ -1,5 +1,5 @@
-//! Durations as Terraform users write them: `90s`, `5m`, `1h30m`. Capped, so that no timeout
-//! can overflow the clock arithmetic done with it.
+//! Durations as Terraform users write them (`90s`, `5m`, `1h30m`), read by `humantime`.
+//! Capped, so that no timeout can overflow the clock arithmetic done with it.
 
 use std::time::Duration;
 
@@ -9,34 +9,18 @@ pub const MAX: Duration = Duration::from_secs(24 * 3600);
 pub fn parse(text: &str) -> Result<Duration, String> {
     let bad = || format!("{text:?} is not a duration such as \"30s\", \"5m\" or \"1h30m\"");
     let too_long = || format!("{text:?} is longer than the longest timeout accepted, 24h");
-    let mut total = Duration::ZERO;
-    let mut digits = String::new();
-    let mut any = false;
-    for c in text.trim().chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let n: u64 = match digits.parse() {
-            Ok(n) => n,
-            Err(e) if matches!(e.kind(), std::num::IntErrorKind::PosOverflow) => return Err(too_long()),
-            Err(_) => return Err(bad()),
-        };
-        digits.clear();
-        let unit = match c {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return Err(bad()),
-        };
-        let part = n.checked_mul(unit).map(Duration::from_secs).ok_or_else(too_long)?;
-        total = total.checked_add(part).filter(|t| *t <= MAX).ok_or_else(too_long)?;
-        any = true;
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if d.is_zero() => Err(bad()),
+        Ok(d) if d > MAX => Err(too_long()),
+        Ok(d) => Ok(d),
+        Err(humantime::DurationError::NumberOverflow) => Err(too_long()),
+        Err(_) => Err(bad()),
     }
-    if !digits.is_empty() || !any || total.is_zero() {
-        return Err(bad());
-    }
-    Ok(total)
+}
+
+/// A duration as the parser reads it back: `10m`, `1h 30m`.
+pub fn format(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
 }
 
 #[cfg(test)]

@@ -166,6 +166,11 @@ mod tests {
             .args(["-c", "exec -a terraform-provider-hikube sleep 30"])
             .spawn()
             .unwrap();
+        // Until the child has exec'd, its command line is this test binary's: wait for that.
+        let named = std::time::Instant::now() + Duration::from_secs(10);
+        while !provider_alive(provider.id()) && std::time::Instant::now() < named {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         record(&journal, "c/orders", provider.id());
         assert!(journal.left_behind("topic", "c/orders").is_none(), "its create may still be under way");
         provider.kill().unwrap();

@@ -5,16 +5,108 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value as Json, json};
 
-use super::helm_release::{
-    ReleaseKind, replicas, sizing_attributes, sizing_from_values, sizing_values, validate_names, validate_sizing,
-};
-use super::kafka_connection::{self, Connection};
+use super::framework::{Field, model, validators};
+use super::helm_release::{ReleaseKind, dns_name, sizing_attributes, sizing_from_values, sizing_values, text_field};
+use super::kafka_connection::{self, Connection, ConnectionBlock};
 use super::{Context, kafka_diagnostic};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::schema::Attribute;
-use crate::tfplugin::value::{Type, Value};
+use crate::tfplugin::value::Value;
 
 pub struct KafkaCluster;
+
+model! {
+    /// A cluster's own attributes, beside those of every release and the sizing ones.
+    pub struct Cluster in cluster_attr {
+        replicas: i64 = optional_computed(
+            "Brokers (3). Growing is in place; shrinking is refused while the brokers to remove hold partition replicas."
+        )
+        .with_default(Value::int(3))
+        .validate("Invalid member count", validators::whole_number("replicas", 1..=100));
+        zookeeper: String = required(
+            "`host:port` list of the ZooKeeper ensemble, usually `hikube_zookeeper_ensemble.<name>.connect_string`."
+        )
+        .validate_str("Invalid ZooKeeper connect string", check_connect_string);
+        zookeeper_chroot: String = optional_computed(
+            "ZooKeeper path holding this cluster's metadata (`/hikube/<namespace>/<name>`). Changing it replaces the cluster."
+        )
+        .requires_replace()
+        .use_state_for_unknown()
+        .validate_str("Invalid chroot", |chroot| {
+            let valid = chroot.starts_with('/')
+                && chroot
+                    .split('/')
+                    .skip(1)
+                    .all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)));
+            if valid { Ok(()) } else { Err(format!("{chroot:?} must be a ZooKeeper path such as /kafka/events.")) }
+        });
+        config: BTreeMap<String, String> = optional(
+            "Broker settings (`server.properties`) on top of the defaults; a change rolls the brokers, one at a time: the \
+             next restarts only once the last is registered again and back in the in-sync replicas of every partition \
+             it hosts (its readiness)."
+        );
+        external: bool = optional_computed(
+            "Expose each broker through a LoadBalancer on port 9094 with TLS, as Hikube does (false)."
+        )
+        .with_default(Value::Bool(false));
+        external_domain: String = optional(
+            "DNS domain under which the external LoadBalancers are published (`<name>-kafka-<n>.<domain>`); required \
+             with `external`."
+        )
+        .validate_str("Invalid DNS domain", dns_name("DNS domain"));
+        tls_secret_name: String = optional(
+            "Secret with `tls.crt`, `tls.key` and `ca.crt` for the TLS listener on 9093 (and 9094). TLS is on when set."
+        )
+        .validate_str("Invalid Secret name", dns_name("Secret name"));
+        deletion_protection: bool = optional_computed(
+            "Refuse to destroy the cluster (true). Set false and apply before destroying."
+        )
+        .with_default(Value::Bool(true));
+        delete_volumes: bool = optional_computed(
+            "Delete the brokers' volumes, and so their data, on destroy or replacement (false: they are kept and \
+             reused by a cluster of the same name)."
+        )
+        .with_default(Value::Bool(false));
+        atomic: bool = optional_computed("Roll an upgrade back by itself when it fails (true).")
+            .with_default(Value::Bool(true));
+        kafka: ConnectionBlock = optional(
+            "How the provider reaches these brokers to check a broker-count decrease; the provider's `kafka` when unset."
+        );
+        bootstrap_servers: Vec<String> = computed(
+            "In-cluster plaintext bootstrap address (port 9092). Known once the cluster is installed: topics that \
+             connect through it are checked at apply."
+        );
+        tls_bootstrap_servers: Vec<String> = computed(
+            "In-cluster TLS bootstrap address (port 9093) when TLS is on; known once the cluster is installed."
+        );
+        external_bootstrap_servers: Vec<String> = computed(
+            "One address per broker on port 9094 when `external` is on; known once the cluster is installed."
+        );
+        service_names: Vec<String> = computed("The Services of the cluster.");
+    }
+}
+
+/// Written as one line of server.properties: anything but host names and ports could add lines
+/// of its own.
+fn check_connect_string(connect: &str) -> Result<(), String> {
+    let valid = !connect.is_empty()
+        && connect.split(',').all(|hp| {
+            hp.rsplit_once(':').is_some_and(|(h, p)| {
+                !h.is_empty()
+                    && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-_[]:".contains(c))
+                    && p.parse::<u16>().is_ok()
+            })
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("{connect:?} must be host:port[,host:port...]; the chroot goes in zookeeper_chroot."))
+    }
+}
+
+fn cluster(state: &Value) -> Cluster {
+    Cluster::read(state).unwrap_or_default()
+}
 
 const IMAGE: &str = "docker.io/confluentinc/cp-kafka:7.9.1";
 
@@ -77,181 +169,112 @@ impl ReleaseKind for KafkaCluster {
     }
 
     fn attributes(&self) -> Vec<Attribute> {
-        let mut attributes = vec![
-            Attribute::optional_computed(
-                "replicas",
-                Type::Number,
-                "Brokers (3). Growing is in place; shrinking is refused while the brokers to remove hold partition replicas.",
-            )
-            .with_default(Value::int(3)),
-            Attribute::required(
-                "zookeeper",
-                Type::String,
-                "`host:port` list of the ZooKeeper ensemble, usually `hikube_zookeeper_ensemble.<name>.connect_string`.",
-            ),
-            Attribute::optional_computed(
-                "zookeeper_chroot",
-                Type::String,
-                "ZooKeeper path holding this cluster's metadata (`/hikube/<namespace>/<name>`). Changing it replaces the cluster.",
-            )
-            .requires_replace(),
-        ];
+        let mut attributes = Cluster::attributes();
         attributes.extend(sizing_attributes("10Gi", "medium", IMAGE));
-        attributes.extend([
-            Attribute::optional("config", Type::map(Type::String), "Broker settings (`server.properties`) on top of the defaults; a change rolls the brokers, one at a time: the next restarts only once the last is registered again and back in the in-sync replicas of every partition it hosts (its readiness)."),
-            Attribute::optional_computed("external", Type::Bool, "Expose each broker through a LoadBalancer on port 9094 with TLS, as Hikube does (false).").with_default(Value::Bool(false)),
-            Attribute::optional("external_domain", Type::String, "DNS domain under which the external LoadBalancers are published (`<name>-kafka-<n>.<domain>`); required with `external`."),
-            Attribute::optional("tls_secret_name", Type::String, "Secret with `tls.crt`, `tls.key` and `ca.crt` for the TLS listener on 9093 (and 9094). TLS is on when set."),
-            Attribute::optional_computed("deletion_protection", Type::Bool, "Refuse to destroy the cluster (true). Set false and apply before destroying.").with_default(Value::Bool(true)),
-            Attribute::optional_computed("delete_volumes", Type::Bool, "Delete the brokers' volumes, and so their data, on destroy or replacement (false: they are kept and reused by a cluster of the same name).").with_default(Value::Bool(false)),
-            Attribute::optional_computed("atomic", Type::Bool, "Roll an upgrade back by itself when it fails (true).").with_default(Value::Bool(true)),
-            kafka_connection::attribute("kafka", "How the provider reaches these brokers to check a broker-count decrease; the provider's `kafka` when unset."),
-            Attribute::computed("bootstrap_servers", Type::list(Type::String), "In-cluster plaintext bootstrap address (port 9092). Known once the cluster is installed: topics that connect through it are checked at apply."),
-            Attribute::computed("tls_bootstrap_servers", Type::list(Type::String), "In-cluster TLS bootstrap address (port 9093) when TLS is on; known once the cluster is installed."),
-            Attribute::computed("external_bootstrap_servers", Type::list(Type::String), "One address per broker on port 9094 when `external` is on; known once the cluster is installed."),
-            Attribute::computed("service_names", Type::list(Type::String), "The Services of the cluster."),
-        ]);
         attributes
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diagnostics = validate_sizing(config);
-        replicas(config, 1..=100, &mut diagnostics);
-        diagnostics
-            .extend(validate_names(config, &[("tls_secret_name", "Secret name"), ("external_domain", "DNS domain")]));
-        if let Some(connect) = config.attr("zookeeper").as_str() {
-            // Written as one line of server.properties: anything but host names and ports could
-            // add lines of its own.
-            let valid = !connect.is_empty()
-                && connect.split(',').all(|hp| {
-                    hp.rsplit_once(':').is_some_and(|(h, p)| {
-                        !h.is_empty()
-                            && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-_[]:".contains(c))
-                            && p.parse::<u16>().is_ok()
-                    })
-                });
-            if !valid {
-                diagnostics.push(
-                    Diagnostic::error(
-                        "Invalid ZooKeeper connect string",
-                        format!("{connect:?} must be host:port[,host:port...]; the chroot goes in zookeeper_chroot."),
-                    )
-                    .at(AttrPath::root("zookeeper")),
-                );
-            }
-        }
-        if let Some(chroot) = config.attr("zookeeper_chroot").as_str() {
-            let valid = chroot.starts_with('/')
-                && chroot
-                    .split('/')
-                    .skip(1)
-                    .all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)));
-            if !valid {
-                diagnostics.push(
-                    Diagnostic::error(
-                        "Invalid chroot",
-                        format!("{chroot:?} must be a ZooKeeper path such as /kafka/events."),
-                    )
-                    .at(AttrPath::root("zookeeper_chroot")),
-                );
-            }
-        }
-        if let Value::Map(entries) = config.attr("config") {
+        let mut diagnostics = Diagnostics::default();
+        if let Value::Map(entries) = config.attr(cluster_attr::config) {
             for (key, value) in entries {
                 if let Some(why) = refused_setting(key, value.as_str()) {
-                    diagnostics
-                        .push(Diagnostic::error("Invalid broker setting", why).at(AttrPath::root("config").key(key)));
+                    let path = AttrPath::root(cluster_attr::config).key(key);
+                    diagnostics.push(Diagnostic::error("Invalid broker setting", why).at(path));
                 }
             }
         }
-        if config.attr("external").as_bool() == Some(true) && config.attr("external_domain").is_null() {
+        if config.attr(cluster_attr::external).as_bool() == Some(true)
+            && config.attr(cluster_attr::external_domain).is_null()
+        {
             diagnostics.push(
                 Diagnostic::error("External access needs a domain", "Set external_domain: brokers advertise <name>-kafka-<n>.<domain>:9094 to clients outside the cluster.")
-                    .at(AttrPath::root("external")),
+                    .at(AttrPath::root(cluster_attr::external)),
             );
         }
-        diagnostics.extend(kafka_connection::check(config.attr("kafka"), &AttrPath::root("kafka")));
+        let kafka = AttrPath::root(cluster_attr::kafka);
+        diagnostics.extend(kafka_connection::check(config.attr(cluster_attr::kafka), &kafka));
         diagnostics
     }
 
     fn values(&self, planned: &Value) -> Json {
         let mut values = sizing_values(planned);
-        let text = |k: &str| planned.attr(k).as_str().unwrap_or_default().to_string();
-        values["replicas"] = json!(planned.attr("replicas").as_i64().unwrap_or(3));
-        values["zookeeper"] = json!({"connect": text("zookeeper"), "chroot": text("zookeeper_chroot")});
-        values["config"] = json!(planned.attr("config").as_string_map().unwrap_or_default());
-        values["external"] =
-            json!({"enabled": planned.attr("external").as_bool().unwrap_or(false), "domain": text("external_domain")});
-        values["tls"] = json!({"enabled": !text("tls_secret_name").is_empty(), "secretName": text("tls_secret_name")});
+        let cluster = cluster(planned);
+        let text = |field: &Field<String>| field.known().cloned().unwrap_or_default();
+        let tls = text(&cluster.tls_secret_name);
+        values["replicas"] = json!(cluster.replicas.or(3));
+        values["zookeeper"] = json!({"connect": text(&cluster.zookeeper), "chroot": text(&cluster.zookeeper_chroot)});
+        values["config"] = json!(cluster.config.known().cloned().unwrap_or_default());
+        values["external"] = json!({"enabled": cluster.external.or(false), "domain": text(&cluster.external_domain)});
+        values["tls"] = json!({"enabled": !tls.is_empty(), "secretName": tls});
         values
     }
 
     fn attributes_from_values(&self, values: &Json) -> BTreeMap<String, Value> {
         let mut attributes = sizing_from_values(values);
-        let string = |v: &Json| v.as_str().filter(|s| !s.is_empty()).map(Value::string).unwrap_or(Value::Null);
-        if let Some(n) = values["replicas"].as_i64() {
-            attributes.insert("replicas".into(), Value::int(n));
-        }
-        attributes.insert("zookeeper".into(), string(&values["zookeeper"]["connect"]));
-        attributes.insert("zookeeper_chroot".into(), string(&values["zookeeper"]["chroot"]));
-        let config: BTreeMap<String, Value> = values["config"]
+        let config: BTreeMap<String, String> = values["config"]
             .as_object()
-            .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), Value::string(v)))).collect())
+            .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string()))).collect())
             .unwrap_or_default();
-        attributes.insert("config".into(), if config.is_empty() { Value::Null } else { Value::Map(config) });
-        attributes.insert("external".into(), Value::Bool(values["external"]["enabled"].as_bool().unwrap_or(false)));
-        attributes.insert("external_domain".into(), string(&values["external"]["domain"]));
-        attributes.insert("tls_secret_name".into(), string(&values["tls"]["secretName"]));
+        let read = [
+            (cluster_attr::zookeeper, text_field(&values["zookeeper"]["connect"]).encode()),
+            (cluster_attr::zookeeper_chroot, text_field(&values["zookeeper"]["chroot"]).encode()),
+            (cluster_attr::config, if config.is_empty() { Field::Null } else { Field::Known(config) }.encode()),
+            (cluster_attr::external, Value::Bool(values["external"]["enabled"].as_bool().unwrap_or(false))),
+            (cluster_attr::external_domain, text_field(&values["external"]["domain"]).encode()),
+            (cluster_attr::tls_secret_name, text_field(&values["tls"]["secretName"]).encode()),
+        ];
+        attributes.extend(read.into_iter().map(|(k, v)| (k.to_string(), v)));
+        if let Some(n) = values["replicas"].as_i64() {
+            attributes.insert(cluster_attr::replicas.into(), Value::int(n));
+        }
         attributes
     }
 
     fn outputs(&self, name: &str, namespace: &str, planned: &Value) -> Vec<(&'static str, Value)> {
+        let cluster = cluster(planned);
         let host = format!("{name}-kafka-bootstrap.{namespace}.svc.cluster.local");
-        let tls = planned.attr("tls_secret_name").as_str().is_some_and(|s| !s.is_empty());
-        let external = match (
-            planned.attr("external").as_bool(),
-            planned.attr("external_domain").as_str(),
-            planned.attr("replicas").as_i64(),
-        ) {
+        let tls = cluster.tls_secret_name.known().is_some_and(|s| !s.is_empty());
+        let replicas = cluster.replicas.known().copied();
+        let external = match (cluster.external.known(), cluster.external_domain.known(), replicas) {
             (Some(true), Some(domain), Some(n)) => {
                 Value::List((0..n).map(|i| Value::string(format!("{name}-kafka-{i}.{domain}:9094"))).collect())
             }
-            (Some(false), _, _) | (None, None, _) => Value::List(vec![]),
+            (Some(false), _, _) => Value::List(vec![]),
+            (None, _, _) if cluster.external_domain.is_null() => Value::List(vec![]),
             _ => Value::unknown(),
         };
         let mut services =
             vec![Value::string(format!("{name}-kafka-headless")), Value::string(format!("{name}-kafka-bootstrap"))];
-        if let (Value::List(addresses), Some(n)) = (&external, planned.attr("replicas").as_i64())
+        if let (Value::List(addresses), Some(n)) = (&external, replicas)
             && !addresses.is_empty()
         {
             services.extend((0..n).map(|i| Value::string(format!("{name}-kafka-{i}-external"))));
         }
-        let chroot = planned
-            .attr("zookeeper_chroot")
-            .as_str()
-            .map_or_else(|| Value::string(format!("/hikube/{namespace}/{name}")), Value::string);
+        let chroot = cluster.zookeeper_chroot.known().cloned().unwrap_or_else(|| format!("/hikube/{namespace}/{name}"));
         vec![
-            ("bootstrap_servers", Value::List(vec![Value::string(format!("{host}:9092"))])),
+            (cluster_attr::bootstrap_servers, Value::List(vec![Value::string(format!("{host}:9092"))])),
             (
-                "tls_bootstrap_servers",
+                cluster_attr::tls_bootstrap_servers,
                 Value::List(if tls { vec![Value::string(format!("{host}:9093"))] } else { vec![] }),
             ),
-            ("external_bootstrap_servers", external),
-            ("service_names", Value::List(services)),
-            ("zookeeper_chroot", chroot),
+            (cluster_attr::external_bootstrap_servers, external),
+            (cluster_attr::service_names, Value::List(services)),
+            (cluster_attr::zookeeper_chroot, Value::string(chroot)),
         ]
     }
 
     /// A broker count may only go down once the brokers that go away hold no replicas.
     async fn check_change(&self, ctx: &Context, prior: &Value, planned: &Value) -> Diagnostics {
-        let (Some(before), Some(after)) = (prior.attr("replicas").as_i64(), planned.attr("replicas").as_i64()) else {
+        let (Some(&before), Some(&after)) = (cluster(prior).replicas.known(), cluster(planned).replicas.known()) else {
             return Diagnostics::default();
         };
         if after >= before {
             return Diagnostics::default();
         }
-        let path = AttrPath::root("replicas");
-        let config = match kafka_connection::parse(planned.attr("kafka"), &AttrPath::root("kafka")) {
+        let path = AttrPath::root(cluster_attr::replicas);
+        let config = match kafka_connection::parse_field(&cluster(planned).kafka, &AttrPath::root(cluster_attr::kafka))
+        {
             Ok(Connection::Known(c)) => Some(c),
             Ok(Connection::Absent) if !ctx.config.is_deferred("kafka") => ctx.config.kafka.clone(),
             _ => None,
@@ -299,11 +322,15 @@ impl ReleaseKind for KafkaCluster {
     }
 
     fn reachable_once_installed(&self) -> &'static [&'static str] {
-        &["bootstrap_servers", "tls_bootstrap_servers", "external_bootstrap_servers"]
+        &[
+            cluster_attr::bootstrap_servers,
+            cluster_attr::tls_bootstrap_servers,
+            cluster_attr::external_bootstrap_servers,
+        ]
     }
 
     fn protected(&self, state: &Value) -> bool {
-        state.attr("deletion_protection").as_bool() != Some(false)
+        cluster(state).deletion_protection.known() != Some(&false)
     }
 }
 
@@ -327,15 +354,9 @@ mod tests {
 
     #[test]
     fn a_connect_string_cannot_carry_lines_of_its_own() {
-        let config = |connect: &str| {
-            Value::Object(std::collections::BTreeMap::from([("zookeeper".to_string(), Value::string(connect))]))
-        };
-        let refused = |connect: &str| {
-            KafkaCluster.validate(&config(connect)).0.iter().any(|d| d.path == Some(AttrPath::root("zookeeper")))
-        };
-        assert!(refused("zk:2181\nlog.dirs=/tmp:2181"));
-        assert!(refused("zk 1:2181"));
-        assert!(!refused("zk-0.zk.ns.svc.cluster.local:2181,zk-1:2181"));
+        assert!(check_connect_string("zk:2181\nlog.dirs=/tmp:2181").is_err());
+        assert!(check_connect_string("zk 1:2181").is_err());
+        assert!(check_connect_string("zk-0.zk.ns.svc.cluster.local:2181,zk-1:2181").is_ok());
     }
 }
 

@@ -4,69 +4,85 @@
 use std::time::Duration;
 
 use super::duration;
+use super::framework::{Field, FieldType};
 use crate::kafka::{ConnectionConfig, SaslConfig, SaslMechanism, Secret, TlsConfig};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
-use crate::tfplugin::schema::{Attribute, Nesting};
+use crate::tfplugin::schema::{Attribute, AttributeType, Nesting};
 use crate::tfplugin::value::{Type, Value};
 
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The `kafka` attribute's value, as a model field holds it: [`parse`] reads it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConnectionBlock(pub Value);
+
+impl FieldType for ConnectionBlock {
+    fn attribute_type() -> AttributeType {
+        AttributeType::Nested(Nesting::Single, attributes())
+    }
+    fn decode(value: &Value) -> Option<Self> {
+        Some(ConnectionBlock(value.clone()))
+    }
+    fn encode(&self) -> Value {
+        self.0.clone()
+    }
+}
+
 pub fn attribute(name: &str, description: &str) -> Attribute {
-    Attribute::nested(
-        name,
-        Nesting::Single,
-        vec![
-            Attribute::required(
-                "bootstrap_servers",
-                Type::list(Type::String),
-                "Brokers to start from, as `host:port`. The client learns the rest of the cluster from them.",
-            ),
-            Attribute::nested(
-                "tls",
-                Nesting::Single,
-                vec![
-                    Attribute::optional(
-                        "ca_cert",
-                        Type::String,
-                        "PEM bundle of the CAs that signed the brokers' certificates. The public web roots when unset.",
-                    ),
-                    Attribute::optional(
-                        "client_cert",
-                        Type::String,
-                        "PEM client certificate, for brokers that require mutual TLS.",
-                    ),
-                    Attribute::optional("client_key", Type::String, "PEM private key of `client_cert`.").sensitive(),
-                    Attribute::optional(
-                        "insecure_skip_verify",
-                        Type::Bool,
-                        "Accept any broker certificate. For tests only.",
-                    ),
-                    Attribute::optional(
-                        "server_name",
-                        Type::String,
-                        "Name to check the brokers' certificates against, when it differs from their address.",
-                    ),
-                ],
-                "Connect with TLS. Leave out for a plaintext listener.",
-            ),
-            Attribute::nested(
-                "sasl",
-                Nesting::Single,
-                vec![
-                    Attribute::required("mechanism", Type::String, "`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`."),
-                    Attribute::required("username", Type::String, "SASL username."),
-                    Attribute::required("password", Type::String, "SASL password.").sensitive(),
-                ],
-                "Authenticate with SASL.",
-            ),
-            Attribute::optional(
-                "request_timeout",
-                Type::String,
-                "Bound on each request to a broker, e.g. `30s` (the default).",
-            ),
-        ],
-        description,
-    )
+    Attribute::optional(name, ConnectionBlock::attribute_type(), description)
+}
+
+fn attributes() -> Vec<Attribute> {
+    vec![
+        Attribute::required(
+            "bootstrap_servers",
+            Type::list(Type::String),
+            "Brokers to start from, as `host:port`. The client learns the rest of the cluster from them.",
+        ),
+        Attribute::nested(
+            "tls",
+            Nesting::Single,
+            vec![
+                Attribute::optional(
+                    "ca_cert",
+                    Type::String,
+                    "PEM bundle of the CAs that signed the brokers' certificates. The public web roots when unset.",
+                ),
+                Attribute::optional(
+                    "client_cert",
+                    Type::String,
+                    "PEM client certificate, for brokers that require mutual TLS.",
+                ),
+                Attribute::optional("client_key", Type::String, "PEM private key of `client_cert`.").sensitive(),
+                Attribute::optional(
+                    "insecure_skip_verify",
+                    Type::Bool,
+                    "Accept any broker certificate. For tests only.",
+                ),
+                Attribute::optional(
+                    "server_name",
+                    Type::String,
+                    "Name to check the brokers' certificates against, when it differs from their address.",
+                ),
+            ],
+            "Connect with TLS. Leave out for a plaintext listener.",
+        ),
+        Attribute::nested(
+            "sasl",
+            Nesting::Single,
+            vec![
+                Attribute::required("mechanism", Type::String, "`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`."),
+                Attribute::required("username", Type::String, "SASL username."),
+                Attribute::required("password", Type::String, "SASL password.").sensitive(),
+            ],
+            "Authenticate with SASL.",
+        ),
+        Attribute::optional(
+            "request_timeout",
+            Type::String,
+            "Bound on each request to a broker, e.g. `30s` (the default).",
+        ),
+    ]
 }
 
 pub enum Connection {
@@ -75,6 +91,15 @@ pub enum Connection {
     /// Some part is only known after apply (a cluster created in the same run).
     Unknown,
     Known(ConnectionConfig),
+}
+
+/// The connection a model field holds.
+pub fn parse_field(field: &Field<ConnectionBlock>, path: &AttrPath) -> Result<Connection, Diagnostics> {
+    match field {
+        Field::Null => Ok(Connection::Absent),
+        Field::Unknown => Ok(Connection::Unknown),
+        Field::Known(block) => parse(&block.0, path),
+    }
 }
 
 /// Turns the attribute's value into connection settings; every error names its attribute.

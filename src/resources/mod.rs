@@ -2,6 +2,7 @@
 //! Terraform values into typed configuration at the boundary and calling the domain layer.
 
 mod duration;
+mod errors;
 mod framework;
 mod helm_release;
 pub mod intents;
@@ -17,13 +18,10 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::kafka;
-use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
-use crate::tfplugin::schema::Schema;
-use crate::tfplugin::value::Value;
-use crate::tfplugin::{
-    ApplyRequest, ApplyResponse, ImportResponse, PlanRequest, PlanResponse, ReadRequest, ReadResponse,
-};
+use crate::tfplugin::diag::{AttrPath, Diagnostic};
 
+pub(crate) use errors::{helm_diagnostic, import_hint, kafka_diagnostic, kube_diagnostic};
+pub use framework::Resource;
 pub use provider::HikubeProvider;
 pub use provider_config::ProviderConfig;
 
@@ -99,51 +97,10 @@ impl Context {
     }
 }
 
-#[tonic::async_trait]
-pub trait Resource: Send + Sync {
-    fn type_name(&self) -> &'static str;
-    fn schema(&self) -> Schema;
-    /// Checks that need nothing but the configuration; unknown values are skipped.
-    fn validate(&self, config: &Value) -> Diagnostics;
-    async fn plan(&self, ctx: &Context, request: PlanRequest) -> PlanResponse;
-    async fn apply(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse;
-    async fn read(&self, ctx: &Context, request: ReadRequest) -> ReadResponse;
-    async fn import(&self, ctx: &Context, id: &str) -> ImportResponse;
-}
-
 pub fn all() -> Vec<Box<dyn Resource>> {
     vec![
         Box::new(kafka_topic::KafkaTopic),
         Box::new(helm_release::HelmRelease(zookeeper_ensemble::ZookeeperEnsemble)),
         Box::new(helm_release::HelmRelease(kafka_cluster::KafkaCluster)),
     ]
-}
-
-/// What to do about an object of the configured name that this configuration did not create.
-pub(crate) fn import_hint(import_id: &str) -> String {
-    format!("To manage it here, import it (terraform import <address> {import_id}), or choose another name.")
-}
-
-/// A domain error as Terraform shows it, with what to do about it.
-pub(crate) fn kafka_diagnostic(summary: &str, error: &kafka::Error, path: Option<AttrPath>) -> Diagnostic {
-    use kafka::Error as E;
-    let hint = match error {
-        E::Authentication(_) => "Check the SASL mechanism, username and password of the Kafka connection.",
-        E::Tls { .. } => {
-            "Check that ca_cert holds the CA that signed the brokers' certificates, and the listener speaks TLS."
-        }
-        E::TlsConfig(_) => "Fix the TLS settings of the Kafka connection.",
-        E::Connect { .. } | E::NoBroker { .. } => {
-            "Check bootstrap_servers: the brokers must be reachable from where Terraform runs."
-        }
-        E::Timeout(_) => "The cluster did not answer in time; raise the timeout or check the brokers' health.",
-        E::Cancelled => "Terraform was interrupted; run the command again.",
-        _ => "",
-    };
-    let detail = if hint.is_empty() { error.to_string() } else { format!("{error}.\n\n{hint}") };
-    let diagnostic = Diagnostic::error(summary, detail);
-    match path {
-        Some(path) => diagnostic.at(path),
-        None => diagnostic,
-    }
 }

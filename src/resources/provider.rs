@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Context, Resource, provider_config};
+use super::{Context, Resource, framework, provider_config};
 use crate::kafka;
 use crate::tfplugin::diag::{Diagnostic, Diagnostics};
 use crate::tfplugin::schema::Schema;
@@ -110,27 +110,18 @@ impl ProviderHandler for HikubeProvider {
 
     async fn validate_resource_config(&self, type_name: &str, config: Value) -> Diagnostics {
         match self.resource(type_name) {
-            Ok(resource) => resource.validate(&config),
+            Ok(resource) => framework::validate(resource, &config),
             Err(diagnostics) => diagnostics,
         }
     }
 
-    async fn upgrade_resource_state(&self, type_name: &str, version: i64, state: Value) -> (Value, Diagnostics) {
-        match self.resource(type_name) {
-            Ok(resource) if version == resource.schema().version => (state, Diagnostics::default()),
-            Ok(resource) => (
-                Value::Null,
-                Diagnostic::error(
-                    "Unsupported state version",
-                    format!(
-                        "The state of this {type_name} was written with schema version {version}; this provider writes version {}. Use the provider version that wrote it.",
-                        resource.schema().version
-                    ),
-                )
-                .into(),
-            ),
-            Err(diagnostics) => (Value::Null, diagnostics),
-        }
+    /// No resource has changed its schema version yet: an older state has nothing to upgrade from.
+    async fn upgrade_resource_state(&self, type_name: &str, version: i64, _state: Value) -> (Value, Diagnostics) {
+        let unsupported = Diagnostic::error(
+            "Unsupported state version",
+            format!("No provider version wrote {type_name} states with schema version {version}."),
+        );
+        (Value::Null, unsupported.into())
     }
 
     async fn read_resource(&self, request: ReadRequest) -> ReadResponse {
@@ -149,7 +140,7 @@ impl ProviderHandler for HikubeProvider {
     async fn plan_resource_change(&self, request: PlanRequest) -> PlanResponse {
         match self.target(&request.type_name) {
             Ok((resource, ctx)) => tokio::select! {
-                response = resource.plan(&ctx, request) => response,
+                response = framework::plan(resource, &ctx, request) => response,
                 () = ctx.cancel.cancelled() => PlanResponse { diagnostics: stopped(), ..Default::default() },
             },
             Err(diagnostics) => PlanResponse { diagnostics, ..Default::default() },
@@ -158,7 +149,7 @@ impl ProviderHandler for HikubeProvider {
 
     async fn apply_resource_change(&self, request: ApplyRequest) -> ApplyResponse {
         match self.target(&request.type_name) {
-            Ok((resource, ctx)) => resource.apply(&ctx, request).await,
+            Ok((resource, ctx)) => framework::apply(resource, &ctx, request).await,
             Err(diagnostics) => ApplyResponse { new_state: request.prior_state, diagnostics, ..Default::default() },
         }
     }

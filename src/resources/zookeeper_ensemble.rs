@@ -5,15 +5,37 @@ use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 
-use super::helm_release::{
-    Change, ReleaseKind, replicas, sizing_attributes, sizing_from_values, sizing_values, validate_sizing,
-};
+use super::framework::{model, validators};
+use super::helm_release::{Change, ReleaseKind, sizing_attributes, sizing_from_values, sizing_values};
+use super::kube_diagnostic;
 use crate::k8s::Kube;
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::schema::Attribute;
-use crate::tfplugin::value::{Type, Value};
+use crate::tfplugin::value::Value;
 
 pub struct ZookeeperEnsemble;
+
+model! {
+    /// An ensemble's own attributes, beside those of every release and the sizing ones.
+    pub struct Ensemble in ensemble_attr {
+        replicas: i64 = optional_computed(
+            "Members of the ensemble (3). Odd, so that a majority survives the loss of a member: an even count is refused. \
+             A running ensemble changes size in place through ZooKeeper's dynamic reconfiguration: members to remove \
+             leave the voting set before their pods are deleted, new members join it once their pods run and have \
+             caught up, and no member restarts. A removed member's volume goes with its pod. The provider reconfigures \
+             through the first member's container, so its Kubernetes identity needs `create` on `pods/exec` for a size \
+             change."
+        )
+        .with_default(Value::int(3))
+        .validate("Invalid member count", validators::whole_number("replicas", 1..=9));
+        delete_volumes: bool = optional_computed(
+            "Delete the members' volumes, and so the ensemble's data, on destroy or replacement (false: they are kept \
+             and reused by an ensemble of the same name)."
+        )
+        .with_default(Value::Bool(false));
+        connect_string: String = computed("`host:port` of the ensemble's client Service, for `hikube_kafka_cluster.zookeeper`.");
+    }
+}
 
 const IMAGE: &str = "docker.io/library/zookeeper:3.8.4";
 
@@ -33,59 +55,33 @@ impl ReleaseKind for ZookeeperEnsemble {
     }
 
     fn attributes(&self) -> Vec<Attribute> {
-        let mut attributes = vec![Attribute::optional_computed(
-            "replicas",
-            Type::Number,
-            "Members of the ensemble (3). Odd, so that a majority survives the loss of a member: an even count is refused. \
-             A running ensemble changes size in place through ZooKeeper's dynamic reconfiguration: members to remove \
-             leave the voting set before their pods are deleted, new members join it once their pods run and have \
-             caught up, and no member restarts. A removed member's volume goes with its pod. The provider reconfigures \
-             through the first member's container, so its Kubernetes identity needs `create` on `pods/exec` for a size \
-             change.",
-        )
-        .with_default(Value::int(3))];
+        let mut attributes = Ensemble::attributes();
         attributes.extend(sizing_attributes("5Gi", "small", IMAGE));
-        attributes.push(Attribute::optional_computed(
-            "delete_volumes",
-            Type::Bool,
-            "Delete the members' volumes, and so the ensemble's data, on destroy or replacement (false: they are kept \
-             and reused by an ensemble of the same name).",
-        )
-        .with_default(Value::Bool(false)));
-        attributes.push(Attribute::computed(
-            "connect_string",
-            Type::String,
-            "`host:port` of the ensemble's client Service, for `hikube_kafka_cluster.zookeeper`.",
-        ));
         attributes
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diagnostics = validate_sizing(config);
-        if let Some(n) = replicas(config, 1..=9, &mut diagnostics)
-            && n % 2 == 0
-        {
-            diagnostics.push(
-                    Diagnostic::error(
-                        "ZooKeeper needs an odd number of members",
-                        format!("replicas is {n}. An ensemble stays available while a majority of its members is up, so an even count adds a member without adding tolerance. Use 1, 3, 5, 7 or 9."),
-                    )
-                    .at(AttrPath::root("replicas")),
-                );
+        match config.attr(ensemble_attr::replicas).as_i64() {
+            Some(n) if n % 2 == 0 && (1..=9).contains(&n) => Diagnostic::error(
+                "ZooKeeper needs an odd number of members",
+                format!("replicas is {n}. An ensemble stays available while a majority of its members is up, so an even count adds a member without adding tolerance. Use 1, 3, 5, 7 or 9."),
+            )
+            .at(AttrPath::root(ensemble_attr::replicas))
+            .into(),
+            _ => Diagnostics::default(),
         }
-        diagnostics
     }
 
     fn values(&self, planned: &Value) -> Json {
         let mut values = sizing_values(planned);
-        values["replicas"] = json!(planned.attr("replicas").as_i64().unwrap_or(3));
+        values["replicas"] = json!(replicas_of(planned).unwrap_or(3));
         values
     }
 
     fn attributes_from_values(&self, values: &Json) -> BTreeMap<String, Value> {
         let mut attributes = sizing_from_values(values);
         if let Some(n) = values["replicas"].as_i64() {
-            attributes.insert("replicas".into(), Value::int(n));
+            attributes.insert(ensemble_attr::replicas.into(), Value::int(n));
         }
         attributes
     }
@@ -125,7 +121,8 @@ impl ReleaseKind for ZookeeperEnsemble {
     }
 
     fn outputs(&self, name: &str, namespace: &str, _planned: &Value) -> Vec<(&'static str, Value)> {
-        vec![("connect_string", Value::string(format!("{name}-zookeeper.{namespace}.svc.cluster.local:2181")))]
+        let connect_string = format!("{name}-zookeeper.{namespace}.svc.cluster.local:2181");
+        vec![(ensemble_attr::connect_string, Value::string(connect_string))]
     }
 }
 
@@ -134,7 +131,7 @@ impl ReleaseKind for ZookeeperEnsemble {
 const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn replicas_of(state: &Value) -> Option<i64> {
-    state.attr("replicas").as_i64()
+    Ensemble::read(state).ok()?.replicas.known().copied()
 }
 
 /// Makes members 1..=wanted the voting members (the chart's `members.sh`, run in the first
@@ -144,14 +141,12 @@ async fn set_members(kube: &Kube, release: &str, namespace: &str, wanted: i64) -
     let pod = format!("{release}-0");
     let command = ["bash", "/conf/members.sh", "set", &wanted.to_string()];
     let out = kube.exec(namespace, &pod, "zookeeper", &command, MEMBERSHIP_TIMEOUT).await.map_err(|e| {
-        Diagnostic::error(
-            format!("Changing the members of ensemble {release} failed"),
-            format!(
-                "{e}. The voting members are unchanged unless the error says otherwise; the next apply tries again. \
-                 The provider's Kubernetes identity needs `create` on `pods/exec` in namespace {namespace}."
-            ),
-        )
-        .at(AttrPath::root("replicas"))
+        kube_diagnostic(format!("Changing the members of ensemble {release} failed"), &e)
+            .with_hint(&format!(
+                "The voting members are unchanged unless the error says otherwise; the next apply tries again. The \
+                 provider's Kubernetes identity needs `create` on `pods/exec` in namespace {namespace}."
+            ))
+            .at(AttrPath::root(ensemble_attr::replicas))
     })?;
     let members: Vec<&str> = out.lines().filter(|l| l.starts_with("server.")).collect();
     tracing::info!(release = %release, members = ?members, "voting members");

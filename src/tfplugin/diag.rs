@@ -96,6 +96,14 @@ impl Diagnostic {
         self
     }
 
+    /// Adds what to do about it, after the cause, as a paragraph of its own.
+    pub fn with_hint(mut self, hint: &str) -> Diagnostic {
+        if !hint.is_empty() {
+            self.detail = format!("{}.\n\n{hint}", self.detail.trim_end_matches('.'));
+        }
+        self
+    }
+
     /// Terraform quotes the configuration line of a top-level attribute, but for an attribute
     /// nested in an object (`kafka.tls.ca_cert`) it quotes the whole block: the detail then
     /// starts with the path, so the reader still sees which attribute is meant.

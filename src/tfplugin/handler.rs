@@ -74,7 +74,8 @@ pub trait ProviderHandler: Send + Sync + 'static {
     async fn validate_provider_config(&self, config: Value) -> Diagnostics;
     async fn configure_provider(&self, config: Value, terraform_version: String) -> Diagnostics;
     async fn validate_resource_config(&self, type_name: &str, config: Value) -> Diagnostics;
-    /// Brings stored state written by an older schema version to the current one.
+    /// Brings stored state written by an older schema version to the current one; the server
+    /// passes a state of the current version through without asking.
     async fn upgrade_resource_state(&self, type_name: &str, version: i64, state: Value) -> (Value, Diagnostics);
     async fn read_resource(&self, request: ReadRequest) -> ReadResponse;
     async fn plan_resource_change(&self, request: PlanRequest) -> PlanResponse;

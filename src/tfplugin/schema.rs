@@ -3,6 +3,8 @@
 //! disagree.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
 
 use super::proto;
 use super::value::{Type, Value};
@@ -35,6 +37,29 @@ pub enum AttributeType {
     Nested(Nesting, Vec<Attribute>),
 }
 
+impl From<Type> for AttributeType {
+    fn from(ty: Type) -> Self {
+        AttributeType::Plain(ty)
+    }
+}
+
+/// A check of one known, non-null value of an attribute: what is wrong with it, if anything.
+/// Validation runs it on the configuration; the diagnostic carries `summary` and the path.
+#[derive(Clone)]
+pub struct Validator {
+    pub summary: &'static str,
+    pub check: Check,
+}
+
+/// What is wrong with a value, if anything.
+pub type Check = Arc<dyn Fn(&Value) -> Result<(), String> + Send + Sync>;
+
+impl fmt::Debug for Validator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Validator({:?})", self.summary)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Attribute {
     pub name: String,
@@ -51,6 +76,9 @@ pub struct Attribute {
     /// A planned value that differs from the prior state's, or is not known yet, replaces the
     /// resource.
     pub requires_replace: bool,
+    /// A computed value that an update leaves as it was, instead of unknown until apply.
+    pub use_state_for_unknown: bool,
+    pub validators: Vec<Validator>,
 }
 
 #[derive(Clone, Debug)]
@@ -75,24 +103,26 @@ impl Attribute {
             deprecated: false,
             default: None,
             requires_replace: false,
+            use_state_for_unknown: false,
+            validators: Vec::new(),
         }
     }
 
-    pub fn required(name: &str, ty: Type, description: &str) -> Attribute {
-        Attribute { required: true, ..Attribute::new(name, AttributeType::Plain(ty), description) }
+    pub fn required(name: &str, ty: impl Into<AttributeType>, description: &str) -> Attribute {
+        Attribute { required: true, ..Attribute::new(name, ty.into(), description) }
     }
 
-    pub fn optional(name: &str, ty: Type, description: &str) -> Attribute {
-        Attribute { optional: true, ..Attribute::new(name, AttributeType::Plain(ty), description) }
+    pub fn optional(name: &str, ty: impl Into<AttributeType>, description: &str) -> Attribute {
+        Attribute { optional: true, ..Attribute::new(name, ty.into(), description) }
     }
 
     /// Optional, with a value the provider fills in when the configuration leaves it out.
-    pub fn optional_computed(name: &str, ty: Type, description: &str) -> Attribute {
-        Attribute { optional: true, computed: true, ..Attribute::new(name, AttributeType::Plain(ty), description) }
+    pub fn optional_computed(name: &str, ty: impl Into<AttributeType>, description: &str) -> Attribute {
+        Attribute { optional: true, computed: true, ..Attribute::new(name, ty.into(), description) }
     }
 
-    pub fn computed(name: &str, ty: Type, description: &str) -> Attribute {
-        Attribute { computed: true, ..Attribute::new(name, AttributeType::Plain(ty), description) }
+    pub fn computed(name: &str, ty: impl Into<AttributeType>, description: &str) -> Attribute {
+        Attribute { computed: true, ..Attribute::new(name, ty.into(), description) }
     }
 
     pub fn nested(name: &str, nesting: Nesting, attributes: Vec<Attribute>, description: &str) -> Attribute {
@@ -112,6 +142,29 @@ impl Attribute {
     pub fn requires_replace(mut self) -> Attribute {
         self.requires_replace = true;
         self
+    }
+
+    pub fn use_state_for_unknown(mut self) -> Attribute {
+        self.use_state_for_unknown = true;
+        self
+    }
+
+    pub fn validate(
+        mut self,
+        summary: &'static str,
+        check: impl Fn(&Value) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Attribute {
+        self.validators.push(Validator { summary, check: Arc::new(check) });
+        self
+    }
+
+    /// A string attribute's check, for the common case.
+    pub fn validate_str(
+        self,
+        summary: &'static str,
+        check: impl Fn(&str) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Attribute {
+        self.validate(summary, move |v| v.as_str().map_or(Ok(()), &check))
     }
 
     pub fn value_type(&self) -> Type {

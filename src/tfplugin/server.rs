@@ -456,8 +456,23 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
             ))),
             proto::upgrade_resource_state::Response
         );
-        let (upgraded, mut diagnostics) =
-            self.handler.upgrade_resource_state(&request.type_name, request.version, state).await;
+        // The usual case, a state of the current version, never reaches the handler.
+        let current = self.resource_schemas.get(&request.type_name).map_or(0, |s| s.version);
+        let (upgraded, mut diagnostics) = if request.version == current {
+            (state, Diagnostics::default())
+        } else if request.version > current {
+            let newer = Diagnostic::error(
+                "State written by a newer provider",
+                format!(
+                    "This {} state has schema version {}; this provider version writes {current}. Use the provider \
+                     version that wrote it, or a newer one.",
+                    request.type_name, request.version
+                ),
+            );
+            (Value::Null, newer.into())
+        } else {
+            self.handler.upgrade_resource_state(&request.type_name, request.version, state).await
+        };
         let upgraded_state = encode(&upgraded, ty, &mut diagnostics);
         Ok(Response::new(proto::upgrade_resource_state::Response {
             upgraded_state,

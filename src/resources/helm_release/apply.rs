@@ -10,19 +10,26 @@ const RELEASE_INTENT: &str = "helm-release";
 /// What to do about a release found before an install or upgrade.
 #[derive(Debug, PartialEq)]
 enum Recovery {
-    /// Nothing in the way: install, upgrade, or adopt through the upgrade.
-    None,
+    /// Nothing in the way: upgrade it (or, after a failed upgrade, upgrade from the last
+    /// deployed revision, as helm does).
+    Nothing,
+    /// Deployed by an interrupted apply of this configuration: the upgrade takes it over.
+    Adopt,
     /// Not this configuration's to touch, or possibly still in use: the reason.
     Refuse(String),
-    /// Clear an interrupted or failed operation first (see `HelmRelease::recover`).
-    Recover,
+    /// Left pending by an operation that is over: back to this last good revision first.
+    RollBack(i64),
+    /// Never deployed (a first install failed, or was half uninstalled by --atomic): helm
+    /// refuses to upgrade it, so it starts over.
+    Uninstall,
 }
 
-/// The recovery decision, from the release's newest revision alone. `owned`: this state holds
-/// the release or an interrupted apply of this configuration started it; `interrupted`: that
-/// apply's process is gone, so no helm of ours still works on it.
+/// The recovery decision, from the release's newest revision and its last good one. `owned`:
+/// this state holds the release or an interrupted apply of this configuration started it;
+/// `interrupted`: that apply's process is gone, so no helm of ours still works on it.
 fn recovery(
     release: &Release,
+    last_good: Option<i64>,
     owned: bool,
     interrupted: bool,
     timeout: Duration,
@@ -37,31 +44,27 @@ fn recovery(
             crate::resources::import_hint(&format!("{}/{}", release.namespace, import_name(&release.name)))
         ));
     }
-    match &release.status {
-        ReleaseStatus::Deployed => Recovery::None,
-        ReleaseStatus::Pending(status) => {
+    match (&release.status, last_good) {
+        (ReleaseStatus::Deployed, _) if interrupted => Recovery::Adopt,
+        (ReleaseStatus::Deployed, _) => Recovery::Nothing,
+        (ReleaseStatus::Pending(status), _) => {
             // The provider kills its helm at the release's timeout plus helm::GRACE: a pending
             // revision older than that has no helm of this configuration working on it.
             let age = release.recorded_at.and_then(|at| now.duration_since(at).ok());
             let abandoned = interrupted || age.is_some_and(|age| age > timeout.saturating_add(helm::GRACE));
-            if !abandoned {
-                return Recovery::Refuse(format!(
+            match last_good {
+                _ if !abandoned => Recovery::Refuse(format!(
                     "It is {status}{}: another helm operation may still be running on it (another apply, or somebody \
                      by hand). Wait for it to end and apply again; after {} it counts as abandoned and apply recovers it.",
                     age.map(|a| format!(" since {}s", a.as_secs())).unwrap_or_default(),
-                    humanize(timeout.saturating_add(helm::GRACE)),
-                ));
+                    duration::format(timeout.saturating_add(helm::GRACE)),
+                )),
+                Some(revision) => Recovery::RollBack(revision),
+                None => Recovery::Uninstall,
             }
-            Recovery::Recover
         }
-        _ => Recovery::Recover,
-    }
-}
-
-fn humanize(d: Duration) -> String {
-    match d.as_secs() {
-        s if s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
+        (_, Some(_)) => Recovery::Nothing,
+        (_, None) => Recovery::Uninstall,
     }
 }
 
@@ -85,170 +88,146 @@ impl<K: ReleaseKind> HelmRelease<K> {
         made_by_it.then_some(left)
     }
 
-    /// Clears what an interrupted operation left: a roll back to the last good revision, or,
-    /// with none ever deployed, an uninstall so the install starts over.
-    async fn recover(
-        &self,
-        kube: &crate::k8s::Kube,
-        helm: &helm::Helm,
-        release: &Release,
-        timeout: Duration,
-    ) -> Result<(), helm::Error> {
-        let (name, namespace) = (&release.name, &release.namespace);
-        let last_good = kube
-            .last_good_revision(namespace, name)
-            .await
-            .map_err(|e| helm::Error::Command { command: "recovery".into(), message: e.to_string() })?;
-        match last_good {
-            Some(revision) if matches!(release.status, ReleaseStatus::Pending(_)) => {
-                tracing::warn!(release = %name, revision, "release abandoned pending; rolling back to its last good revision");
-                helm.rollback(name, namespace, revision, timeout).await
-            }
-            // A failed upgrade: helm upgrades from the last deployed revision.
-            Some(_) => Ok(()),
-            // Helm stopped (SIGTERM when the provider dies) can also leave a first install failed
-            // or half uninstalled by --atomic: helm refuses to upgrade it, so it starts over.
-            None => {
-                tracing::warn!(
-                    release = %name,
-                    status = %status_text(&release.status),
-                    "no revision of the release was ever deployed; uninstalling it to start over"
-                );
-                helm.uninstall(name, namespace, true, timeout).await
-            }
+    pub(super) async fn uninstall(&self, ctx: &Context, prior: Value) -> ApplyResponse {
+        let fail = |state: Value, d: Diagnostic| ApplyResponse {
+            new_state: state,
+            diagnostics: d.into(),
+            ..Default::default()
+        };
+        let state = release(&prior);
+        let Some((name, namespace)) = self.names(&state) else { return ApplyResponse::default() };
+        let kube = match ctx.kube().await {
+            Ok(kube) => kube,
+            Err(d) => return fail(prior, d),
+        };
+        tracing::info!(release = %name, namespace = %namespace, "uninstalling release");
+        if let Err(e) = ctx.helm().uninstall(&name, &namespace, true, Self::timeout(&state)).await {
+            return fail(prior, helm_diagnostic(format!("Uninstalling {name} failed"), &e));
         }
+        ctx.journal.forget(RELEASE_INTENT, &Self::intent_target(kube, &namespace, &name));
+        if prior.attr("delete_volumes").as_bool() == Some(true)
+            && let Err(e) = kube.delete_volume_claims(&namespace, &name).await
+        {
+            return fail(Value::Null, kube_diagnostic(format!("Deleting the volumes of {name} failed"), &e));
+        }
+        ApplyResponse::default()
     }
 
-    pub(super) async fn apply_release(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
+    /// Clears the way for an install or upgrade: a release found there is recovered or refused.
+    /// What an interrupted apply of this configuration left is returned, for the caller to
+    /// clear once its own intent is recorded.
+    async fn clear_the_way(
+        &self,
+        ctx: &Context,
+        kube: &Kube,
+        owned_by_state: bool,
+        names: (&str, &str),
+        timeout: Duration,
+    ) -> Result<Option<crate::resources::intents::LeftBehind>, Diagnostic> {
+        let (name, namespace) = names;
+        let release = match kube.latest_release(namespace, name).await {
+            Ok(Some(release)) => release,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(kube_diagnostic(format!("Reading release {name} failed"), &e)),
+        };
+        // Read before this apply writes its own intent over it.
+        let left_behind = Self::interrupted_here(ctx, &Self::intent_target(kube, namespace, name), &release);
+        let owned = owned_by_state || left_behind.is_some();
+        let last_good = match release.status {
+            ReleaseStatus::Deployed => None,
+            _ => kube
+                .last_good_revision(namespace, name)
+                .await
+                .map_err(|e| kube_diagnostic(format!("Reading the history of release {name} failed"), &e))?,
+        };
+        let stuck = |e: helm::Error| {
+            helm_diagnostic(
+                format!("Release {name} is stuck {} and could not be recovered", status_text(&release.status)),
+                &e,
+            )
+        };
+        let helm = ctx.helm();
+        match recovery(&release, last_good, owned, left_behind.is_some(), timeout, std::time::SystemTime::now()) {
+            Recovery::Nothing => {}
+            Recovery::Adopt => tracing::warn!(release = %name, "taking over the release an interrupted apply deployed"),
+            Recovery::Refuse(why) => {
+                let d = Diagnostic::error(format!("Release {name} is left alone"), why);
+                return Err(if owned { d } else { d.at(AttrPath::root(release_attr::name)) });
+            }
+            Recovery::RollBack(revision) => {
+                tracing::warn!(release = %name, revision, "release abandoned pending; rolling back to its last good revision");
+                helm.rollback(name, namespace, revision, timeout).await.map_err(stuck)?;
+            }
+            Recovery::Uninstall => {
+                tracing::warn!(release = %name, status = %status_text(&release.status), "no revision of the release was ever deployed; uninstalling it to start over");
+                helm.uninstall(name, namespace, true, timeout).await.map_err(stuck)?;
+            }
+        }
+        Ok(left_behind)
+    }
+
+    pub(super) async fn install_or_upgrade(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
         let ApplyRequest { prior_state, planned_state, .. } = request;
         let fail = |state: Value, d: Diagnostic| ApplyResponse {
             new_state: state,
             diagnostics: d.into(),
             ..Default::default()
         };
+        // A failed create records nothing; a failed update keeps the prior state.
+        let unchanged = || prior_state.clone();
         let kube = match ctx.kube().await {
             Ok(kube) => kube.clone(),
-            Err(d) => return fail(prior_state, d),
+            Err(d) => return fail(unchanged(), d),
         };
         let helm = ctx.helm();
-        if planned_state.is_null() {
-            let Some((name, namespace)) = self.names(&prior_state) else { return ApplyResponse::default() };
-            if self.0.protected(&prior_state) {
-                return fail(
-                    prior_state,
-                    Diagnostic::error(
-                        "Deletion protection is on",
-                        "Set deletion_protection = false and apply before destroying.",
-                    )
-                    .at(AttrPath::root("deletion_protection")),
-                );
-            }
-            tracing::info!(release = %name, namespace = %namespace, "uninstalling release");
-            if let Err(e) = helm.uninstall(&name, &namespace, true, Self::timeout(&prior_state)).await {
-                return fail(prior_state, helm_diagnostic(format!("Uninstalling {name} failed"), &e));
-            }
-            ctx.journal.forget(RELEASE_INTENT, &Self::intent_target(&kube, &namespace, &name));
-            if prior_state.attr("delete_volumes").as_bool() == Some(true)
-                && let Err(e) = kube.delete_volume_claims(&namespace, &name).await
-            {
-                return fail(
-                    Value::Null,
-                    Diagnostic::error(format!("Deleting the volumes of {name} failed"), e.to_string()),
-                );
-            }
-            return ApplyResponse::default();
-        }
-        let Some((name, namespace)) = self.names(&planned_state) else {
+        let planned = release(&planned_state);
+        let Some((name, namespace)) = self.names(&planned) else {
             return fail(
-                prior_state,
+                unchanged(),
                 Diagnostic::error("Name unknown at apply", "name and namespace must be known by now."),
             );
         };
         // Settings that render no differently (deletion protection, timeouts, the volume policy)
         // change the state only: the release keeps its revision, as the plan said.
-        let digest = planned_state.attr("manifest_digest");
-        if !prior_state.is_null() && digest.as_str().is_some() && digest == prior_state.attr("manifest_digest") {
+        let digest = planned.manifest_digest.known();
+        if !prior_state.is_null() && digest.is_some() && digest == release(&prior_state).manifest_digest.known() {
             return ApplyResponse { new_state: planned_state, ..Default::default() };
         }
-        let target = Self::intent_target(&kube, &namespace, &name);
-        let mut left_behind = None;
-        match kube.latest_release(&namespace, &name).await {
-            Ok(Some(release)) => {
-                // Read before this apply writes its own intent over it.
-                left_behind = Self::interrupted_here(ctx, &target, &release);
-                let owned = !prior_state.is_null() || left_behind.is_some();
-                let timeout = Self::timeout(&planned_state);
-                match recovery(&release, owned, left_behind.is_some(), timeout, std::time::SystemTime::now()) {
-                    Recovery::None => {}
-                    Recovery::Refuse(why) => {
-                        let d = Diagnostic::error(format!("Release {name} is left alone"), why);
-                        let path = if owned { d } else { d.at(AttrPath::root("name")) };
-                        return fail(if prior_state.is_null() { Value::Null } else { prior_state }, path);
-                    }
-                    Recovery::Recover => {
-                        if let Err(e) = self.recover(&kube, &helm, &release, timeout).await {
-                            return fail(
-                                prior_state,
-                                helm_diagnostic(
-                                    format!(
-                                        "Release {name} is stuck {} and could not be recovered",
-                                        status_text(&release.status)
-                                    ),
-                                    &e,
-                                ),
-                            );
-                        }
-                    }
-                }
-            }
+        let timeout = Self::timeout(&planned);
+        match self.clear_the_way(ctx, &kube, !prior_state.is_null(), (&name, &namespace), timeout).await {
+            Ok(Some(left)) => left.clear(),
             Ok(None) => {}
-            Err(e) => {
-                return fail(prior_state, Diagnostic::error(format!("Reading release {name} failed"), e.to_string()));
-            }
+            Err(d) => return fail(unchanged(), d),
         }
-        if let Some(left) = left_behind {
-            left.clear();
-        }
-        let grown = match (text(&prior_state, "storage_size"), text(&planned_state, "storage_size")) {
-            (Some(before), Some(after)) => storage_bytes(&after) > storage_bytes(&before),
-            _ => false,
-        };
-        if grown {
-            let size = text(&planned_state, "storage_size").unwrap_or_default();
+        let size = |state: &Value| text(state, sizing::sizing_attr::storage_size).and_then(|s| storage_bytes(&s));
+        if size(&planned_state) > size(&prior_state) && !prior_state.is_null() {
+            let size = text(&planned_state, sizing::sizing_attr::storage_size).unwrap_or_default();
             tracing::info!(release = %name, size = %size, "growing volumes");
             if let Err(e) = kube.grow_volumes(&namespace, &name, &name, &size).await {
                 return fail(
-                    prior_state,
-                    Diagnostic::error(
-                        format!("Growing the volumes of {name} failed"),
-                        format!("{e}. The storage class must allow volume expansion."),
-                    )
-                    .at(AttrPath::root("storage_size")),
+                    unchanged(),
+                    kube_diagnostic(format!("Growing the volumes of {name} failed"), &e)
+                        .with_hint("The storage class must allow volume expansion.")
+                        .at(AttrPath::root(sizing::sizing_attr::storage_size)),
                 );
             }
         }
         let change = Change { prior: &prior_state, planned: &planned_state };
         let stepping = !prior_state.is_null() && self.0.steps_around_upgrade(change);
         // Where a stepping apply stops, the state says the change is unfinished.
-        let stopped = |state: Value| if stepping { unfinished(state) } else { state };
+        let stopped = |state: Value| if stepping && !state.is_null() { unfinished(state) } else { state };
         if stepping && let Err(d) = self.0.before_upgrade(&kube, &name, &namespace, change).await {
-            return fail(stopped(prior_state.clone()), d);
+            return fail(stopped(unchanged()), d);
         }
         let options = InstallOptions {
-            wait: planned_state.attr("wait").as_bool().unwrap_or(true),
-            timeout: Self::timeout(&planned_state),
+            wait: planned.wait.known().copied().unwrap_or(true),
+            timeout,
             atomic: planned_state.attr("atomic").as_bool().unwrap_or(true),
         };
         tracing::info!(release = %name, namespace = %namespace, chart = self.0.chart(), "installing or upgrading release");
-        let intent = ctx.journal.begin(RELEASE_INTENT, &target);
+        let intent = ctx.journal.begin(RELEASE_INTENT, &Self::intent_target(&kube, &namespace, &name));
         let installed = helm
-            .upgrade_install(
-                &name,
-                &namespace,
-                &self.chart_source(&planned_state),
-                &self.0.values(&planned_state),
-                options,
-            )
+            .upgrade_install(&name, &namespace, &self.chart_source(&planned), &self.0.values(&planned_state), options)
             .await;
         // helm failed or was stopped: whatever it left (a pending or failed revision) is this
         // configuration's to recover, and the record that stays proves it to the next apply.
@@ -270,31 +249,23 @@ impl<K: ReleaseKind> HelmRelease<K> {
                 }
             }
             (Ok(()), Ok(None)) => fail(
-                stopped(prior_state.clone()),
+                stopped(unchanged()),
                 Diagnostic::error(format!("Release {name} vanished"), "helm reported success but no release exists."),
             ),
-            (Ok(()), Err(e)) => fail(
-                stopped(planned_state.clone()),
-                Diagnostic::error(format!("Reading release {name} failed"), e.to_string()),
-            ),
+            (Ok(()), Err(e)) => {
+                fail(stopped(planned_state.clone()), kube_diagnostic(format!("Reading release {name} failed"), &e))
+            }
             // Failed: record the release as it now is (rolled back by --atomic, or failed).
             (Err(e), Ok(Some(release))) => {
-                let base = if prior_state.is_null() { planned_state } else { prior_state };
-                let detail = if options.atomic { " The release was rolled back to its previous revision." } else { "" };
-                ApplyResponse {
-                    new_state: stopped(self.state_from(&base, &release)),
-                    diagnostics: Diagnostic::error(
-                        format!("Installing or upgrading {name} failed"),
-                        format!("{e}.{detail}"),
-                    )
-                    .into(),
-                    ..Default::default()
-                }
+                let base = if prior_state.is_null() { &planned_state } else { &prior_state };
+                let rolled_back =
+                    if options.atomic { "The release was rolled back to its previous revision." } else { "" };
+                fail(
+                    stopped(self.state_from(base, &release)),
+                    helm_diagnostic(format!("Installing or upgrading {name} failed"), &e).with_hint(rolled_back),
+                )
             }
-            (Err(e), _) => fail(
-                if prior_state.is_null() { Value::Null } else { stopped(prior_state.clone()) },
-                helm_diagnostic(format!("Installing {name} failed"), &e),
-            ),
+            (Err(e), _) => fail(stopped(unchanged()), helm_diagnostic(format!("Installing {name} failed"), &e)),
         }
     }
 }
@@ -332,28 +303,43 @@ mod tests {
         let now = SystemTime::now();
         let fresh = pending(Duration::from_secs(30));
         let stale = pending(TIMEOUT + helm::GRACE + Duration::from_secs(1));
+        let deployed = release(ReleaseStatus::Deployed, 2, Duration::ZERO);
+        let failed = release(ReleaseStatus::Failed, 2, Duration::ZERO);
+        use Recovery::*;
+        let refuse = Refuse(String::new());
+        // (release, last good revision, owned, interrupted, decision)
         let cases = [
             // Another owner's release is never touched, whatever its state.
-            (&fresh, false, false, "refuse"),
-            (&stale, false, false, "refuse"),
-            (&release(ReleaseStatus::Deployed, 1, Duration::ZERO), false, false, "refuse"),
+            (&fresh, Some(2), false, false, &refuse),
+            (&stale, Some(2), false, false, &refuse),
+            (&deployed, None, false, false, &refuse),
             // Ours, pending for less than helm's own timeout: maybe still running.
-            (&fresh, true, false, "refuse"),
+            (&fresh, Some(2), true, false, &refuse),
             // Ours, and the process that started it is gone: helm died with it.
-            (&fresh, true, true, "recover"),
+            (&fresh, Some(2), true, true, &RollBack(2)),
+            (&fresh, None, true, true, &Uninstall),
             // Ours, pending longer than any helm of ours would have waited.
-            (&stale, true, false, "recover"),
-            (&release(ReleaseStatus::Failed, 2, Duration::ZERO), true, false, "recover"),
-            (&release(ReleaseStatus::Deployed, 2, Duration::ZERO), true, false, "none"),
+            (&stale, Some(1), true, false, &RollBack(1)),
+            (&stale, None, true, false, &Uninstall),
+            // A failed upgrade is upgraded from the last deployed revision; a failed first
+            // install starts over.
+            (&failed, Some(1), true, false, &Nothing),
+            (&failed, None, true, false, &Uninstall),
+            (&deployed, Some(2), true, false, &Nothing),
+            // Deployed by an interrupted apply of this configuration.
+            (&deployed, Some(2), true, true, &Adopt),
         ];
-        for (release, owned, interrupted, expected) in cases {
-            let decision = recovery(release, owned, interrupted, TIMEOUT, now);
-            let got = match decision {
-                Recovery::None => "none",
-                Recovery::Refuse(_) => "refuse",
-                Recovery::Recover => "recover",
+        for (release, last_good, owned, interrupted, expected) in cases {
+            let decision = recovery(release, last_good, owned, interrupted, TIMEOUT, now);
+            let same = match (&decision, expected) {
+                (Refuse(_), Refuse(_)) => true,
+                (decision, expected) => decision == expected,
             };
-            assert_eq!(got, expected, "{:?} owned={owned} interrupted={interrupted}", release.status);
+            assert!(
+                same,
+                "{:?} last_good={last_good:?} owned={owned} interrupted={interrupted}: {decision:?}, not {expected:?}",
+                release.status
+            );
         }
     }
 }

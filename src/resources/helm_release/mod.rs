@@ -19,19 +19,16 @@ use std::time::Duration;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-pub use sizing::{
-    replicas, sizing_attributes, sizing_from_values, sizing_values, storage_bytes, validate_names, validate_sizing,
-};
+pub use sizing::{dns_name, sizing_attributes, sizing_from_values, sizing_values, storage_bytes, text_field};
 
-use super::{Context, Resource, duration, provider_config::is_dns_label};
+use super::framework::{Field, Plan, Resource, model, validators};
+use super::{Context, duration, helm_diagnostic, kube_diagnostic, provider_config::is_dns_label};
 use crate::helm::{self, ChartSource, Release, ReleaseStatus};
 use crate::k8s::Kube;
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
-use crate::tfplugin::schema::{Attribute, Nesting, Schema};
-use crate::tfplugin::value::{Refinements, Type, Value};
-use crate::tfplugin::{
-    ApplyRequest, ApplyResponse, ImportResponse, PlanRequest, PlanResponse, ReadRequest, ReadResponse,
-};
+use crate::tfplugin::schema::{Attribute, Block, Schema};
+use crate::tfplugin::value::{Refinements, Value};
+use crate::tfplugin::{ApplyRequest, ApplyResponse, ImportResponse, ReadRequest, ReadResponse};
 
 const DEFAULT_TIMEOUT: &str = "10m";
 
@@ -43,7 +40,10 @@ pub trait ReleaseKind: Send + Sync + 'static {
     fn description(&self) -> &'static str;
     /// The attributes of this kind, beside the ones every release has.
     fn attributes(&self) -> Vec<Attribute>;
-    fn validate(&self, config: &Value) -> Diagnostics;
+    /// Checks across this kind's attributes, after the schema's validators.
+    fn validate(&self, _config: &Value) -> Diagnostics {
+        Diagnostics::default()
+    }
     /// The chart values for a wholly known planned state; every attribute is represented, so
     /// that [`ReleaseKind::attributes_from_values`] gives back exactly what the plan had.
     fn values(&self, planned: &Value) -> Json;
@@ -109,61 +109,52 @@ impl Change<'_> {
 
 pub struct HelmRelease<K>(pub K);
 
-fn common_attributes() -> Vec<Attribute> {
-    vec![
-        Attribute::computed("id", Type::String, "`namespace/name`."),
-        Attribute::required(
-            "name",
-            Type::String,
-            "Release name: lowercase letters, digits and '-', at most 40 characters. Changing it replaces the release.",
+model! {
+    /// What every release has, beside its kind's attributes.
+    pub struct ReleaseState in release_attr {
+        id: String = computed("`namespace/name`.");
+        name: String = required(
+            "Release name: lowercase letters, digits and '-', at most 40 characters. Changing it replaces the release."
         )
-        .requires_replace(),
-        Attribute::optional_computed(
-            "namespace",
-            Type::String,
-            "Namespace of the release; the provider's `namespace` when unset. Changing it replaces the release.",
+        .requires_replace()
+        .validate_str("Invalid name", |name| {
+            if is_dns_label(name) && name.len() <= 40 {
+                Ok(())
+            } else {
+                Err(format!("{name:?} must be lowercase letters, digits and '-', start and end with a letter or digit, \
+                             at most 40 characters (object names are derived from it)."))
+            }
+        });
+        namespace: String = optional_computed(
+            "Namespace of the release; the provider's `namespace` when unset. Changing it replaces the release."
         )
-        .requires_replace(),
-        Attribute::optional_computed(
-            "wait",
-            Type::Bool,
-            "Wait until every pod is Ready before reporting success (default true).",
-        )
-        .with_default(Value::Bool(true)),
-        Attribute::optional_computed(
-            "timeout",
-            Type::String,
-            "How long an install, upgrade or uninstall may take (`10m`).",
-        )
-        .with_default(Value::string(DEFAULT_TIMEOUT)),
-        Attribute::nested(
-            "chart",
-            Nesting::Single,
-            vec![
-                Attribute::required(
-                    "reference",
-                    Type::String,
-                    "A chart directory or archive, `repo/chart`, or an `oci://` reference.",
-                ),
-                Attribute::optional("version", Type::String, "Chart version, for repository and OCI charts."),
-                Attribute::optional("repository", Type::String, "Repository URL, for a chart given by name."),
-            ],
-            "Use another chart than the one embedded in the provider (which works offline).",
-        ),
-        Attribute::computed(
-            "status",
-            Type::String,
-            "Status of the release's newest revision: `deployed`, `failed`, `pending-upgrade`, ...",
-        ),
-        Attribute::computed("revision", Type::Number, "Revision of the release."),
-        Attribute::computed("chart_version", Type::String, "Version of the chart the release runs."),
-        Attribute::computed(
-            "manifest_digest",
-            Type::String,
+        .requires_replace()
+        .use_state_for_unknown()
+        .validate_str("Invalid namespace", |namespace| {
+            if is_dns_label(namespace) { Ok(()) } else { Err(format!("{namespace:?} is not a Kubernetes namespace name.")) }
+        });
+        wait: bool = optional_computed("Wait until every pod is Ready before reporting success (default true).")
+            .with_default(Value::Bool(true));
+        timeout: String = optional_computed(&format!("How long an install, upgrade or uninstall may take (`{DEFAULT_TIMEOUT}`)."))
+            .with_default(Value::string(DEFAULT_TIMEOUT))
+            .validate_str("Invalid timeout", validators::timeout);
+        chart: ChartReference = optional("Use another chart than the one embedded in the provider (which works offline).");
+        status: String = computed("Status of the release's newest revision: `deployed`, `failed`, `pending-upgrade`, ...");
+        revision: i64 = computed("Revision of the release.");
+        chart_version: String = computed("Version of the chart the release runs.");
+        manifest_digest: String = computed(
             "Digest of the rendered Kubernetes objects. It changes exactly when they change, and differs from the plan's \
-             when live objects were changed outside Terraform.",
-        ),
-    ]
+             when live objects were changed outside Terraform."
+        );
+    }
+}
+
+model! {
+    pub struct ChartReference in chart_attr {
+        reference: String = required("A chart directory or archive, `repo/chart`, or an `oci://` reference.");
+        version: String = optional("Chart version, for repository and OCI charts.");
+        repository: String = optional("Repository URL, for a chart given by name.");
+    }
 }
 
 fn unknown() -> Value {
@@ -172,6 +163,11 @@ fn unknown() -> Value {
 
 fn text(value: &Value, name: &str) -> Option<String> {
     value.attr(name).as_str().map(str::to_string)
+}
+
+/// The common model of a state, which the schema's types guarantee can be read.
+fn release(state: &Value) -> ReleaseState {
+    ReleaseState::read(state).unwrap_or_default()
 }
 
 /// Whether a release in the cluster holds exactly the objects a plan's digest stands for.
@@ -198,25 +194,26 @@ pub fn manifest_digest(manifest: &str) -> Result<String, helm::Error> {
 }
 
 impl<K: ReleaseKind> HelmRelease<K> {
-    fn chart_source(&self, state: &Value) -> ChartSource {
-        match state.attr("chart") {
-            Value::Object(_) => ChartSource::Reference {
-                chart: text(state.attr("chart"), "reference").unwrap_or_default(),
-                version: text(state.attr("chart"), "version"),
-                repository: text(state.attr("chart"), "repository"),
+    fn chart_source(&self, release: &ReleaseState) -> ChartSource {
+        match release.chart.known() {
+            Some(chart) => ChartSource::Reference {
+                chart: chart.reference.known().cloned().unwrap_or_default(),
+                version: chart.version.known().cloned(),
+                repository: chart.repository.known().cloned(),
             },
-            _ => ChartSource::Embedded(self.0.chart()),
+            None => ChartSource::Embedded(self.0.chart()),
         }
     }
 
-    fn timeout(state: &Value) -> Duration {
-        text(state, "timeout").and_then(|t| duration::parse(&t).ok()).unwrap_or(Duration::from_secs(600))
+    fn timeout(release: &ReleaseState) -> Duration {
+        let text = release.timeout.as_deref().unwrap_or(DEFAULT_TIMEOUT);
+        duration::parse(text).unwrap_or_else(|_| duration::parse(DEFAULT_TIMEOUT).expect("the default parses"))
     }
 
     /// The Helm release and namespace of a state: the release is `<name>-<chart>`, so that an
     /// ensemble and a cluster of the same name never share one.
-    fn names(&self, state: &Value) -> Option<(String, String)> {
-        Some((format!("{}-{}", text(state, "name")?, self.0.chart()), text(state, "namespace")?))
+    fn names(&self, release: &ReleaseState) -> Option<(String, String)> {
+        Some((format!("{}-{}", release.name.known()?, self.0.chart()), release.namespace.known()?.clone()))
     }
 
     /// The state Terraform records after an operation, from the plan and the release as it is.
@@ -262,10 +259,6 @@ fn status_text(status: &ReleaseStatus) -> String {
     }
 }
 
-fn helm_diagnostic(summary: String, error: &helm::Error) -> Diagnostic {
-    Diagnostic::error(summary, format!("{error}"))
-}
-
 #[tonic::async_trait]
 impl<K: ReleaseKind> Resource for HelmRelease<K> {
     fn type_name(&self) -> &'static str {
@@ -273,50 +266,39 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
     }
 
     fn schema(&self) -> Schema {
-        let mut attributes = common_attributes();
+        let mut attributes = ReleaseState::attributes();
         attributes.extend(self.0.attributes());
-        Schema {
-            version: 0,
-            block: crate::tfplugin::schema::Block {
-                description: self.0.description().into(),
-                attributes,
-                blocks: vec![],
-            },
-        }
+        Schema { version: 0, block: Block { description: self.0.description().into(), attributes, blocks: vec![] } }
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diagnostics = self.0.validate(config);
-        if let Some(name) = config.attr("name").as_str()
-            && (!is_dns_label(name) || name.len() > 40)
-        {
-            diagnostics.push(
-                    Diagnostic::error("Invalid name", format!("{name:?} must be lowercase letters, digits and '-', start and end with a letter or digit, at most 40 characters (object names are derived from it)."))
-                        .at(AttrPath::root("name")),
-                );
-        }
-        if let Some(namespace) = config.attr("namespace").as_str()
-            && !is_dns_label(namespace)
-        {
-            diagnostics.push(
-                Diagnostic::error("Invalid namespace", format!("{namespace:?} is not a Kubernetes namespace name."))
-                    .at(AttrPath::root("namespace")),
-            );
-        }
-        if let Some(timeout) = config.attr("timeout").as_str()
-            && let Err(why) = duration::parse(timeout)
-        {
-            diagnostics.push(Diagnostic::error("Invalid timeout", why).at(AttrPath::root("timeout")));
-        }
-        diagnostics
+        self.0.validate(config)
     }
 
-    async fn plan(&self, ctx: &Context, request: PlanRequest) -> PlanResponse {
-        self.plan_release(ctx, request).await
+    async fn plan(&self, ctx: &Context, plan: &mut Plan) {
+        self.plan_release(ctx, plan).await
     }
 
-    async fn apply(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
-        self.apply_release(ctx, request).await
+    fn refuse_destroy(&self, prior: &Value) -> Option<Diagnostic> {
+        self.0.protected(prior).then(|| {
+            Diagnostic::error(
+                "Deletion protection is on",
+                "This cluster would be destroyed with its data. Set deletion_protection = false and apply, then destroy.",
+            )
+            .at(AttrPath::root("deletion_protection"))
+        })
+    }
+
+    async fn create(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
+        self.install_or_upgrade(ctx, request).await
+    }
+
+    async fn update(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
+        self.install_or_upgrade(ctx, request).await
+    }
+
+    async fn delete(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
+        self.uninstall(ctx, request.prior_state).await
     }
 
     async fn read(&self, ctx: &Context, request: ReadRequest) -> ReadResponse {

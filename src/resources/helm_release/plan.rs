@@ -74,121 +74,98 @@ impl<K: ReleaseKind> HelmRelease<K> {
         }
     }
 
-    pub(super) async fn plan_release(&self, ctx: &Context, request: PlanRequest) -> PlanResponse {
-        let PlanRequest { prior_state, proposed_new_state, config, prior_private, .. } = request;
-        if proposed_new_state.is_null() {
-            let mut diagnostics = Diagnostics::default();
-            if self.0.protected(&prior_state) {
-                diagnostics.push(
-                    Diagnostic::error(
-                        "Deletion protection is on",
-                        "This cluster would be destroyed with its data. Set deletion_protection = false and apply, then destroy.",
-                    )
-                    .at(AttrPath::root("deletion_protection")),
-                );
-            }
-            return PlanResponse {
-                planned_state: Value::Null,
-                diagnostics,
-                planned_private: prior_private,
-                ..Default::default()
-            };
-        }
-        let mut diagnostics = self.validate(&config);
-        let Value::Object(mut planned) = proposed_new_state else {
-            return PlanResponse { diagnostics, ..Default::default() };
-        };
+    pub(super) async fn plan_release(&self, ctx: &Context, plan: &mut Plan) {
         // The provider's namespace: a default the schema cannot hold, since it comes from the
         // provider's configuration.
-        if config.attr("namespace").is_null() {
+        if plan.config.attr(release_attr::namespace).is_null() {
             let namespace =
                 if ctx.config.is_deferred("namespace") { unknown() } else { Value::string(&ctx.config.namespace) };
-            planned.insert("namespace".into(), namespace);
-        }
-        let requires_replace =
-            crate::resources::framework::plan_declared(&self.schema().block, &prior_state, &config, &mut planned);
-        if let Some(d) = volumes_rebound(&prior_state, &requires_replace) {
-            diagnostics.push(d);
-        }
-        if let (Some(before), Some(after)) = (
-            text(&prior_state, "storage_size").and_then(|s| storage_bytes(&s)),
-            planned.get("storage_size").and_then(Value::as_str).and_then(storage_bytes),
-        ) && after < before
-        {
-            diagnostics.push(
-                    Diagnostic::error(
-                        "Volumes cannot shrink",
-                        format!(
-                            "storage_size would go from {} to {}. Kubernetes cannot shrink a volume without losing its data; keep the size or grow it.",
-                            text(&prior_state, "storage_size").unwrap_or_default(),
-                            text(&Value::Object(planned.clone()), "storage_size").unwrap_or_default()
-                        ),
-                    )
-                    .at(AttrPath::root("storage_size")),
-                );
-        }
-        let planned_value = Value::Object(planned.clone());
-        let (release, namespace) = match self.names(&planned_value) {
-            Some(names) => names,
-            None => {
-                // Every computed value follows from the name and namespace: unknown with them,
-                // never null (Terraform rejects a null that later becomes a value).
-                let outputs = self.0.outputs("", "", &planned_value).into_iter().map(|(key, _)| key);
-                for key in ["id", "status", "revision", "chart_version", "manifest_digest"].into_iter().chain(outputs) {
-                    planned.insert(key.into(), unknown());
-                }
-                return PlanResponse {
-                    planned_state: Value::Object(planned),
-                    requires_replace,
-                    planned_private: prior_private,
-                    diagnostics,
-                };
+            plan.state.insert(release_attr::namespace.into(), namespace);
+            if !plan.is_create()
+                && plan.state.get(release_attr::namespace) != Some(plan.prior.attr(release_attr::namespace))
+            {
+                plan.requires_replace.push(AttrPath::root(release_attr::namespace));
             }
+        }
+        if let Some(d) = volumes_rebound(&plan.prior, &plan.requires_replace) {
+            plan.diagnostics.push(d);
+        }
+        let size = |state: &Value| text(state, sizing::sizing_attr::storage_size);
+        if let (Some(before), Some(after)) = (size(&plan.prior), size(&plan.planned()))
+            && storage_bytes(&after) < storage_bytes(&before)
+        {
+            plan.diagnostics.push(
+                Diagnostic::error(
+                    "Volumes cannot shrink",
+                    format!(
+                        "storage_size would go from {before} to {after}. Kubernetes cannot shrink a volume without losing its data; keep the size or grow it."
+                    ),
+                )
+                .at(AttrPath::root(sizing::sizing_attr::storage_size)),
+            );
+        }
+        let planned = release(&plan.planned());
+        let Some((release_name, namespace)) = self.names(&planned) else {
+            // Every computed value follows from the name and namespace: unknown with them,
+            // never null (Terraform rejects a null that later becomes a value).
+            let outputs = self.0.outputs("", "", &plan.planned()).into_iter().map(|(key, _)| key);
+            let computed =
+                [release_attr::id, release_attr::status, release_attr::revision, release_attr::chart_version];
+            for key in computed.into_iter().chain([release_attr::manifest_digest]).chain(outputs) {
+                plan.state.insert(key.into(), unknown());
+            }
+            return;
         };
-        let name = text(&planned_value, "name").unwrap_or_default();
-        planned.insert("id".into(), Value::string(format!("{namespace}/{name}")));
-        for (key, value) in self.0.outputs(&name, &namespace, &planned_value) {
-            planned.insert(key.into(), value);
+        let name = planned.name.known().cloned().unwrap_or_default();
+        plan.state.insert(release_attr::id.into(), Value::string(format!("{namespace}/{name}")));
+        for (key, value) in self.0.outputs(&name, &namespace, &plan.planned()) {
+            plan.state.insert(key.into(), value);
         }
         // The chart renders from the plan as apply will see it, computed outputs included.
-        let planned_value = Value::Object(planned.clone());
-        let replacing = !requires_replace.is_empty();
-        let digest =
-            if planned_value.is_wholly_known() && !diagnostics.has_errors() && !ctx.config.is_deferred("helm_binary") {
-                let values = self.0.values(&planned_value);
-                match ctx
-                    .helm()
-                    .template(&release, &namespace, &self.chart_source(&planned_value), &values)
-                    .await
-                    .map(|m| manifest_digest(&m))
-                {
-                    Ok(Ok(digest)) => Value::String(digest),
-                    Ok(Err(e)) | Err(e) => {
-                        diagnostics.push(helm_diagnostic(format!("The chart refuses these settings for {name}"), &e));
-                        unknown()
-                    }
-                }
-            } else {
-                unknown()
-            };
-        if prior_state.is_null() && !diagnostics.has_errors() && !ctx.kube_deferred() {
-            diagnostics.extend(self.check_new_release(ctx, &release, &namespace, &digest).await);
+        let planned_value = plan.planned();
+        // What the chart renders from: the plan without what the release itself reports.
+        let mut inputs = plan.state.clone();
+        let reported = [release_attr::status, release_attr::revision, release_attr::chart_version];
+        for key in reported.into_iter().chain([release_attr::manifest_digest]) {
+            inputs.remove(key);
         }
-        if prior_state.is_null() || replacing {
+        let rendering = Value::Object(inputs).is_wholly_known() && !plan.diagnostics.has_errors();
+        let digest = if rendering && !ctx.config.is_deferred("helm_binary") {
+            let values = self.0.values(&planned_value);
+            match ctx
+                .helm()
+                .template(&release_name, &namespace, &self.chart_source(&planned), &values)
+                .await
+                .map(|m| manifest_digest(&m))
+            {
+                Ok(Ok(digest)) => Value::String(digest),
+                Ok(Err(e)) | Err(e) => {
+                    plan.diagnostics.push(helm_diagnostic(format!("The chart refuses these settings for {name}"), &e));
+                    unknown()
+                }
+            }
+        } else {
+            unknown()
+        };
+        if plan.is_create() && !plan.diagnostics.has_errors() && !ctx.kube_deferred() {
+            let checks = self.check_new_release(ctx, &release_name, &namespace, &digest).await;
+            plan.diagnostics.extend(checks);
+        }
+        if plan.is_create() || plan.replaces() {
             for key in self.0.reachable_once_installed() {
-                planned.insert(key.to_string(), unknown());
+                plan.state.insert(key.to_string(), unknown());
             }
         }
-        let unchanged = !prior_state.is_null() && !replacing && &digest == prior_state.attr("manifest_digest");
-        for key in ["status", "revision", "chart_version"] {
-            planned.insert(key.into(), if unchanged { prior_state.attr(key).clone() } else { unknown() });
+        let unchanged =
+            !plan.is_create() && !plan.replaces() && &digest == plan.prior.attr(release_attr::manifest_digest);
+        for key in [release_attr::status, release_attr::revision, release_attr::chart_version] {
+            plan.state.insert(key.into(), if unchanged { plan.prior.attr(key).clone() } else { unknown() });
         }
-        planned.insert("manifest_digest".into(), digest);
-        let planned = Value::Object(planned);
-        if !prior_state.is_null() && !replacing && !diagnostics.has_errors() {
-            diagnostics.extend(self.0.check_change(ctx, &prior_state, &planned).await);
+        plan.state.insert(release_attr::manifest_digest.into(), digest);
+        if !plan.is_create() && !plan.replaces() && !plan.diagnostics.has_errors() {
+            let checks = self.0.check_change(ctx, &plan.prior, &plan.planned()).await;
+            plan.diagnostics.extend(checks);
         }
-        PlanResponse { planned_state: planned, requires_replace, planned_private: prior_private, diagnostics }
     }
 }
 
@@ -209,13 +186,13 @@ mod tests {
             ("storage_class".to_string(), Value::Null),
         ]));
         let replaces = |name: Value, class: Value| {
-            let mut planned = BTreeMap::from([
+            let planned = BTreeMap::from([
                 ("name".to_string(), name),
                 ("namespace".to_string(), Value::string("data")),
                 ("storage_class".to_string(), class),
             ]);
             let config = Value::Object(planned.clone());
-            crate::resources::framework::plan_declared(&schema.block, &prior, &config, &mut planned)
+            crate::resources::framework::plan_declared(&schema.block, &prior, &config, planned).1
         };
         assert!(replaces(Value::string("events"), Value::Null).is_empty());
         assert_eq!(replaces(Value::unknown(), Value::Null), [AttrPath::root("name")]);

@@ -15,7 +15,7 @@ impl<K: ReleaseKind> HelmRelease<K> {
             private: private.clone(),
             diagnostics: d.into(),
         };
-        let Some((name, namespace)) = self.names(&current_state) else {
+        let Some((name, namespace)) = self.names(&release(&current_state)) else {
             return keep(Diagnostic::warning("Incomplete state", "name or namespace missing"));
         };
         // The cluster is known only after apply: the release is as it was, until then.
@@ -32,7 +32,7 @@ impl<K: ReleaseKind> HelmRelease<K> {
                 tracing::info!(release = %name, "release no longer exists; removing it from state");
                 return ReadResponse::default();
             }
-            Err(e) => return keep(Diagnostic::error(format!("Reading release {name} failed"), e.to_string())),
+            Err(e) => return keep(kube_diagnostic(format!("Reading release {name} failed"), &e)),
         };
         let Value::Object(mut state) = self.state_from(&current_state, &release) else {
             return keep(Diagnostic::error("Invalid state", ""));
@@ -79,8 +79,10 @@ impl<K: ReleaseKind> HelmRelease<K> {
                     ));
                 }
                 Ok(_) => {}
-                Err(e) => diagnostics
-                    .push(Diagnostic::warning(format!("Could not compare the live objects of {name}"), e.to_string())),
+                Err(e) => diagnostics.push(Diagnostic {
+                    severity: crate::tfplugin::diag::Severity::Warning,
+                    ..kube_diagnostic(format!("Could not compare the live objects of {name}"), &e)
+                }),
             }
         }
         ReadResponse { new_state: Value::Object(state), private, diagnostics }
@@ -104,7 +106,7 @@ impl<K: ReleaseKind> HelmRelease<K> {
                     format!("No Helm release {release_name} in namespace {namespace}."),
                 ));
             }
-            Err(e) => return fail(Diagnostic::error(format!("Reading release {name} failed"), e.to_string())),
+            Err(e) => return fail(kube_diagnostic(format!("Reading release {name} failed"), &e)),
         };
         if release.chart_name != self.0.chart() {
             return fail(Diagnostic::error(
@@ -112,19 +114,22 @@ impl<K: ReleaseKind> HelmRelease<K> {
                 format!("{id} runs chart {:?}, not {:?}.", release.chart_name, self.0.chart()),
             ));
         }
-        let mut state: BTreeMap<String, Value> =
-            self.schema().block.attributes.iter().map(|a| (a.name.clone(), Value::Null)).collect();
-        state.insert("name".into(), Value::string(name));
-        state.insert("namespace".into(), Value::string(namespace));
-        state.insert("id".into(), Value::string(id));
+        let mut state = BTreeMap::new();
+        let common = ReleaseState {
+            id: Field::Known(id.to_string()),
+            name: Field::Known(name.to_string()),
+            namespace: Field::Known(namespace.to_string()),
+            ..Default::default()
+        };
+        common.write(&mut state);
+        // As a configuration that sets only name and namespace plans it.
         for attribute in self.schema().block.attributes {
-            if let Some(default) = attribute.default {
-                state.insert(attribute.name, default);
+            let value = state.entry(attribute.name).or_default();
+            if let (Value::Null, Some(default)) = (&value, attribute.default) {
+                *value = default;
             }
         }
-        for (key, value) in self.0.attributes_from_values(&release.values) {
-            state.insert(key, value);
-        }
+        state.extend(self.0.attributes_from_values(&release.values));
         let planned = Value::Object(state);
         let mut state = self.state_from(&planned, &release);
         if let Value::Object(object) = &mut state {

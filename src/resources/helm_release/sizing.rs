@@ -5,159 +5,94 @@ use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
 
-use super::text;
-use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
-use crate::tfplugin::schema::{Attribute, Nesting};
-use crate::tfplugin::value::{Type, Value};
+use crate::resources::framework::{Field, model, validators};
+use crate::resources::provider_config::is_dns_subdomain;
+use crate::tfplugin::schema::Attribute;
+use crate::tfplugin::value::Value;
 
-const PRESETS: [&str; 7] = ["nano", "micro", "small", "medium", "large", "xlarge", "2xlarge"];
+const PRESETS: &[&str] = &["nano", "micro", "small", "medium", "large", "xlarge", "2xlarge"];
 
-/// Hikube's sizing fields, shared by ensembles and clusters.
+model! {
+    /// Hikube's sizing fields, shared by ensembles and clusters; each kind gives the defaults
+    /// (see [`sizing_attributes`]).
+    pub struct Sizing in sizing_attr {
+        storage_size: String = optional_computed(
+            "Volume size of each member. Growing it resizes the volumes in place; shrinking is refused."
+        )
+        .validate_str("Invalid storage size", |size| match storage_bytes(size) {
+            Some(_) => Ok(()),
+            None => Err(format!("{size:?} is not a size such as \"10Gi\" or \"500Mi\".")),
+        });
+        storage_class: String = optional(
+            "Storage class of the volumes; the cluster's default when unset. Changing it replaces the release (new volumes)."
+        )
+        .requires_replace()
+        .validate_str("Invalid storage class name", dns_name("storage class name"));
+        resources_preset: String = optional_computed(
+            "Hikube's sizes (CPU / memory limit): nano 250m/128Mi, micro 500m/256Mi, small 1/512Mi, medium 1/1Gi, \
+             large 2/2Gi, xlarge 4/4Gi, 2xlarge 8/8Gi. `resources` overrides it."
+        )
+        .validate_str("Unknown preset", validators::one_of(PRESETS));
+        resources: Resources = optional("Explicit CPU and memory, instead of the preset.");
+        image: String = optional_computed("Container image.").validate_str("Invalid image", |image| {
+            if image.is_empty() || image.contains(char::is_whitespace) {
+                Err(format!("{image:?} is not an image reference such as \"docker.io/library/zookeeper:3.8.4\"."))
+            } else {
+                Ok(())
+            }
+        });
+    }
+}
+
+model! {
+    pub struct Resources in resources_attr {
+        cpu: String = optional("CPU, e.g. `2` or `500m`.").validate_str("Invalid CPU", |cpu| {
+            match cpu.strip_suffix('m').unwrap_or(cpu).parse::<f64>() {
+                Ok(c) if c > 0.0 => Ok(()),
+                _ => Err(format!("{cpu:?} is not a CPU amount such as \"2\" or \"500m\".")),
+            }
+        });
+        memory: String = optional("Memory, e.g. `4Gi` or `768Mi`; the JVM heap is derived from it.")
+            .validate_str("Invalid memory", |memory| {
+                let binary = memory.ends_with("Mi") || memory.ends_with("Gi");
+                match storage_bytes(memory) {
+                    Some(bytes) if binary && bytes >= 128 << 20 => Ok(()),
+                    _ => Err(format!("{memory:?} must be at least 128Mi, in Mi or Gi (e.g. \"768Mi\", \"4Gi\").")),
+                }
+            });
+    }
+}
+
+/// The sizing attributes with one kind's defaults, each named in its description.
 pub fn sizing_attributes(default_size: &str, default_preset: &str, default_image: &str) -> Vec<Attribute> {
-    vec![
-        Attribute::optional_computed(
-            "storage_size",
-            Type::String,
-            &format!(
-                "Volume size of each member, e.g. `{default_size}` (the default). Growing it resizes the volumes in place; shrinking is refused."
-            ),
-        )
-        .with_default(Value::string(default_size)),
-        Attribute::optional(
-            "storage_class",
-            Type::String,
-            "Storage class of the volumes; the cluster's default when unset. Changing it replaces the release (new volumes).",
-        )
-        .requires_replace(),
-        Attribute::optional_computed(
-            "resources_preset",
-            Type::String,
-            &format!(
-                "Hikube's sizes (CPU / memory limit): nano 250m/128Mi, micro 500m/256Mi, small 1/512Mi, medium 1/1Gi, large 2/2Gi, xlarge 4/4Gi, 2xlarge 8/8Gi. Default `{default_preset}`; `resources` overrides it."
-            ),
-        )
-        .with_default(Value::string(default_preset)),
-        Attribute::nested(
-            "resources",
-            Nesting::Single,
-            vec![
-                Attribute::optional("cpu", Type::String, "CPU, e.g. `2` or `500m`."),
-                Attribute::optional(
-                    "memory",
-                    Type::String,
-                    "Memory, e.g. `4Gi` or `768Mi`; the JVM heap is derived from it.",
-                ),
-            ],
-            "Explicit CPU and memory, instead of the preset.",
-        ),
-        Attribute::optional_computed("image", Type::String, &format!("Container image (`{default_image}`)."))
-            .with_default(Value::string(default_image)),
-    ]
+    let defaults = [
+        (sizing_attr::storage_size, default_size),
+        (sizing_attr::resources_preset, default_preset),
+        (sizing_attr::image, default_image),
+    ];
+    Sizing::attributes()
+        .into_iter()
+        .map(|attribute| match defaults.iter().find(|(name, _)| *name == attribute.name) {
+            Some((_, default)) => Attribute {
+                description: format!("{} Default `{default}`.", attribute.description),
+                ..attribute.with_default(Value::string(*default))
+            },
+            None => attribute,
+        })
+        .collect()
 }
 
-/// The member count: a whole number within `range`, or `None` (with an error) when it is not.
-pub fn replicas(config: &Value, range: std::ops::RangeInclusive<i64>, diagnostics: &mut Diagnostics) -> Option<i64> {
-    let value = config.attr("replicas");
-    if !matches!(value, Value::Number(_)) {
-        return None;
-    }
-    match value.as_i64() {
-        Some(n) if range.contains(&n) => Some(n),
-        _ => {
-            diagnostics.push(
-                Diagnostic::error(
-                    "Invalid member count",
-                    format!(
-                        "replicas must be a whole number from {} to {}, not {}.",
-                        range.start(),
-                        range.end(),
-                        match &value {
-                            Value::Number(n) => n.to_string(),
-                            _ => String::new(),
-                        }
-                    ),
-                )
-                .at(AttrPath::root("replicas")),
-            );
-            None
+/// A Kubernetes object or DNS name that would otherwise only fail inside the cluster.
+pub fn dns_name(what: &'static str) -> impl Fn(&str) -> Result<(), String> {
+    move |name| {
+        if is_dns_subdomain(name) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{name:?} is not a valid {what}: lowercase letters, digits, '-' and '.', such as \"fast-ssd\"."
+            ))
         }
     }
-}
-
-/// Kubernetes object and DNS names that would otherwise only fail inside the cluster.
-pub fn validate_names(config: &Value, attributes: &[(&str, &str)]) -> Diagnostics {
-    let mut diagnostics = Diagnostics::default();
-    for (attribute, what) in attributes {
-        if let Some(name) = config.attr(attribute).as_str()
-            && !crate::resources::provider_config::is_dns_subdomain(name)
-        {
-            diagnostics.push(
-                Diagnostic::error(
-                    format!("Invalid {what}"),
-                    format!(
-                        "{name:?} is not a valid {what}: lowercase letters, digits, '-' and '.', such as \"fast-ssd\"."
-                    ),
-                )
-                .at(AttrPath::root(attribute)),
-            );
-        }
-    }
-    diagnostics
-}
-
-pub fn validate_sizing(config: &Value) -> Diagnostics {
-    let mut diagnostics = validate_names(config, &[("storage_class", "storage class name")]);
-    if let Some(image) = config.attr("image").as_str()
-        && (image.is_empty() || image.contains(char::is_whitespace))
-    {
-        diagnostics.push(
-            Diagnostic::error(
-                "Invalid image",
-                format!("{image:?} is not an image reference such as \"docker.io/library/zookeeper:3.8.4\"."),
-            )
-            .at(AttrPath::root("image")),
-        );
-    }
-    if let Some(preset) = config.attr("resources_preset").as_str()
-        && !PRESETS.contains(&preset)
-    {
-        diagnostics.push(
-            Diagnostic::error("Unknown preset", format!("{preset:?} is not one of {}.", PRESETS.join(", ")))
-                .at(AttrPath::root("resources_preset")),
-        );
-    }
-    if let Some(size) = config.attr("storage_size").as_str()
-        && storage_bytes(size).is_none()
-    {
-        diagnostics.push(
-            Diagnostic::error("Invalid storage size", format!("{size:?} is not a size such as \"10Gi\" or \"500Mi\"."))
-                .at(AttrPath::root("storage_size")),
-        );
-    }
-    let resources = config.attr("resources");
-    if let Some(cpu) = resources.attr("cpu").as_str() {
-        let ok = cpu.strip_suffix('m').unwrap_or(cpu).parse::<f64>().is_ok_and(|c| c > 0.0);
-        if !ok {
-            diagnostics.push(
-                Diagnostic::error("Invalid CPU", format!("{cpu:?} is not a CPU amount such as \"2\" or \"500m\"."))
-                    .at(AttrPath::root("resources").attr("cpu")),
-            );
-        }
-    }
-    if let Some(memory) = resources.attr("memory").as_str() {
-        let ok =
-            (memory.ends_with("Mi") || memory.ends_with("Gi")) && storage_bytes(memory).is_some_and(|b| b >= 128 << 20);
-        if !ok {
-            diagnostics.push(
-                Diagnostic::error(
-                    "Invalid memory",
-                    format!("{memory:?} must be at least 128Mi, in Mi or Gi (e.g. \"768Mi\", \"4Gi\")."),
-                )
-                .at(AttrPath::root("resources").attr("memory")),
-            );
-        }
-    }
-    diagnostics
 }
 
 /// Bytes of a Kubernetes quantity in binary units (`10Gi`).
@@ -168,39 +103,42 @@ pub fn storage_bytes(size: &str) -> Option<u64> {
 }
 
 pub fn sizing_values(planned: &Value) -> Json {
-    let resources: serde_json::Map<String, Json> = ["cpu", "memory"]
+    let sizing = Sizing::read(planned).unwrap_or_default();
+    let resources = sizing.resources.known().cloned().unwrap_or_default();
+    let resources: serde_json::Map<String, Json> = [("cpu", resources.cpu), ("memory", resources.memory)]
         .into_iter()
-        .filter_map(|k| planned.attr("resources").attr(k).as_str().map(|v| (k.to_string(), Json::String(v.into()))))
+        .filter_map(|(k, v)| v.known().map(|v| (k.to_string(), Json::String(v.clone()))))
         .collect();
     serde_json::json!({
-        "image": text(planned, "image"),
-        "resourcesPreset": text(planned, "resources_preset"),
+        "image": sizing.image.known(),
+        "resourcesPreset": sizing.resources_preset.known(),
         "resources": resources,
         "storage": {
-            "size": text(planned, "storage_size"),
-            "storageClass": text(planned, "storage_class").unwrap_or_default(),
+            "size": sizing.storage_size.known(),
+            "storageClass": sizing.storage_class.known().cloned().unwrap_or_default(),
         },
     })
 }
 
+/// A chart value that holds a string, as an attribute: an empty string is no value.
+pub fn text_field(value: &Json) -> Field<String> {
+    value.as_str().filter(|s| !s.is_empty()).map_or(Field::Null, |s| Field::Known(s.to_string()))
+}
+
 pub fn sizing_from_values(values: &Json) -> BTreeMap<String, Value> {
-    let mut attributes = BTreeMap::new();
-    let string = |v: &Json| v.as_str().filter(|s| !s.is_empty()).map(Value::string).unwrap_or(Value::Null);
-    attributes.insert("image".into(), string(&values["image"]));
-    attributes.insert("resources_preset".into(), string(&values["resourcesPreset"]));
-    attributes.insert("storage_size".into(), string(&values["storage"]["size"]));
-    attributes.insert("storage_class".into(), string(&values["storage"]["storageClass"]));
     let resources = &values["resources"];
-    attributes.insert(
-        "resources".into(),
-        if resources.as_object().is_none_or(|r| r.is_empty()) {
-            Value::Null
+    let sizing = Sizing {
+        image: text_field(&values["image"]),
+        resources_preset: text_field(&values["resourcesPreset"]),
+        storage_size: text_field(&values["storage"]["size"]),
+        storage_class: text_field(&values["storage"]["storageClass"]),
+        resources: if resources.as_object().is_none_or(|r| r.is_empty()) {
+            Field::Null
         } else {
-            Value::Object(BTreeMap::from([
-                ("cpu".into(), string(&resources["cpu"])),
-                ("memory".into(), string(&resources["memory"])),
-            ]))
+            Field::Known(Resources { cpu: text_field(&resources["cpu"]), memory: text_field(&resources["memory"]) })
         },
-    );
+    };
+    let mut attributes = BTreeMap::new();
+    sizing.write(&mut attributes);
     attributes
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::plan::config_ops;
+use super::schema::{Topic, attr};
 use super::{Target, TopicSpec, path_for, target};
 use crate::kafka::{self, Cluster, NewTopic, plan_reassignment};
 use crate::resources::{Context, kafka_diagnostic};
@@ -39,52 +40,32 @@ impl Private {
     }
 }
 
-pub(super) async fn apply(ctx: &Context, request: ApplyRequest) -> ApplyResponse {
-    let ApplyRequest { prior_state, planned_state, planned_private, .. } = request;
-    let fail = |state: Value, diagnostics: Diagnostics| ApplyResponse {
-        new_state: state,
-        diagnostics,
-        private: planned_private.clone(),
-    };
-    let source = if planned_state.is_null() { &prior_state } else { &planned_state };
-    let cluster = match target(ctx, source) {
-        Ok(Target::Cluster(cluster)) => cluster,
-        Ok(Target::Unknown) => {
-            return fail(
-                prior_state,
-                Diagnostic::error(
-                    "Kafka connection unknown at apply",
-                    "The topic's kafka connection must be known by now.",
-                )
-                .at(AttrPath::root("kafka"))
-                .into(),
-            );
-        }
-        Err(d) => return fail(prior_state, d),
-    };
-    if planned_state.is_null() {
-        return delete(ctx, &cluster, prior_state).await;
-    }
-    let spec = match TopicSpec::from_value(&planned_state) {
-        Ok(spec) => spec,
-        Err(d) => return fail(prior_state, d),
-    };
-    if prior_state.is_null() {
-        create(ctx, &cluster, &spec, planned_state).await
-    } else {
-        update(ctx, &cluster, &spec, prior_state, planned_state, Private::decode(&planned_private)).await
+/// The cluster and the spec of a topic about to change.
+fn prepare(ctx: &Context, state: &Value) -> Result<(Arc<Cluster>, TopicSpec), Diagnostics> {
+    let topic = Topic::read(state)?;
+    match target(ctx, &topic)? {
+        Target::Cluster(cluster) => Ok((cluster, TopicSpec::from_model(&topic)?)),
+        Target::Unknown => Err(Diagnostic::error(
+            "Kafka connection unknown at apply",
+            "The topic's kafka connection must be known by now.",
+        )
+        .at(AttrPath::root(attr::kafka))
+        .into()),
     }
 }
 
-async fn delete(ctx: &Context, cluster: &Arc<Cluster>, prior: Value) -> ApplyResponse {
-    let spec_name = prior.attr("name").as_str().unwrap_or_default().to_string();
-    let timeout = super::timeout_of(&prior);
-    tracing::info!(topic = %spec_name, "deleting topic");
-    match ctx.cancellable(cluster.delete_topic(&spec_name, timeout)).await {
+pub(super) async fn delete(ctx: &Context, request: ApplyRequest) -> ApplyResponse {
+    let prior = request.prior_state;
+    let (cluster, spec) = match prepare(ctx, &prior) {
+        Ok(prepared) => prepared,
+        Err(diagnostics) => return ApplyResponse { new_state: prior, diagnostics, ..Default::default() },
+    };
+    tracing::info!(topic = %spec.name, "deleting topic");
+    match ctx.cancellable(cluster.delete_topic(&spec.name, spec.timeout)).await {
         Ok(()) => ApplyResponse::default(),
         Err(e) => ApplyResponse {
             new_state: prior,
-            diagnostics: kafka_diagnostic(&format!("Deleting topic {spec_name} failed"), &e, None).into(),
+            diagnostics: kafka_diagnostic(&format!("Deleting topic {} failed", spec.name), &e, None).into(),
             ..Default::default()
         },
     }
@@ -95,7 +76,13 @@ fn intent_target(cluster: &Cluster, name: &str) -> String {
     format!("{}/{name}", cluster.describe())
 }
 
-async fn create(ctx: &Context, cluster: &Arc<Cluster>, spec: &TopicSpec, planned: Value) -> ApplyResponse {
+pub(super) async fn create(ctx: &Context, request: ApplyRequest) -> ApplyResponse {
+    let planned = request.planned_state;
+    let (cluster, spec) = match prepare(ctx, &planned) {
+        Ok(prepared) => prepared,
+        Err(diagnostics) => return ApplyResponse { diagnostics, ..Default::default() },
+    };
+    let (cluster, spec) = (&cluster, &spec);
     tracing::info!(topic = %spec.name, partitions = spec.partitions, replication_factor = ?spec.replication_factor, "creating topic");
     let topic = NewTopic {
         name: spec.name.clone(),
@@ -177,7 +164,7 @@ async fn respond_to_create(
                         crate::resources::import_hint(&spec.name)
                     ),
                 )
-                .at(AttrPath::root("name"))
+                .at(AttrPath::root(attr::name))
                 .into(),
                 ..Default::default()
             },
@@ -186,13 +173,13 @@ async fn respond_to_create(
     let live = ctx.cancellable(cluster.describe_topic(&spec.name)).await;
     match (created, live) {
         (Ok(()), Ok(Some(info))) => {
-            let state = with(planned, [("replication_factor", Value::int(info.replication_factor() as i64))], true);
+            let state = with(planned, [(attr::replication_factor, Value::int(info.replication_factor() as i64))], true);
             ApplyResponse { new_state: state, ..Default::default() }
         }
         // The broker may have created the topic even though the call failed (a timeout while it
         // was still assigning leaders): record it, so it is not orphaned.
         (Err(e), Ok(Some(info))) => ApplyResponse {
-            new_state: with(planned, [("replication_factor", Value::int(info.replication_factor() as i64))], true),
+            new_state: with(planned, [(attr::replication_factor, Value::int(info.replication_factor() as i64))], true),
             diagnostics: kafka_diagnostic(&format!("Creating topic {} did not complete", spec.name), &e, path_for(&e))
                 .into(),
             ..Default::default()
@@ -228,7 +215,9 @@ async fn respond_to_create(
 async fn adopt(ctx: &Context, cluster: &Arc<Cluster>, spec: &TopicSpec, planned: Value, how: &str) -> ApplyResponse {
     tracing::warn!(topic = %spec.name, how, "adopting a topic this configuration created");
     let new_state = match ctx.cancellable(cluster.describe_topic(&spec.name)).await {
-        Ok(Some(info)) => with(planned, [("replication_factor", Value::int(info.replication_factor() as i64))], true),
+        Ok(Some(info)) => {
+            with(planned, [(attr::replication_factor, Value::int(info.replication_factor() as i64))], true)
+        }
         _ => with(planned, [], true),
     };
     let mut response = ApplyResponse { new_state, ..Default::default() };
@@ -261,33 +250,32 @@ async fn matches_exactly(cluster: &Arc<Cluster>, spec: &TopicSpec) -> Result<boo
 /// Replaces attributes of an object value; `set_id` also fills `id` from `name`.
 fn with<const N: usize>(value: Value, changes: [(&str, Value); N], set_id: bool) -> Value {
     let Value::Object(mut object) = value else { return value };
-    let only_unknown_rf = object.get("replication_factor").is_some_and(Value::is_unknown);
+    let only_unknown_rf = object.get(attr::replication_factor).is_some_and(Value::is_unknown);
     for (k, v) in changes {
-        if k != "replication_factor" || only_unknown_rf {
+        if k != attr::replication_factor || only_unknown_rf {
             object.insert(k.to_string(), v);
         }
     }
     if set_id {
-        let name = object.get("name").cloned().unwrap_or_default();
-        object.insert("id".into(), name);
+        let name = object.get(attr::name).cloned().unwrap_or_default();
+        object.insert(attr::id.into(), name);
     }
     Value::Object(object)
 }
 
-async fn update(
-    ctx: &Context,
-    cluster: &Arc<Cluster>,
-    spec: &TopicSpec,
-    prior: Value,
-    planned: Value,
-    mut private: Private,
-) -> ApplyResponse {
+pub(super) async fn update(ctx: &Context, request: ApplyRequest) -> ApplyResponse {
+    let ApplyRequest { prior_state: prior, planned_state: planned, planned_private, .. } = request;
+    let (cluster, spec) = match prepare(ctx, &planned) {
+        Ok(prepared) => prepared,
+        Err(diagnostics) => return ApplyResponse { new_state: prior, diagnostics, private: planned_private },
+    };
+    let (cluster, spec, mut private) = (&cluster, &spec, Private::decode(&planned_private));
     let deadline = Instant::now() + spec.timeout;
     let Value::Object(mut state) = planned.clone() else {
         return ApplyResponse { new_state: prior, ..Default::default() };
     };
     // Start from the plan with the three live properties as they were; each is set as it is done.
-    for key in ["partitions", "config", "replication_factor"] {
+    for key in [attr::partitions, attr::config, attr::replication_factor] {
         state.insert(key.into(), prior.attr(key).clone());
     }
     let respond = |state: &BTreeMap<String, Value>, private: &Private, diagnostics: Diagnostics| ApplyResponse {
@@ -295,7 +283,7 @@ async fn update(
         private: private.encode(),
         diagnostics,
     };
-    if let Some(before) = prior.attr("partitions").as_i64()
+    if let Some(before) = prior.attr(attr::partitions).as_i64()
         && i64::from(spec.partitions) > before
     {
         tracing::info!(topic = %spec.name, from = before, to = spec.partitions, "adding partitions");
@@ -305,26 +293,28 @@ async fn update(
             let d = kafka_diagnostic(
                 &format!("Adding partitions to topic {} failed", spec.name),
                 &e,
-                Some(AttrPath::root("partitions")),
+                Some(AttrPath::root(attr::partitions)),
             );
             return respond(&state, &private, d.into());
         }
     }
-    state.insert("partitions".into(), planned.attr("partitions").clone());
-    let ops =
-        config_ops(&prior.attr("config").as_string_map().unwrap_or_default(), &spec.config.clone().unwrap_or_default());
+    state.insert(attr::partitions.into(), planned.attr(attr::partitions).clone());
+    let ops = config_ops(
+        &prior.attr(attr::config).as_string_map().unwrap_or_default(),
+        &spec.config.clone().unwrap_or_default(),
+    );
     if !ops.is_empty() {
         tracing::info!(topic = %spec.name, changes = ops.len(), "altering topic configuration");
         if let Err(e) = ctx.cancellable(cluster.alter_topic_configs(&spec.name, &ops, false, spec.timeout)).await {
             let d = kafka_diagnostic(
                 &format!("Changing the configuration of topic {} failed", spec.name),
                 &e,
-                Some(AttrPath::root("config")),
+                Some(AttrPath::root(attr::config)),
             );
             return respond(&state, &private, d.into());
         }
     }
-    state.insert("config".into(), planned.attr("config").clone());
+    state.insert(attr::config.into(), planned.attr(attr::config).clone());
     let live_rf = match ctx.cancellable(cluster.describe_topic(&spec.name)).await {
         Ok(Some(info)) => info.replication_factor() as i16,
         Ok(None) => {
@@ -342,7 +332,7 @@ async fn update(
             );
         }
     };
-    state.insert("replication_factor".into(), Value::int(live_rf.into()));
+    state.insert(attr::replication_factor.into(), Value::int(live_rf.into()));
     if let Some(rf) =
         spec.replication_factor.filter(|rf| *rf != live_rf || private.pending_replication_factor.is_some())
     {
@@ -358,7 +348,7 @@ async fn update(
         {
             Ok(()) => {
                 private.pending_replication_factor = None;
-                state.insert("replication_factor".into(), Value::int(rf.into()));
+                state.insert(attr::replication_factor.into(), Value::int(rf.into()));
             }
             Err(ReassignError::StillRunning) => {
                 private.pending_replication_factor = Some(rf);
@@ -370,7 +360,7 @@ async fn update(
                         spec.timeout
                     ),
                 )
-                .at(AttrPath::root("replication_factor"));
+                .at(AttrPath::root(attr::replication_factor));
                 return respond(&state, &private, d.into());
             }
             Err(ReassignError::Refused(d)) => return respond(&state, &private, d.into()),
@@ -378,7 +368,7 @@ async fn update(
                 let d = kafka_diagnostic(
                     &format!("Changing the replication factor of topic {} failed", spec.name),
                     &e,
-                    Some(AttrPath::root("replication_factor")),
+                    Some(AttrPath::root(attr::replication_factor)),
                 );
                 return respond(&state, &private, d.into());
             }
@@ -419,7 +409,8 @@ async fn change_replication_factor(
             let brokers = ctx.cancellable(cluster.brokers()).await?;
             let target = plan_reassignment(&info.assignment(), &brokers, rf as usize).map_err(|why| {
                 ReassignError::Refused(
-                    Diagnostic::error("Replication factor not possible", why).at(AttrPath::root("replication_factor")),
+                    Diagnostic::error("Replication factor not possible", why)
+                        .at(AttrPath::root(attr::replication_factor)),
                 )
             })?;
             tracing::info!(

@@ -9,15 +9,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use schema::{Topic, attr};
+
+use super::framework::{Field, Plan, Resource};
 use super::kafka_connection::{self, Connection};
-use super::{Context, Resource, duration};
+use super::{Context, duration};
 use crate::kafka::{self, Cluster, topic_config};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::schema::Schema;
 use crate::tfplugin::value::Value;
-use crate::tfplugin::{
-    ApplyRequest, ApplyResponse, ImportResponse, PlanRequest, PlanResponse, ReadRequest, ReadResponse,
-};
+use crate::tfplugin::{ApplyRequest, ApplyResponse, ImportResponse, ReadRequest, ReadResponse};
 
 pub struct KafkaTopic;
 
@@ -38,12 +39,20 @@ impl Resource for KafkaTopic {
         validate(config)
     }
 
-    async fn plan(&self, ctx: &Context, request: PlanRequest) -> PlanResponse {
-        plan::plan(ctx, request).await
+    async fn plan(&self, ctx: &Context, plan: &mut Plan) {
+        plan::plan(ctx, plan).await
     }
 
-    async fn apply(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
-        apply::apply(ctx, request).await
+    async fn create(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
+        apply::create(ctx, request).await
+    }
+
+    async fn update(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
+        apply::update(ctx, request).await
+    }
+
+    async fn delete(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
+        apply::delete(ctx, request).await
     }
 
     async fn read(&self, ctx: &Context, request: ReadRequest) -> ReadResponse {
@@ -66,31 +75,25 @@ struct TopicSpec {
 }
 
 impl TopicSpec {
-    fn from_value(value: &Value) -> Result<TopicSpec, Diagnostics> {
+    fn from_model(topic: &Topic) -> Result<TopicSpec, Diagnostics> {
         let unknown = |name: &str| {
             Diagnostic::error("Value not known", format!("{name} must be known to apply this change."))
                 .at(AttrPath::root(name))
         };
-        let name = value.attr("name").as_str().ok_or_else(|| unknown("name"))?.to_string();
-        let partitions = value.attr("partitions").as_i64().ok_or_else(|| unknown("partitions"))? as i32;
-        let replication_factor = match value.attr("replication_factor") {
-            Value::Null | Value::Unknown(_) => None,
-            v => Some(v.as_i64().ok_or_else(|| unknown("replication_factor"))? as i16),
+        let name = topic.name.known().ok_or_else(|| unknown(attr::name))?.clone();
+        let partitions = *topic.partitions.known().ok_or_else(|| unknown(attr::partitions))? as i32;
+        let config = match &topic.config {
+            Field::Unknown => return Err(unknown(attr::config).into()),
+            other => other.known().cloned(),
         };
-        let config = match value.attr("config") {
-            Value::Null => None,
-            v => Some(v.as_string_map().ok_or_else(|| unknown("config"))?),
-        };
-        Ok(TopicSpec { name, partitions, replication_factor, config, timeout: timeout_of(value) })
+        let replication_factor = topic.replication_factor.known().map(|rf| *rf as i16);
+        Ok(TopicSpec { name, partitions, replication_factor, config, timeout: timeout_of(topic) })
     }
 }
 
-fn timeout_of(value: &Value) -> Duration {
-    value
-        .attr("timeout")
-        .as_str()
-        .and_then(|t| duration::parse(t).ok())
-        .unwrap_or_else(|| duration::parse(schema::DEFAULT_TIMEOUT).expect("default timeout parses"))
+fn timeout_of(topic: &Topic) -> Duration {
+    let text = topic.timeout.as_deref().unwrap_or(schema::DEFAULT_TIMEOUT);
+    duration::parse(text).unwrap_or_else(|_| duration::parse(schema::DEFAULT_TIMEOUT).expect("default timeout parses"))
 }
 
 /// The cluster a topic lives in: its own `kafka` connection, else the provider's.
@@ -100,9 +103,9 @@ enum Target {
     Unknown,
 }
 
-fn target(ctx: &Context, value: &Value) -> Result<Target, Diagnostics> {
-    let path = AttrPath::root("kafka");
-    match kafka_connection::parse(value.attr("kafka"), &path)? {
+fn target(ctx: &Context, topic: &Topic) -> Result<Target, Diagnostics> {
+    let path = AttrPath::root(attr::kafka);
+    match kafka_connection::parse_field(&topic.kafka, &path)? {
         Connection::Known(config) => Ok(Target::Cluster(ctx.kafka_pool.cluster(&config))),
         Connection::Unknown => Ok(Target::Unknown),
         Connection::Absent if ctx.config.is_deferred("kafka") => Ok(Target::Unknown),
@@ -118,55 +121,27 @@ fn target(ctx: &Context, value: &Value) -> Result<Target, Diagnostics> {
     }
 }
 
+/// The checks across attributes and inside the config map; the schema's validators check each
+/// attribute on its own.
 fn validate(config: &Value) -> Diagnostics {
     let mut diagnostics = Diagnostics::default();
-    if let Some(name) = config.attr("name").as_str() {
-        if let Err(why) = check_name(name) {
-            diagnostics.push(Diagnostic::error("Invalid topic name", why).at(AttrPath::root("name")));
-        } else if name.contains('.') || name.contains('_') {
-            diagnostics.push(
-                Diagnostic::warning(
-                    "Topic name with '.' or '_'",
-                    format!("Kafka maps '.' to '_' in metric names, so {name:?} collides with any topic that differs only in those characters; the broker refuses the second one."),
-                )
-                .at(AttrPath::root("name")),
-            );
-        }
-    }
-    let partitions = config.attr("partitions");
-    if !partitions.is_unknown() && !partitions.is_null() {
-        match partitions.as_i64() {
-            Some(n) if (1..=i32::MAX as i64).contains(&n) => {}
-            _ => diagnostics.push(
-                Diagnostic::error(
-                    "Invalid partition count",
-                    format!("partitions must be a whole number of at least 1, not {}.", display(partitions)),
-                )
-                .at(AttrPath::root("partitions")),
-            ),
-        }
-    }
-    let replication_factor = config.attr("replication_factor");
-    let rf = replication_factor.as_i64();
-    if !replication_factor.is_unknown()
-        && !replication_factor.is_null()
-        && !rf.is_some_and(|n| (1..=i16::MAX as i64).contains(&n))
+    if let Some(name) = config.attr(attr::name).as_str()
+        && check_name(name).is_ok()
+        && (name.contains('.') || name.contains('_'))
     {
         diagnostics.push(
-            Diagnostic::error(
-                "Invalid replication factor",
-                format!(
-                    "replication_factor must be a whole number of at least 1, not {}.",
-                    display(replication_factor)
-                ),
+            Diagnostic::warning(
+                "Topic name with '.' or '_'",
+                format!("Kafka maps '.' to '_' in metric names, so {name:?} collides with any topic that differs only in those characters; the broker refuses the second one."),
             )
-            .at(AttrPath::root("replication_factor")),
+            .at(AttrPath::root(attr::name)),
         );
     }
-    if let Value::Map(entries) = config.attr("config") {
+    let rf = config.attr(attr::replication_factor).as_i64();
+    if let Value::Map(entries) = config.attr(attr::config) {
         for (key, value) in entries {
             let Some(value) = value.as_str() else { continue };
-            let path = AttrPath::root("config").key(key);
+            let path = AttrPath::root(attr::config).key(key);
             if let Err(why) = topic_config::validate(key, value) {
                 diagnostics.push(Diagnostic::error("Invalid topic configuration", why).at(path));
             } else if key == "min.insync.replicas"
@@ -183,20 +158,8 @@ fn validate(config: &Value) -> Diagnostics {
             }
         }
     }
-    if let Some(timeout) = config.attr("timeout").as_str()
-        && let Err(why) = duration::parse(timeout)
-    {
-        diagnostics.push(Diagnostic::error("Invalid timeout", why).at(AttrPath::root("timeout")));
-    }
-    diagnostics.extend(kafka_connection::check(config.attr("kafka"), &AttrPath::root("kafka")));
+    diagnostics.extend(kafka_connection::check(config.attr(attr::kafka), &AttrPath::root(attr::kafka)));
     diagnostics
-}
-
-fn display(value: &Value) -> String {
-    match value {
-        Value::Number(n) => n.to_string(),
-        other => format!("{other:?}"),
-    }
 }
 
 fn check_name(name: &str) -> Result<(), String> {
@@ -219,10 +182,10 @@ fn check_name(name: &str) -> Result<(), String> {
 fn path_for(error: &kafka::Error) -> Option<AttrPath> {
     use kafka_protocol::error::ResponseError as R;
     match error.code()? {
-        R::InvalidReplicationFactor | R::InvalidReplicaAssignment => Some(AttrPath::root("replication_factor")),
-        R::InvalidPartitions => Some(AttrPath::root("partitions")),
-        R::InvalidConfig | R::PolicyViolation => Some(AttrPath::root("config")),
-        R::TopicAlreadyExists | R::InvalidTopicException => Some(AttrPath::root("name")),
+        R::InvalidReplicationFactor | R::InvalidReplicaAssignment => Some(AttrPath::root(attr::replication_factor)),
+        R::InvalidPartitions => Some(AttrPath::root(attr::partitions)),
+        R::InvalidConfig | R::PolicyViolation => Some(AttrPath::root(attr::config)),
+        R::TopicAlreadyExists | R::InvalidTopicException => Some(AttrPath::root(attr::name)),
         _ => None,
     }
 }

@@ -5,66 +5,50 @@ use std::collections::BTreeMap;
 
 use kafka_protocol::error::ResponseError;
 
-use super::schema::schema;
-use super::{Target, TopicSpec, path_for, target, validate};
+use super::schema::{Topic, attr};
+use super::{Target, TopicSpec, path_for, target};
 use crate::kafka::topic_config::{ConfigOp, kind_of, same_value};
 use crate::kafka::{Cluster, NewTopic};
-use crate::resources::framework::plan_declared;
+use crate::resources::framework::Plan;
 use crate::resources::{Context, kafka_diagnostic};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::value::{Refinements, Value};
-use crate::tfplugin::{PlanRequest, PlanResponse};
 
-pub(super) async fn plan(ctx: &Context, request: PlanRequest) -> PlanResponse {
-    let PlanRequest { prior_state, proposed_new_state, config, prior_private, .. } = request;
-    if proposed_new_state.is_null() {
-        return PlanResponse { planned_state: Value::Null, planned_private: prior_private, ..Default::default() };
+pub(super) async fn plan(ctx: &Context, plan: &mut Plan) {
+    let name = plan.state.get(attr::name).cloned().unwrap_or_default();
+    // The id is the name: it changes only with a replacement (or a create).
+    if plan.is_create() || plan.replaces() {
+        plan.state.insert(attr::id.into(), if name.is_unknown() { not_null_unknown() } else { name });
     }
-    let mut diagnostics = validate(&config);
-    let Value::Object(mut planned) = proposed_new_state else {
-        diagnostics.push(Diagnostic::error("Invalid plan", "The proposed state is not an object."));
-        return PlanResponse { diagnostics, ..Default::default() };
-    };
-    let mut requires_replace = plan_declared(&schema().block, &prior_state, &config, &mut planned);
-    let name = planned.get("name").cloned().unwrap_or_default();
-    if prior_state.is_null() {
-        planned.insert("id".into(), if name.is_unknown() { not_null_unknown() } else { name.clone() });
-        if config.attr("replication_factor").is_null() {
-            planned.insert("replication_factor".into(), not_null_unknown());
-        }
-    } else {
-        planned.insert("id".into(), prior_state.attr("id").clone());
-        if requires_replace.contains(&AttrPath::root("name")) {
-            planned.insert("id".into(), if name.is_unknown() { not_null_unknown() } else { name.clone() });
-        }
-        if let (Some(before), Some(after)) =
-            (prior_state.attr("partitions").as_i64(), planned.get("partitions").and_then(Value::as_i64))
-            && after < before
-        {
-            if config.attr("replace_on_partition_decrease").as_bool() == Some(true) {
-                requires_replace.push(AttrPath::root("partitions"));
-            } else {
-                diagnostics.push(
-                        Diagnostic::error(
-                            "Kafka cannot remove partitions",
-                            format!(
-                                "The topic has {before} partitions and the configuration asks for {after}. Kafka can only add partitions; \
-                                 lowering the count means deleting the topic and its data. Keep partitions at {before} or more, or set \
-                                 replace_on_partition_decrease = true to destroy and recreate the topic."
-                            ),
-                        )
-                        .at(AttrPath::root("partitions")),
-                    );
-            }
+    if plan.state.get(attr::replication_factor).is_some_and(Value::is_unknown) {
+        plan.state.insert(attr::replication_factor.into(), not_null_unknown());
+    }
+    if let (Some(before), Some(after)) =
+        (plan.prior.attr(attr::partitions).as_i64(), plan.state.get(attr::partitions).and_then(Value::as_i64))
+        && after < before
+    {
+        if plan.config.attr(attr::replace_on_partition_decrease).as_bool() == Some(true) {
+            plan.requires_replace.push(AttrPath::root(attr::partitions));
+        } else {
+            plan.diagnostics.push(
+                Diagnostic::error(
+                    "Kafka cannot remove partitions",
+                    format!(
+                        "The topic has {before} partitions and the configuration asks for {after}. Kafka can only add partitions; \
+                         lowering the count means deleting the topic and its data. Keep partitions at {before} or more, or set \
+                         replace_on_partition_decrease = true to destroy and recreate the topic."
+                    ),
+                )
+                .at(AttrPath::root(attr::partitions)),
+            );
         }
     }
-    let planned = Value::Object(planned);
+    let planned = plan.planned();
     // An unchanged topic has nothing to check against the cluster: refresh already read it.
-    if !diagnostics.has_errors() && planned != prior_state {
-        let replacing = !requires_replace.is_empty();
-        diagnostics.extend(check_live(ctx, &prior_state, &planned, replacing).await);
+    if !plan.diagnostics.has_errors() && planned != plan.prior {
+        let checks = check_live(ctx, &plan.prior, &planned, plan.replaces()).await;
+        plan.diagnostics.extend(checks);
     }
-    PlanResponse { planned_state: planned, requires_replace, planned_private: prior_private, diagnostics }
 }
 
 /// Computed values Terraform learns at apply, known never to be null.
@@ -76,12 +60,13 @@ fn not_null_unknown() -> Value {
 /// the broker refuses. Skipped when the connection or the values are not known yet.
 async fn check_live(ctx: &Context, prior: &Value, planned: &Value, replacing: bool) -> Diagnostics {
     let mut diagnostics = Diagnostics::default();
-    let cluster = match target(ctx, planned) {
+    let Ok(topic) = Topic::read(planned) else { return diagnostics };
+    let cluster = match target(ctx, &topic) {
         Ok(Target::Cluster(cluster)) => cluster,
         Ok(Target::Unknown) => return diagnostics,
         Err(d) => return d,
     };
-    let Ok(spec) = TopicSpec::from_value(planned) else { return diagnostics };
+    let Ok(spec) = TopicSpec::from_model(&topic) else { return diagnostics };
     let budget = cluster.config.request_timeout;
     let brokers = match ctx.cancellable(cluster.brokers()).await {
         Ok(brokers) => brokers,
@@ -101,7 +86,7 @@ async fn check_live(ctx: &Context, prior: &Value, planned: &Value, replacing: bo
                         brokers.len()
                     ),
                 )
-                .at(AttrPath::root("replication_factor")),
+                .at(AttrPath::root(attr::replication_factor)),
             );
         return diagnostics;
     }
@@ -120,7 +105,7 @@ async fn check_live(ctx: &Context, prior: &Value, planned: &Value, replacing: bo
                             crate::resources::import_hint(&spec.name)
                         ),
                     )
-                    .at(AttrPath::root("name")),
+                    .at(AttrPath::root(attr::name)),
                 );
                 Ok(())
             }
@@ -157,15 +142,17 @@ async fn validate_update(
     spec: &TopicSpec,
     budget: std::time::Duration,
 ) -> Result<(), (&'static str, crate::kafka::Error)> {
-    if let Some(before) = prior.attr("partitions").as_i64()
+    if let Some(before) = prior.attr(attr::partitions).as_i64()
         && i64::from(spec.partitions) > before
     {
         ctx.cancellable(cluster.create_partitions(&spec.name, spec.partitions, true, budget))
             .await
             .map_err(|e| ("The cluster refuses the new partition count", e))?;
     }
-    let ops =
-        config_ops(&prior.attr("config").as_string_map().unwrap_or_default(), &spec.config.clone().unwrap_or_default());
+    let ops = config_ops(
+        &prior.attr(attr::config).as_string_map().unwrap_or_default(),
+        &spec.config.clone().unwrap_or_default(),
+    );
     if !ops.is_empty() {
         ctx.cancellable(cluster.alter_topic_configs(&spec.name, &ops, true, budget))
             .await

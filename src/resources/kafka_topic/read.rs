@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 
 use super::apply::Private;
+use super::schema::{Topic, attr};
 use super::{Target, target};
 use crate::kafka::topic_config::{ConfigSource, same_value};
+use crate::resources::framework::Field;
 use crate::resources::{Context, kafka_diagnostic};
 use crate::tfplugin::diag::Diagnostic;
 use crate::tfplugin::value::Value;
@@ -15,12 +17,16 @@ use crate::tfplugin::{ImportResponse, ImportedResource, ReadRequest, ReadRespons
 pub(super) async fn read(ctx: &Context, request: ReadRequest) -> ReadResponse {
     let ReadRequest { current_state, private, .. } = request;
     let keep = |diagnostics| ReadResponse { new_state: current_state.clone(), private: private.clone(), diagnostics };
-    let cluster = match target(ctx, &current_state) {
+    let topic = match Topic::read(&current_state) {
+        Ok(topic) => topic,
+        Err(d) => return keep(d),
+    };
+    let cluster = match target(ctx, &topic) {
         Ok(Target::Cluster(cluster)) => cluster,
         Ok(Target::Unknown) => return keep(Default::default()),
         Err(d) => return keep(d),
     };
-    let Some(name) = current_state.attr("name").as_str().map(str::to_string) else { return keep(Default::default()) };
+    let Some(name) = topic.name.known().cloned() else { return keep(Default::default()) };
     let (info, configs) = match ctx.cancellable(cluster.read_topic(&name)).await {
         Ok(found) => found,
         Err(e) => return keep(kafka_diagnostic(&format!("Reading topic {name} failed"), &e, None).into()),
@@ -31,7 +37,7 @@ pub(super) async fn read(ctx: &Context, request: ReadRequest) -> ReadResponse {
     };
     let live: BTreeMap<String, (Option<String>, crate::kafka::topic_config::ConfigKind)> =
         configs.unwrap_or_default().into_iter().map(|c| (c.name, (c.value, c.kind))).collect();
-    let config = match current_state.attr("config") {
+    let config = match current_state.attr(attr::config) {
         Value::Map(managed) => Value::Map(
             managed
                 .iter()
@@ -66,9 +72,9 @@ pub(super) async fn read(ctx: &Context, request: ReadRequest) -> ReadResponse {
         }
     }
     let Value::Object(mut state) = current_state.clone() else { return keep(Default::default()) };
-    state.insert("partitions".into(), Value::int(info.partitions.len() as i64));
-    state.insert("replication_factor".into(), Value::int(replication_factor as i64));
-    state.insert("config".into(), config);
+    state.insert(attr::partitions.into(), Value::int(info.partitions.len() as i64));
+    state.insert(attr::replication_factor.into(), Value::int(replication_factor as i64));
+    state.insert(attr::config.into(), config);
     ReadResponse { new_state: Value::Object(state), private: private.encode(), diagnostics: Default::default() }
 }
 
@@ -82,8 +88,7 @@ fn settled_replication_factor(ongoing: &BTreeMap<i32, crate::kafka::OngoingReass
 /// Imports a topic by name through the provider's connection. Every override set on the topic
 /// becomes managed configuration, so a configuration written to match plans no change.
 pub(super) async fn import(ctx: &Context, id: &str) -> ImportResponse {
-    let placeholder = Value::Object(BTreeMap::from([("name".to_string(), Value::string(id))]));
-    let cluster = match target(ctx, &placeholder) {
+    let cluster = match target(ctx, &Topic::default()) {
         Ok(Target::Cluster(cluster)) => cluster,
         Ok(Target::Unknown) => {
             return ImportResponse {
@@ -91,7 +96,7 @@ pub(super) async fn import(ctx: &Context, id: &str) -> ImportResponse {
                     "Kafka connection not known yet",
                     "The provider's kafka settings come from resources not applied yet; apply them, then import.",
                 )
-                .at(crate::tfplugin::diag::AttrPath::root("kafka"))
+                .at(crate::tfplugin::diag::AttrPath::root(attr::kafka))
                 .into(),
                 ..Default::default()
             };
@@ -117,22 +122,21 @@ pub(super) async fn import(ctx: &Context, id: &str) -> ImportResponse {
             ..Default::default()
         };
     };
-    let overrides: BTreeMap<String, Value> = configs
+    let overrides: BTreeMap<String, String> = configs
         .unwrap_or_default()
         .into_iter()
         .filter(|c| c.source == ConfigSource::TopicOverride && !c.sensitive)
-        .filter_map(|c| c.value.map(|v| (c.name, Value::String(v))))
+        .filter_map(|c| c.value.map(|v| (c.name, v)))
         .collect();
-    let state = Value::Object(BTreeMap::from([
-        ("id".to_string(), Value::string(id)),
-        ("name".to_string(), Value::string(id)),
-        ("partitions".to_string(), Value::int(info.partitions.len() as i64)),
-        ("replication_factor".to_string(), Value::int(info.replication_factor() as i64)),
-        ("config".to_string(), if overrides.is_empty() { Value::Null } else { Value::Map(overrides) }),
-        ("replace_on_partition_decrease".to_string(), Value::Null),
-        ("timeout".to_string(), Value::Null),
-        ("kafka".to_string(), Value::Null),
-    ]));
+    let state = Topic {
+        id: Field::Known(id.to_string()),
+        name: Field::Known(id.to_string()),
+        partitions: Field::Known(info.partitions.len() as i64),
+        replication_factor: Field::Known(info.replication_factor() as i64),
+        config: if overrides.is_empty() { Field::Null } else { Field::Known(overrides) },
+        ..Default::default()
+    }
+    .to_value();
     ImportResponse {
         imported: vec![ImportedResource { type_name: super::TYPE_NAME.to_string(), state, private: Vec::new() }],
         diagnostics: Default::default(),

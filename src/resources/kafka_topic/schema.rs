@@ -1,10 +1,52 @@
-//! The schema of `hikube_kafka_topic`.
+//! The schema of `hikube_kafka_topic`, as its typed model.
 
-use crate::resources::kafka_connection;
-use crate::tfplugin::schema::{Attribute, Block, Schema};
-use crate::tfplugin::value::Type;
+use std::collections::BTreeMap;
+
+use crate::resources::framework::{model, validators};
+use crate::resources::kafka_connection::ConnectionBlock;
+use crate::tfplugin::schema::{Block, Schema};
 
 pub const DEFAULT_TIMEOUT: &str = "5m";
+
+model! {
+    pub struct Topic in attr {
+        id: String = computed("The topic name.").use_state_for_unknown();
+        name: String = required(
+            "Topic name: at most 249 characters of `a-z A-Z 0-9 . _ -`. Changing it replaces the topic (its data is lost)."
+        )
+        .requires_replace()
+        .validate_str("Invalid topic name", super::check_name);
+        partitions: i64 = required(
+            "Number of partitions. Raising it happens in place; Kafka cannot lower it, so a decrease is refused \
+             unless `replace_on_partition_decrease` is true."
+        )
+        .validate("Invalid partition count", validators::whole_number("partitions", 1..=i32::MAX as i64));
+        replication_factor: i64 = optional_computed(
+            "Replicas of each partition, at most the number of live brokers. Changes happen in place by a partition \
+             reassignment spread evenly over the brokers (rack-aware). When unset, the cluster's \
+             `default.replication.factor` applies."
+        )
+        .use_state_for_unknown()
+        .validate("Invalid replication factor", validators::whole_number("replication_factor", 1..=i16::MAX as i64));
+        config: BTreeMap<String, String> = optional(
+            "Topic-level configuration overrides, such as `cleanup.policy`, `retention.ms` or `min.insync.replicas`. \
+             Only the keys set here are managed: removing a key restores the broker default."
+        );
+        replace_on_partition_decrease: bool = optional(
+            "Allow a lower `partitions` to destroy and recreate the topic, losing its data. Off by default: a \
+             decrease is refused at plan."
+        );
+        timeout: String = optional(&format!(
+            "How long create, update and delete may take, including waiting for a reassignment (`{DEFAULT_TIMEOUT}`)."
+        ))
+        .validate_str("Invalid timeout", validators::timeout);
+        kafka: ConnectionBlock = optional(
+            "Connection to the cluster holding the topic, instead of the provider's `kafka`. Use it to target a \
+             cluster created in the same configuration: when its address is unknown at plan time, the plan does \
+             not contact the cluster and checks happen at apply."
+        );
+    }
+}
 
 pub fn schema() -> Schema {
     Schema {
@@ -13,51 +55,7 @@ pub fn schema() -> Schema {
             description: "A Kafka topic, managed through the Kafka admin protocol: partitions, replication factor and \
                           topic-level configuration, with drift detection. Hikube's `topics[]` entry of a Kafka application."
                 .into(),
-            attributes: vec![
-                Attribute::computed("id", Type::String, "The topic name."),
-                Attribute::required(
-                    "name",
-                    Type::String,
-                    "Topic name: at most 249 characters of `a-z A-Z 0-9 . _ -`. Changing it replaces the topic (its data is lost).",
-                )
-                .requires_replace(),
-                Attribute::required(
-                    "partitions",
-                    Type::Number,
-                    "Number of partitions. Raising it happens in place; Kafka cannot lower it, so a decrease is refused \
-                     unless `replace_on_partition_decrease` is true.",
-                ),
-                Attribute::optional_computed(
-                    "replication_factor",
-                    Type::Number,
-                    "Replicas of each partition, at most the number of live brokers. Changes happen in place by a partition \
-                     reassignment spread evenly over the brokers (rack-aware). When unset, the cluster's \
-                     `default.replication.factor` applies.",
-                ),
-                Attribute::optional(
-                    "config",
-                    Type::map(Type::String),
-                    "Topic-level configuration overrides, such as `cleanup.policy`, `retention.ms` or `min.insync.replicas`. \
-                     Only the keys set here are managed: removing a key restores the broker default.",
-                ),
-                Attribute::optional(
-                    "replace_on_partition_decrease",
-                    Type::Bool,
-                    "Allow a lower `partitions` to destroy and recreate the topic, losing its data. Off by default: a \
-                     decrease is refused at plan.",
-                ),
-                Attribute::optional(
-                    "timeout",
-                    Type::String,
-                    "How long create, update and delete may take, including waiting for a reassignment (`5m`).",
-                ),
-                kafka_connection::attribute(
-                    "kafka",
-                    "Connection to the cluster holding the topic, instead of the provider's `kafka`. Use it to target a \
-                     cluster created in the same configuration: when its address is unknown at plan time, the plan does \
-                     not contact the cluster and checks happen at apply.",
-                ),
-            ],
+            attributes: Topic::attributes(),
             blocks: vec![],
         },
     }

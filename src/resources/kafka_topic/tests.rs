@@ -42,33 +42,41 @@ fn topic_names_follow_kafka_rules() {
 
 #[test]
 fn invalid_values_are_refused_at_their_attribute() {
-    let diagnostics = validate(&config(&[
-        ("name", Value::string("bad name")),
-        ("partitions", Value::int(0)),
-        ("replication_factor", Value::int(-1)),
-        ("config", Value::Map(BTreeMap::from([("retention.ms".into(), Value::string("a week"))]))),
-        ("timeout", Value::string("soon")),
-    ]));
+    let diagnostics = crate::resources::framework::validate(
+        &KafkaTopic,
+        &config(&[
+            ("name", Value::string("bad name")),
+            ("partitions", Value::int(0)),
+            ("replication_factor", Value::int(-1)),
+            ("config", Value::Map(BTreeMap::from([("retention.ms".into(), Value::string("a week"))]))),
+            ("timeout", Value::string("soon")),
+        ]),
+    );
     assert_eq!(
         errors_at(&diagnostics),
-        ["name", "partitions", "replication_factor", "config[\"retention.ms\"]", "timeout"]
+        ["name", "partitions", "replication_factor", "timeout", "config[\"retention.ms\"]"]
     );
 }
 
 #[test]
 fn unknown_values_are_left_for_later() {
-    let diagnostics =
-        validate(&config(&[("name", Value::unknown()), ("partitions", Value::unknown()), ("kafka", Value::unknown())]));
+    let diagnostics = crate::resources::framework::validate(
+        &KafkaTopic,
+        &config(&[("name", Value::unknown()), ("partitions", Value::unknown()), ("kafka", Value::unknown())]),
+    );
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
 }
 
 #[test]
 fn min_insync_replicas_at_the_replication_factor_warns() {
-    let diagnostics = validate(&config(&[
-        ("name", Value::string("orders")),
-        ("replication_factor", Value::int(2)),
-        ("config", Value::Map(BTreeMap::from([("min.insync.replicas".into(), Value::string("2"))]))),
-    ]));
+    let diagnostics = crate::resources::framework::validate(
+        &KafkaTopic,
+        &config(&[
+            ("name", Value::string("orders")),
+            ("replication_factor", Value::int(2)),
+            ("config", Value::Map(BTreeMap::from([("min.insync.replicas".into(), Value::string("2"))]))),
+        ]),
+    );
     assert!(!diagnostics.has_errors());
     assert_eq!(diagnostics.iter().filter(|d| d.severity == crate::tfplugin::diag::Severity::Warning).count(), 1);
 }

@@ -1,6 +1,8 @@
-//! What every resource's plan does the same way, from what its schema declares: the defaults
-//! fill what the configuration leaves null, then the attributes that require replacement are
-//! compared with the prior state. The resource's own plan logic runs after, on the result.
+//! The declared steps of every plan, in a fixed order: defaults fill what the configuration
+//! leaves null; on a create or a change, computed values the configuration does not set become
+//! unknown; then the plan modifiers: use-state-for-unknown keeps the prior value of those that
+//! declare it, and requires-replace compares with the prior state. The resource's own plan
+//! logic runs after, on the result.
 
 use std::collections::BTreeMap;
 
@@ -8,15 +10,15 @@ use crate::tfplugin::diag::AttrPath;
 use crate::tfplugin::schema::Block;
 use crate::tfplugin::value::Value;
 
-/// Applies the schema's defaults to `planned` and returns the attributes whose change replaces
-/// the resource. A value not known until apply counts as a change: it may differ, and an
-/// in-place update whose value then changes is an inconsistent plan that Terraform rejects.
+/// The planned object and the attributes whose change replaces the resource. A value not known
+/// until apply counts as a change: it may differ, and an in-place update whose value then
+/// changes is an inconsistent plan that Terraform rejects.
 pub fn plan_declared(
     block: &Block,
     prior: &Value,
     config: &Value,
-    planned: &mut BTreeMap<String, Value>,
-) -> Vec<AttrPath> {
+    mut planned: BTreeMap<String, Value>,
+) -> (BTreeMap<String, Value>, Vec<AttrPath>) {
     for attribute in &block.attributes {
         if let Some(default) = &attribute.default
             && config.attr(&attribute.name).is_null()
@@ -24,10 +26,27 @@ pub fn plan_declared(
             planned.insert(attribute.name.clone(), default.clone());
         }
     }
-    if prior.is_null() {
-        return Vec::new();
+    let changed = match prior {
+        Value::Object(prior) => *prior != planned,
+        _ => true,
+    };
+    for attribute in
+        block.attributes.iter().filter(|a| a.computed && a.default.is_none() && config.attr(&a.name).is_null())
+    {
+        let prior_value = prior.attr(&attribute.name);
+        let value = if !changed {
+            continue;
+        } else if attribute.use_state_for_unknown && !prior.is_null() {
+            prior_value.clone()
+        } else {
+            Value::unknown()
+        };
+        planned.insert(attribute.name.clone(), value);
     }
-    block
+    if prior.is_null() {
+        return (planned, Vec::new());
+    }
+    let replaced = block
         .attributes
         .iter()
         .filter(|a| a.requires_replace)
@@ -36,7 +55,8 @@ pub fn plan_declared(
             !after.is_wholly_known() || after != prior.attr(&a.name)
         })
         .map(|a| AttrPath::root(&a.name))
-        .collect()
+        .collect();
+    (planned, replaced)
 }
 
 #[cfg(test)]
@@ -51,6 +71,8 @@ mod tests {
                 Attribute::required("name", Type::String, "").requires_replace(),
                 Attribute::optional_computed("size", Type::String, "").with_default(Value::string("5Gi")),
                 Attribute::optional("class", Type::String, "").requires_replace(),
+                Attribute::computed("id", Type::String, "").use_state_for_unknown(),
+                Attribute::computed("status", Type::String, ""),
             ],
             ..Default::default()
         }
@@ -86,13 +108,35 @@ mod tests {
     #[test]
     fn a_default_fills_only_what_the_configuration_leaves_null() {
         let config = Value::Object(object(&[("name", Value::string("a")), ("size", Value::Null)]));
-        let mut planned = object(&[("name", Value::string("a")), ("size", Value::Null)]);
-        plan_declared(&block(), &Value::Null, &config, &mut planned);
+        let (planned, _) = plan_declared(&block(), &Value::Null, &config, object(&[("size", Value::Null)]));
         assert_eq!(planned["size"], Value::string("5Gi"));
         let config = Value::Object(object(&[("name", Value::string("a")), ("size", Value::string("9Gi"))]));
-        let mut planned = object(&[("name", Value::string("a")), ("size", Value::string("9Gi"))]);
-        plan_declared(&block(), &Value::Null, &config, &mut planned);
+        let (planned, _) = plan_declared(&block(), &Value::Null, &config, object(&[("size", Value::string("9Gi"))]));
         assert_eq!(planned["size"], Value::string("9Gi"));
+    }
+
+    /// Computed values are unknown on a create and on a change, unless they keep their state;
+    /// a plan that changes nothing leaves them as they were.
+    #[test]
+    fn computed_values_are_unknown_when_something_changes_unless_they_keep_their_state() {
+        let prior = object(&[
+            ("name", Value::string("a")),
+            ("size", Value::string("5Gi")),
+            ("class", Value::Null),
+            ("id", Value::string("ns/a")),
+            ("status", Value::string("deployed")),
+        ]);
+        let config = Value::Object(object(&[("name", Value::string("a"))]));
+        let (planned, _) = plan_declared(&block(), &Value::Null, &config, prior.clone());
+        assert!(planned["id"].is_unknown() && planned["status"].is_unknown(), "a create");
+        let (planned, _) = plan_declared(&block(), &Value::Object(prior.clone()), &config, prior.clone());
+        assert_eq!(planned, prior, "no change");
+        let mut resized = prior.clone();
+        resized.insert("size".into(), Value::string("9Gi"));
+        let config = Value::Object(object(&[("name", Value::string("a")), ("size", Value::string("9Gi"))]));
+        let (planned, _) = plan_declared(&block(), &Value::Object(prior), &config, resized);
+        assert_eq!(planned["id"], Value::string("ns/a"));
+        assert!(planned["status"].is_unknown());
     }
 
     /// One rule for every resource: the topic and the releases each had their own, and the
@@ -103,8 +147,7 @@ mod tests {
         let prior = Value::Object(object(&[("name", Value::string("events")), ("class", Value::Null)]));
         let config = prior.clone();
         let replaces = |name: Value, class: Value| {
-            let mut planned = object(&[("name", name), ("class", class)]);
-            plan_declared(&block(), &prior, &config, &mut planned)
+            plan_declared(&block(), &prior, &config, object(&[("name", name), ("class", class)])).1
         };
         assert!(replaces(Value::string("events"), Value::Null).is_empty());
         assert_eq!(replaces(Value::unknown(), Value::Null), [AttrPath::root("name")]);
@@ -112,7 +155,7 @@ mod tests {
             replaces(Value::string("other"), Value::string("fast")),
             [AttrPath::root("name"), AttrPath::root("class")]
         );
-        let mut planned = object(&[("name", Value::unknown())]);
-        assert!(plan_declared(&block(), &Value::Null, &config, &mut planned).is_empty(), "a create replaces nothing");
+        let (_, replaced) = plan_declared(&block(), &Value::Null, &config, object(&[("name", Value::unknown())]));
+        assert!(replaced.is_empty(), "a create replaces nothing");
     }
 }
