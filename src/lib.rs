@@ -1,18 +1,29 @@
 //! terraform-provider-hikube: managed Kafka on Kubernetes, the way the Hikube cloud offers it.
 //!
-//! Three layers, each knowing only the one below it. [`tfplugin`] is the protocol: Terraform's
-//! plugin protocol 6 over gRPC, the go-plugin handshake with AutoMTLS, the cty value codec,
-//! schemas and diagnostics; it knows no resource, and a provider plugs into it through
-//! [`tfplugin::ProviderHandler`]. [`kafka`], [`helm`] and [`k8s`] are the domain: an admin
-//! client on the `kafka-protocol` crate with TLS, SASL, controller routing, retries, request
-//! coalescing and read-ahead; the helm driver; Kubernetes reads, drift and pod commands. They
-//! know nothing of Terraform.
+//! ```text
+//! main.rs ─ flags, logging, serve
+//!   │
+//!   ├─ tfplugin ─ protocol: handshake and AutoMTLS (server), the provider service (service),
+//!   │             value codec, schemas with validators and plan modifiers, diagnostics.
+//!   │             Knows no resource: a provider plugs in through `ProviderHandler`.
+//!   │
+//!   ├─ resources ─ the provider (provider, provider_config) and
+//!   │   ├─ framework ─ typed models (`model!`), the schema's validators run once, the plan
+//!   │   │              steps (defaults, computed to unknown, use-state-for-unknown,
+//!   │   │              requires-replace, then the resource), apply as create/update/delete
+//!   │   ├─ errors ─ kafka, helm and Kubernetes errors to diagnostics with hints and paths
+//!   │   └─ kafka_topic/, helm_release/ (+ zookeeper_ensemble, kafka_cluster) ─ one per resource
+//!   │
+//!   └─ domain, knowing nothing of Terraform:
+//!       ├─ kafka ─ admin (typed operations, coalescers, read-ahead) → cluster (transport:
+//!       │          connections, topology, routing, retries) → conn (TLS, SASL); types, the
+//!       │          reassignment planner
+//!       ├─ helm ─ the helm driver and release records
+//!       └─ k8s ─ Kubernetes reads, drift, pod commands
+//! ```
 //!
-//! [`resources`] joins them: the provider's configuration, a thin framework layer that applies
-//! what the schema declares (defaults, requires-replace), and one module per resource (schema,
-//! plan, apply, read, import), converting Terraform values to typed configuration at the
-//! boundary and domain errors to diagnostics with attribute paths. `main.rs` only wires these
-//! together: flags, logging, serving; [`docs`] renders the registry pages from the schemas.
+//! Dependencies go down the drawing, never up. [`docs`] renders the registry pages from the
+//! schemas (`cargo run --example docs` writes them).
 
 pub mod docs;
 pub mod helm;

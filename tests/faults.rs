@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use support::terraform::Workspace;
 use support::{Stack, check, stdout, unique};
-use terraform_provider_hikube::kafka::{Cluster, ConnectionConfig, NewTopic};
+use terraform_provider_hikube::kafka::{Admin, ConnectionConfig, NewTopic};
 
 static ONE_FAULT_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -31,8 +31,8 @@ fn block_on<T>(future: impl Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(future)
 }
 
-fn cluster(stack: &Stack) -> Arc<Cluster> {
-    Arc::new(Cluster::new(ConnectionConfig::plaintext(stack.plain_bootstrap.split(','))))
+fn cluster(stack: &Stack) -> Arc<Admin> {
+    Arc::new(Admin::new(ConnectionConfig::plaintext(stack.plain_bootstrap.split(','))))
 }
 
 fn live_topics(stack: &Stack, prefix: &str) -> BTreeSet<String> {

@@ -8,17 +8,17 @@ use std::time::Duration;
 
 use support::{Stack, unique};
 use terraform_provider_hikube::kafka::{
-    Cluster, ConnectionConfig, Error, NewTopic, SaslConfig, SaslMechanism, Secret, TlsConfig, plan_reassignment,
+    Admin, ConnectionConfig, Error, NewTopic, SaslConfig, SaslMechanism, Secret, TlsConfig, plan_reassignment,
     topic_config::ConfigOp,
 };
 
 const BUDGET: Duration = Duration::from_secs(60);
 
-fn plaintext(stack: &Stack) -> Arc<Cluster> {
-    Arc::new(Cluster::new(ConnectionConfig::plaintext(stack.plain_bootstrap.split(','))))
+fn plaintext(stack: &Stack) -> Arc<Admin> {
+    Arc::new(Admin::new(ConnectionConfig::plaintext(stack.plain_bootstrap.split(','))))
 }
 
-fn sasl(stack: &Stack, mechanism: SaslMechanism, password: &str, ca_pem: Option<String>) -> Arc<Cluster> {
+fn sasl(stack: &Stack, mechanism: SaslMechanism, password: &str, ca_pem: Option<String>) -> Arc<Admin> {
     let mut config = ConnectionConfig::plaintext(stack.sasl_bootstrap.split(','));
     config.tls = Some(TlsConfig {
         ca_pem: Some(ca_pem.unwrap_or_else(|| std::fs::read_to_string(&stack.kafka_ca).unwrap())),
@@ -27,10 +27,10 @@ fn sasl(stack: &Stack, mechanism: SaslMechanism, password: &str, ca_pem: Option<
     config.sasl =
         Some(SaslConfig { mechanism, username: stack.sasl_username.clone(), password: Secret::new(password) });
     config.request_timeout = Duration::from_secs(10);
-    Arc::new(Cluster::new(config))
+    Arc::new(Admin::new(config))
 }
 
-async fn lifecycle(cluster: &Arc<Cluster>, prefix: &str) {
+async fn lifecycle(cluster: &Arc<Admin>, prefix: &str) {
     let name = unique(prefix);
     let topic = NewTopic {
         name: name.clone(),
@@ -134,6 +134,6 @@ async fn a_ca_that_did_not_sign_the_brokers_is_a_tls_error() {
 async fn unreachable_bootstrap_names_what_was_tried() {
     let mut config = ConnectionConfig::plaintext(["127.0.0.1:1"]);
     config.request_timeout = Duration::from_secs(2);
-    let err = Arc::new(Cluster::new(config)).brokers().await.unwrap_err();
+    let err = Arc::new(Admin::new(config)).brokers().await.unwrap_err();
     assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
 }

@@ -233,9 +233,9 @@ pub async fn client_config(connection: &Connection) -> Result<kube::Config, Erro
 /// A deletion whose object is already gone did what it was for; any other refusal (a 403
 /// above all) is an error the caller must see.
 fn absent_is_fine(result: Result<(), kube::Error>) -> Result<(), Error> {
-    match result {
-        Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
-        other => other.map_err(Error::from),
+    match result.map_err(Error::from) {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
     }
 }
 

@@ -1,8 +1,11 @@
-//! Typed admin operations on a [`Cluster`]: what the resources ask of Kafka, with the broker's
-//! per-item errors turned into [`Error`]s and the waits that make a change visible everywhere.
+//! Typed admin operations: what the resources ask of Kafka, with the broker's per-item errors
+//! turned into [`Error`]s and the waits that make a change visible everywhere. [`Admin`] owns
+//! what makes many small operations cheap (the coalescers that batch them, the read-ahead of
+//! large refreshes) and sends through a [`Cluster`], the transport.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
@@ -17,90 +20,19 @@ use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
 use kafka_protocol::messages::{
     AlterPartitionReassignmentsRequest, BrokerId, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
-    DescribeConfigsRequest, IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest, MetadataRequest,
-    TopicName,
+    DescribeConfigsRequest, IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
 use super::Error;
-use super::cluster::{Cluster, METADATA_VERSION};
+use super::batch::Coalescer;
+use super::cluster::{Cluster, METADATA_VERSION, metadata_request};
+use super::config::ConnectionConfig;
+use super::read_ahead::ReadAhead;
 use super::topic_config::{ConfigEntry, ConfigKind, ConfigOp, ConfigSource};
+use super::types::{BrokerInfo, NewTopic, OngoingReassignment, TopicInfo, TopicPartition};
 
 const TOPIC_RESOURCE: i8 = 2;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BrokerInfo {
-    pub id: i32,
-    pub host: String,
-    pub port: i32,
-    pub rack: Option<String>,
-}
-
-impl BrokerInfo {
-    pub fn address(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TopicPartition {
-    pub id: i32,
-    pub leader: i32,
-    pub replicas: Vec<i32>,
-    pub isr: Vec<i32>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TopicInfo {
-    pub name: String,
-    /// Ordered by partition id.
-    pub partitions: Vec<TopicPartition>,
-}
-
-impl TopicInfo {
-    /// The replica count most partitions have: during a reassignment some briefly have more.
-    pub fn replication_factor(&self) -> usize {
-        let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
-        for p in &self.partitions {
-            *counts.entry(p.replicas.len()).or_default() += 1;
-        }
-        counts.into_iter().max_by_key(|(len, n)| (*n, *len)).map_or(0, |(len, _)| len)
-    }
-
-    pub fn assignment(&self) -> BTreeMap<i32, Vec<i32>> {
-        self.partitions.iter().map(|p| (p.id, p.replicas.clone())).collect()
-    }
-
-    fn is_ready(&self) -> bool {
-        !self.partitions.is_empty() && self.partitions.iter().all(|p| p.leader >= 0)
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct NewTopic {
-    pub name: String,
-    pub partitions: i32,
-    pub replication_factor: i16,
-    pub configs: BTreeMap<String, String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OngoingReassignment {
-    pub replicas: Vec<i32>,
-    pub adding: Vec<i32>,
-    pub removing: Vec<i32>,
-}
-
-/// A Metadata request for these topics (all with `None`). It never lets the broker create a
-/// missing topic: on a cluster with `auto.create.topics.enable=true`, the request's default
-/// would have a refresh, an import or the wait after a delete bring topics back.
-pub(crate) fn metadata_request(topics: Option<Vec<MetadataRequestTopic>>) -> MetadataRequest {
-    MetadataRequest::default().with_topics(topics).with_allow_auto_topic_creation(false)
-}
 
 fn create_topics_request(topics: &[NewTopic], validate_only: bool, broker_wait_ms: i32) -> CreateTopicsRequest {
     CreateTopicsRequest::default().with_timeout_ms(broker_wait_ms).with_validate_only(validate_only).with_topics(
@@ -208,23 +140,86 @@ fn str_bytes(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
 }
 
-impl Cluster {
+/// Long enough to gather the reads Terraform issues together, short enough to go unnoticed.
+const COALESCE_WINDOW: Duration = Duration::from_millis(5);
+
+/// The admin client of one cluster.
+pub struct Admin {
+    cluster: Cluster,
+    metadata: Coalescer<String, Result<TopicInfo, Error>>,
+    configs: Coalescer<String, Result<Vec<ConfigEntry>, Error>>,
+    creations: Coalescer<NewTopic, Result<(), Error>>,
+    deletions: Coalescer<String, Result<(), Error>>,
+    read_ahead: ReadAhead,
+}
+
+/// Admin clients by connection settings: every resource that names the same cluster shares one.
+#[derive(Default)]
+pub struct Pool {
+    clusters: Mutex<HashMap<ConnectionConfig, Arc<Admin>>>,
+}
+
+impl Pool {
+    pub fn cluster(&self, config: &ConnectionConfig) -> Arc<Admin> {
+        let mut clusters = self.clusters.lock().expect("pool lock");
+        clusters.entry(config.clone()).or_insert_with(|| Arc::new(Admin::new(config.clone()))).clone()
+    }
+}
+
+impl Admin {
+    pub fn new(config: ConnectionConfig) -> Admin {
+        // A batch's fetch retries within the read budget, its last try ending one send later.
+        let patience = config.read_budget() + config.send_bound() + Duration::from_secs(1);
+        // A write may find the controller unknown: one send to learn it, one to ask it.
+        let write_patience = config.send_bound().saturating_mul(2) + Duration::from_secs(1);
+        Admin {
+            cluster: Cluster::new(config),
+            metadata: Coalescer::new(COALESCE_WINDOW, patience),
+            configs: Coalescer::new(COALESCE_WINDOW, patience),
+            creations: Coalescer::new(COALESCE_WINDOW, write_patience),
+            deletions: Coalescer::new(COALESCE_WINDOW, write_patience),
+            read_ahead: ReadAhead::default(),
+        }
+    }
+
+    pub fn config(&self) -> &ConnectionConfig {
+        &self.cluster.config
+    }
+
+    /// The cluster as its settings name it, for messages.
+    pub fn describe(&self) -> String {
+        self.cluster.describe()
+    }
+
+    /// A topic's partitions and configuration for a refresh; `None` parts when it does not
+    /// exist. A large refresh is answered from one description of the whole cluster.
+    pub async fn read_topic(
+        self: &Arc<Self>,
+        name: &str,
+    ) -> Result<(Option<TopicInfo>, Option<Vec<ConfigEntry>>), Error> {
+        let ahead = self.read_ahead.lookup(name, || self.fetch_topics(None), |names| self.fetch_configs(names)).await;
+        match ahead {
+            Some((info, configs)) => Ok((Some(info), Some(configs))),
+            None => tokio::try_join!(self.describe_topic(name), self.topic_configs(name)),
+        }
+    }
+
     /// How long the broker may wait on its side: a little less than the client waits for the
     /// answer, so that a slow change is answered with the broker's own timeout, not cut off.
     fn broker_wait_ms(&self, budget: Duration) -> i32 {
-        timeout_ms(budget.min(self.config.request_timeout.mul_f64(0.8)))
+        timeout_ms(budget.min(self.cluster.config.request_timeout.mul_f64(0.8)))
     }
 
     /// The broker acting as controller now, if the cluster has elected one.
     pub async fn controller(&self) -> Result<Option<i32>, Error> {
-        let budget = self.config.request_timeout;
-        Ok(self.retry("finding the controller", budget, || self.refresh_topology()).await?.controller)
+        let budget = self.cluster.config.request_timeout;
+        Ok(self.cluster.retry("finding the controller", budget, || self.cluster.refresh_topology()).await?.controller)
     }
 
     /// The brokers the cluster has now, with their racks.
     pub async fn brokers(&self) -> Result<Vec<BrokerInfo>, Error> {
-        let budget = self.config.request_timeout;
-        let topology = self.retry("describing the cluster", budget, || self.refresh_topology()).await?;
+        let budget = self.cluster.config.request_timeout;
+        let topology = self.cluster.retry("describing the cluster", budget, || self.cluster.refresh_topology()).await?;
         Ok(topology.brokers.into_values().collect())
     }
 
@@ -247,7 +242,10 @@ impl Cluster {
             names.iter().map(|n| MetadataRequestTopic::default().with_name(Some(topic_name(n)))).collect()
         }));
         let response = self
-            .retry("reading topic metadata", self.config.read_budget(), || self.send_any(&request, METADATA_VERSION))
+            .cluster
+            .retry("reading topic metadata", self.cluster.config.read_budget(), || {
+                self.cluster.send_any(&request, METADATA_VERSION)
+            })
             .await?;
         Ok(topics_from_metadata(&response.topics))
     }
@@ -256,7 +254,10 @@ impl Cluster {
     pub async fn all_topics(&self) -> Result<Vec<TopicInfo>, Error> {
         let request = metadata_request(None);
         let response = self
-            .retry("listing topics", self.config.read_budget(), || self.send_any(&request, METADATA_VERSION))
+            .cluster
+            .retry("listing topics", self.cluster.config.read_budget(), || {
+                self.cluster.send_any(&request, METADATA_VERSION)
+            })
             .await?;
         Ok(response.topics.into_iter().filter_map(|t| Some(topic_info(t.name.as_ref()?.0.to_string(), &t))).collect())
     }
@@ -285,8 +286,10 @@ impl Cluster {
                 })
                 .collect(),
         );
-        let response =
-            self.retry("describing topic configs", self.config.read_budget(), || self.send_any(&request, 4)).await?;
+        let response = self
+            .cluster
+            .retry("describing topic configs", self.cluster.config.read_budget(), || self.cluster.send_any(&request, 4))
+            .await?;
         Ok(configs_from_results(response.results))
     }
 
@@ -302,7 +305,7 @@ impl Cluster {
         let operation = format!("creating topic {}", topic.name);
         if validate_only {
             let request = create_topics_request(std::slice::from_ref(topic), true, self.broker_wait_ms(budget));
-            let response = self.send_to_controller(&request, 7).await?;
+            let response = self.cluster.send_to_controller(&request, 7).await?;
             return first_refusal(
                 &operation,
                 response.topics.iter().map(|r| (r.error_code, r.error_message.as_deref())),
@@ -312,6 +315,7 @@ impl Cluster {
         // event loop then handles as one topic change rather than one per topic.
         let failed_before = std::sync::atomic::AtomicBool::new(false);
         let created = self
+            .cluster
             .retry(&operation, budget, || async {
                 let cluster = self.clone();
                 let outcome = self
@@ -351,9 +355,9 @@ impl Cluster {
     /// only its topic.
     async fn create_topics(&self, topics: Vec<NewTopic>) -> Result<BTreeMap<NewTopic, Result<(), Error>>, Error> {
         self.read_ahead.invalidate();
-        let request = create_topics_request(&topics, false, self.broker_wait_ms(self.config.request_timeout));
+        let request = create_topics_request(&topics, false, self.broker_wait_ms(self.cluster.config.request_timeout));
         let started = tokio::time::Instant::now();
-        let response = self.send_to_controller(&request, 7).await?;
+        let response = self.cluster.send_to_controller(&request, 7).await?;
         tracing::debug!(
             topics = topics.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -383,25 +387,26 @@ impl Cluster {
 
     pub async fn delete_topic(self: &Arc<Self>, name: &str, budget: Duration) -> Result<(), Error> {
         let operation = format!("deleting topic {name}");
-        self.retry(&operation, budget, || async {
-            let cluster = self.clone();
-            self.deletions
-                .load(name.to_string(), move |names| async move { cluster.delete_topics(names).await })
-                .await?
-                // Not in the answer: nothing was there to delete.
-                .unwrap_or(Ok(()))
-        })
-        .await?;
+        self.cluster
+            .retry(&operation, budget, || async {
+                let cluster = self.clone();
+                self.deletions
+                    .load(name.to_string(), move |names| async move { cluster.delete_topics(names).await })
+                    .await?
+                    // Not in the answer: nothing was there to delete.
+                    .unwrap_or(Ok(()))
+            })
+            .await?;
         self.wait_for_topic(name, budget, |t| t.is_none()).await
     }
 
     async fn delete_topics(&self, names: Vec<String>) -> Result<BTreeMap<String, Result<(), Error>>, Error> {
         self.read_ahead.invalidate();
         let request = DeleteTopicsRequest::default()
-            .with_timeout_ms(self.broker_wait_ms(self.config.request_timeout))
+            .with_timeout_ms(self.broker_wait_ms(self.cluster.config.request_timeout))
             .with_topics(names.iter().map(|n| DeleteTopicState::default().with_name(Some(topic_name(n)))).collect());
         // Version 6 names topics in `topics`; older versions used `topic_names` (Kafka 2.8+ needed).
-        let response = self.send_to_controller(&request, 6).await?;
+        let response = self.cluster.send_to_controller(&request, 6).await?;
         Ok(response
             .responses
             .iter()
@@ -438,11 +443,12 @@ impl Cluster {
             self.read_ahead.invalidate();
         }
         let operation = format!("adding partitions to topic {name}");
-        self.retry(&operation, budget, || async {
-            let response = self.send_to_controller(&request, 3).await?;
-            first_refusal(&operation, response.results.iter().map(|r| (r.error_code, r.error_message.as_deref())))
-        })
-        .await?;
+        self.cluster
+            .retry(&operation, budget, || async {
+                let response = self.cluster.send_to_controller(&request, 3).await?;
+                first_refusal(&operation, response.results.iter().map(|r| (r.error_code, r.error_message.as_deref())))
+            })
+            .await?;
         if !validate_only {
             let count = count as usize;
             self.wait_for_topic(name, budget, |t| t.is_some_and(|t| t.is_ready() && t.partitions.len() == count))
@@ -484,11 +490,12 @@ impl Cluster {
             self.read_ahead.invalidate();
         }
         let operation = format!("altering configs of topic {name}");
-        self.retry(&operation, budget, || async {
-            let response = self.send_any(&request, 1).await?;
-            first_refusal(&operation, response.responses.iter().map(|r| (r.error_code, r.error_message.as_deref())))
-        })
-        .await
+        self.cluster
+            .retry(&operation, budget, || async {
+                let response = self.cluster.send_any(&request, 1).await?;
+                first_refusal(&operation, response.responses.iter().map(|r| (r.error_code, r.error_message.as_deref())))
+            })
+            .await
     }
 
     /// Starts moving partitions to the given replica lists. Returns once the controller has
@@ -515,36 +522,42 @@ impl Cluster {
                 ),
             ]);
         let operation = format!("reassigning partitions of topic {name}");
-        self.retry(&operation, budget, || async {
-            let response = self.send_to_controller(&request, 0).await?;
-            if response.error_code != 0 {
-                return Err(Error::broker(operation.clone(), response.error_code, response.error_message.as_deref()));
-            }
-            for topic in &response.responses {
-                for p in &topic.partitions {
-                    if p.error_code != 0 {
-                        return Err(Error::broker(
-                            format!("{operation} (partition {})", p.partition_index),
-                            p.error_code,
-                            p.error_message.as_deref(),
-                        ));
+        self.cluster
+            .retry(&operation, budget, || async {
+                let response = self.cluster.send_to_controller(&request, 0).await?;
+                if response.error_code != 0 {
+                    return Err(Error::broker(
+                        operation.clone(),
+                        response.error_code,
+                        response.error_message.as_deref(),
+                    ));
+                }
+                for topic in &response.responses {
+                    for p in &topic.partitions {
+                        if p.error_code != 0 {
+                            return Err(Error::broker(
+                                format!("{operation} (partition {})", p.partition_index),
+                                p.error_code,
+                                p.error_message.as_deref(),
+                            ));
+                        }
                     }
                 }
-            }
-            Ok(())
-        })
-        .await
+                Ok(())
+            })
+            .await
     }
 
     /// Reassignments of this topic's partitions still moving data, by partition.
     pub async fn ongoing_reassignments(&self, name: &str) -> Result<BTreeMap<i32, OngoingReassignment>, Error> {
         let request = ListPartitionReassignmentsRequest::default()
-            .with_timeout_ms(self.broker_wait_ms(self.config.request_timeout))
+            .with_timeout_ms(self.broker_wait_ms(self.cluster.config.request_timeout))
             .with_topics(None);
         let operation = format!("listing reassignments of topic {name}");
         let response = self
-            .retry(&operation, self.config.request_timeout, || async {
-                let response = self.send_to_controller(&request, 0).await?;
+            .cluster
+            .retry(&operation, self.cluster.config.request_timeout, || async {
+                let response = self.cluster.send_to_controller(&request, 0).await?;
                 if response.error_code != 0 {
                     return Err(Error::broker(
                         operation.clone(),
@@ -606,91 +619,58 @@ impl Cluster {
     }
 }
 
-/// New replica lists that give every partition `replication_factor` replicas, keeping the
-/// replicas each partition has (the preferred leader first) and adding the least-loaded brokers,
-/// preferring racks the partition does not use yet. Only partitions that change are returned.
-pub fn plan_reassignment(
-    current: &BTreeMap<i32, Vec<i32>>,
-    brokers: &[BrokerInfo],
-    replication_factor: usize,
-) -> Result<BTreeMap<i32, Vec<i32>>, String> {
-    if replication_factor == 0 || replication_factor > brokers.len() {
-        return Err(format!(
-            "replication factor {replication_factor} needs as many live brokers; the cluster has {}",
-            brokers.len()
-        ));
-    }
-    let live: BTreeSet<i32> = brokers.iter().map(|b| b.id).collect();
-    let rack = |id: i32| brokers.iter().find(|b| b.id == id).and_then(|b| b.rack.clone());
-    let mut load: BTreeMap<i32, usize> = live.iter().map(|b| (*b, 0)).collect();
-    let mut target: BTreeMap<i32, Vec<i32>> = current
-        .iter()
-        .map(|(p, replicas)| {
-            let kept: Vec<i32> =
-                replicas.iter().copied().filter(|b| live.contains(b)).take(replication_factor).collect();
-            (*p, kept)
-        })
-        .collect();
-    for replicas in target.values() {
-        for b in replicas {
-            *load.entry(*b).or_default() += 1;
-        }
-    }
-    for replicas in target.values_mut() {
-        while replicas.len() < replication_factor {
-            let used_racks: BTreeSet<Option<String>> = replicas.iter().map(|b| rack(*b)).collect();
-            let pick = live
-                .iter()
-                .copied()
-                .filter(|b| !replicas.contains(b))
-                .min_by_key(|b| {
-                    let rack_reused = rack(*b).is_some() && used_racks.contains(&rack(*b));
-                    (rack_reused, load[b], *b)
-                })
-                .expect("enough live brokers, checked above");
-            replicas.push(pick);
-            *load.get_mut(&pick).expect("live broker") += 1;
-        }
-    }
-    Ok(target.into_iter().filter(|(p, replicas)| current.get(p) != Some(replicas)).collect())
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
+    use crate::kafka::fake_broker::{Behaviour, FakeBroker, topics};
 
-    fn brokers(racks: &[Option<&str>]) -> Vec<BrokerInfo> {
-        racks
-            .iter()
-            .enumerate()
-            .map(|(i, r)| BrokerInfo { id: i as i32, host: "h".into(), port: 1, rack: r.map(Into::into) })
-            .collect()
+    fn config(bootstrap: &[&str], timeout: Duration) -> ConnectionConfig {
+        let mut config = ConnectionConfig::plaintext(bootstrap.iter().copied());
+        config.request_timeout = timeout;
+        config
     }
 
-    #[test]
-    fn raising_the_replication_factor_spreads_evenly_and_keeps_leaders() {
-        let current: BTreeMap<i32, Vec<i32>> = (0..6).map(|p| (p, vec![p % 3])).collect();
-        let target = plan_reassignment(&current, &brokers(&[None, None, None]), 3).unwrap();
-        assert_eq!(target.len(), 6);
-        for (p, replicas) in &target {
-            assert_eq!(replicas[0], p % 3, "preferred leader kept");
-            assert_eq!(replicas.iter().collect::<BTreeSet<_>>().len(), 3);
-        }
+    fn healthy(entries: &[(&str, i16)]) -> Behaviour {
+        Behaviour::Healthy { node_id: 1, topics: topics(entries) }
     }
 
-    #[test]
-    fn new_replicas_go_to_unused_racks_first() {
-        let current = BTreeMap::from([(0, vec![0])]);
-        let b = brokers(&[Some("a"), Some("a"), Some("b")]);
-        let target = plan_reassignment(&current, &b, 2).unwrap();
-        assert_eq!(target[&0], vec![0, 2]);
+    #[tokio::test]
+    async fn reads_go_around_a_frozen_bootstrap_broker() {
+        let frozen = FakeBroker::start(Behaviour::Frozen).await;
+        let live = FakeBroker::start(healthy(&[("orders", 0)])).await;
+        let cluster = Arc::new(Admin::new(config(&[&frozen.address, &live.address], Duration::from_secs(2))));
+        let started = Instant::now();
+        let found = cluster.describe_topic("orders").await.expect("read through the live broker");
+        assert_eq!(found.map(|t| t.name).as_deref(), Some("orders"));
+        assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
+        let again = Instant::now();
+        cluster.describe_topic("orders").await.unwrap();
+        assert!(again.elapsed() < Duration::from_secs(1), "the second read waited on the frozen broker");
     }
 
-    #[test]
-    fn lowering_keeps_the_first_replicas_and_refuses_too_many() {
-        let current = BTreeMap::from([(0, vec![2, 0, 1])]);
-        assert_eq!(plan_reassignment(&current, &brokers(&[None, None, None]), 1).unwrap()[&0], vec![2]);
-        assert!(plan_reassignment(&current, &brokers(&[None, None, None]), 4).is_err());
-        assert!(plan_reassignment(&current, &brokers(&[None, None, None]), 3).unwrap().is_empty());
+    /// kafka-protocol's Metadata request allows auto-creation by default: on a cluster with
+    /// `auto.create.topics.enable=true`, refresh, import and the wait after delete recreated topics.
+    #[tokio::test]
+    async fn reading_a_missing_topic_never_creates_it() {
+        let broker_topics = topics(&[]);
+        let broker = FakeBroker::start(Behaviour::Healthy { node_id: 1, topics: broker_topics.clone() }).await;
+        let cluster = Arc::new(Admin::new(config(&[&broker.address], Duration::from_secs(2))));
+        assert_eq!(cluster.describe_topic("ghost").await.unwrap(), None);
+        assert!(cluster.all_topics().await.unwrap().is_empty());
+        assert!(broker_topics.lock().unwrap().is_empty(), "the broker was allowed to create the topic");
+    }
+
+    /// One topic this principal may not describe used to fail the whole batched read, and so
+    /// the refresh of every topic read with it.
+    #[tokio::test]
+    async fn a_refused_topic_fails_only_its_own_read() {
+        let denied = kafka_protocol::error::ResponseError::TopicAuthorizationFailed.code();
+        let broker = FakeBroker::start(healthy(&[("ok", 0), ("denied", denied)])).await;
+        let cluster = Arc::new(Admin::new(config(&[&broker.address], Duration::from_secs(2))));
+        let (ok, refused) = tokio::join!(cluster.describe_topic("ok"), cluster.describe_topic("denied"));
+        assert!(ok.unwrap().is_some());
+        assert!(matches!(refused, Err(Error::Broker { .. })), "{refused:?}");
     }
 }

@@ -12,16 +12,14 @@ use std::time::{Duration, Instant};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::protocol::Request;
 
+use kafka_protocol::messages::MetadataRequest;
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+
 use super::Error;
-use super::admin::{BrokerInfo, NewTopic, TopicInfo};
-use super::batch::Coalescer;
 use super::config::ConnectionConfig;
 use super::conn::Connection;
-use super::read_ahead::ReadAhead;
-use super::topic_config::ConfigEntry;
+use super::types::BrokerInfo;
 
-/// Long enough to gather the reads Terraform issues together, short enough to go unnoticed.
-const COALESCE_WINDOW: Duration = Duration::from_millis(5);
 pub(crate) const METADATA_VERSION: i16 = 12;
 /// How long a broker that failed stays at the back of the queue.
 const SUSPECT_FOR: Duration = Duration::from_secs(30);
@@ -39,44 +37,24 @@ pub struct Cluster {
     dialing: StdMutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// The last failure of each address that failed, and when.
     failures: StdMutex<HashMap<String, (Instant, Error)>>,
-    pub(crate) topology: StdMutex<Topology>,
-    pub(crate) metadata: Coalescer<String, Result<TopicInfo, Error>>,
-    pub(crate) configs: Coalescer<String, Result<Vec<ConfigEntry>, Error>>,
-    pub(crate) creations: Coalescer<NewTopic, Result<(), Error>>,
-    pub(crate) deletions: Coalescer<String, Result<(), Error>>,
-    pub(crate) read_ahead: ReadAhead,
+    topology: StdMutex<Topology>,
 }
 
-/// Clusters by connection settings: every resource that names the same cluster shares one.
-#[derive(Default)]
-pub struct Pool {
-    clusters: StdMutex<HashMap<ConnectionConfig, Arc<Cluster>>>,
-}
-
-impl Pool {
-    pub fn cluster(&self, config: &ConnectionConfig) -> Arc<Cluster> {
-        let mut clusters = self.clusters.lock().expect("pool lock");
-        clusters.entry(config.clone()).or_insert_with(|| Arc::new(Cluster::new(config.clone()))).clone()
-    }
+/// A Metadata request for these topics (all with `None`). It never lets the broker create a
+/// missing topic: on a cluster with `auto.create.topics.enable=true`, the request's default
+/// would have a refresh, an import or the wait after a delete bring topics back.
+pub(crate) fn metadata_request(topics: Option<Vec<MetadataRequestTopic>>) -> MetadataRequest {
+    MetadataRequest::default().with_topics(topics).with_allow_auto_topic_creation(false)
 }
 
 impl Cluster {
     pub fn new(config: ConnectionConfig) -> Cluster {
-        // A batch's fetch retries within the read budget, its last try ending one send later.
-        let patience = config.read_budget() + config.send_bound() + Duration::from_secs(1);
-        // A write may find the controller unknown: one send to learn it, one to ask it.
-        let write_patience = config.send_bound().saturating_mul(2) + Duration::from_secs(1);
         Cluster {
             config,
             connections: StdMutex::default(),
             dialing: StdMutex::default(),
             failures: StdMutex::default(),
             topology: StdMutex::new(Topology::default()),
-            metadata: Coalescer::new(COALESCE_WINDOW, patience),
-            configs: Coalescer::new(COALESCE_WINDOW, patience),
-            creations: Coalescer::new(COALESCE_WINDOW, write_patience),
-            deletions: Coalescer::new(COALESCE_WINDOW, write_patience),
-            read_ahead: ReadAhead::default(),
         }
     }
 
@@ -249,7 +227,7 @@ impl Cluster {
 
     /// Asks any broker for the cluster's brokers and controller.
     pub(crate) async fn refresh_topology(&self) -> Result<Topology, Error> {
-        let response = self.send_any(&super::admin::metadata_request(Some(Vec::new())), METADATA_VERSION).await?;
+        let response = self.send_any(&metadata_request(Some(Vec::new())), METADATA_VERSION).await?;
         let topology = Topology {
             brokers: response
                 .brokers
@@ -336,7 +314,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let started = Instant::now();
         let conn = cluster.connection(&live.address).await.expect("the live broker answers");
-        cluster.send_on(&conn, &crate::kafka::admin::metadata_request(None), METADATA_VERSION).await.unwrap();
+        cluster.send_on(&conn, &metadata_request(None), METADATA_VERSION).await.unwrap();
         assert!(started.elapsed() < Duration::from_secs(1), "waited {:?} behind the frozen broker", started.elapsed());
         assert!(matches!(stuck.await.unwrap(), Err(Error::Connect { .. })));
     }
@@ -345,27 +323,13 @@ mod tests {
     /// for good. Now the connection attempt ends within its timeout, the next broker answers,
     /// and later reads go to it without waiting on the frozen one again.
     #[tokio::test]
-    async fn reads_go_around_a_frozen_bootstrap_broker() {
-        let frozen = FakeBroker::start(Behaviour::Frozen).await;
-        let live = FakeBroker::start(healthy(&[("orders", 0)])).await;
-        let cluster = Arc::new(Cluster::new(config(&[&frozen.address, &live.address], Duration::from_secs(2))));
-        let started = Instant::now();
-        let found = cluster.describe_topic("orders").await.expect("read through the live broker");
-        assert_eq!(found.map(|t| t.name).as_deref(), Some("orders"));
-        assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
-        let again = Instant::now();
-        cluster.describe_topic("orders").await.unwrap();
-        assert!(again.elapsed() < Duration::from_secs(1), "the second read waited on the frozen broker");
-    }
-
-    #[tokio::test]
     async fn a_broker_that_stops_reading_fails_the_request_in_time_and_its_socket_is_dropped() {
         let mute = FakeBroker::start(Behaviour::MuteAfterHandshake).await;
         let cluster = Cluster::new(config(&[&mute.address], Duration::from_secs(1)));
         let conn = cluster.connection(&mute.address).await.expect("the handshake completes");
         // Large enough to fill both sockets' buffers: the write itself must time out too.
         let names = (0..200_000).map(|i| format!("topic-with-a-long-name-{i:08}")).collect::<Vec<_>>();
-        let request = crate::kafka::admin::metadata_request(Some(
+        let request = metadata_request(Some(
             names
                 .iter()
                 .map(|n| {
@@ -381,29 +345,5 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
         assert!(conn.is_closed(), "a timed-out socket is not reused");
         assert!(cluster.open_connection(&mute.address).is_none());
-    }
-
-    /// kafka-protocol's Metadata request allows auto-creation by default: on a cluster with
-    /// `auto.create.topics.enable=true`, refresh, import and the wait after delete recreated topics.
-    #[tokio::test]
-    async fn reading_a_missing_topic_never_creates_it() {
-        let broker_topics = topics(&[]);
-        let broker = FakeBroker::start(Behaviour::Healthy { node_id: 1, topics: broker_topics.clone() }).await;
-        let cluster = Arc::new(Cluster::new(config(&[&broker.address], Duration::from_secs(2))));
-        assert_eq!(cluster.describe_topic("ghost").await.unwrap(), None);
-        assert!(cluster.all_topics().await.unwrap().is_empty());
-        assert!(broker_topics.lock().unwrap().is_empty(), "the broker was allowed to create the topic");
-    }
-
-    /// One topic this principal may not describe used to fail the whole batched read, and so
-    /// the refresh of every topic read with it.
-    #[tokio::test]
-    async fn a_refused_topic_fails_only_its_own_read() {
-        let denied = kafka_protocol::error::ResponseError::TopicAuthorizationFailed.code();
-        let broker = FakeBroker::start(healthy(&[("ok", 0), ("denied", denied)])).await;
-        let cluster = Arc::new(Cluster::new(config(&[&broker.address], Duration::from_secs(2))));
-        let (ok, refused) = tokio::join!(cluster.describe_topic("ok"), cluster.describe_topic("denied"));
-        assert!(ok.unwrap().is_some());
-        assert!(matches!(refused, Err(Error::Broker { .. })), "{refused:?}");
     }
 }

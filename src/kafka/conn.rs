@@ -160,7 +160,7 @@ impl Connection {
             Ok(Ok(())) => unfinished.disarm(),
             Ok(Err(e)) => {
                 self.close();
-                return Err(Error::Io { address: self.address.clone(), reason: e.to_string() });
+                return Err(Error::io(&self.address, &e));
             }
             Err(_) => return Err(timed_out("the broker did not take the request")),
         }
@@ -286,10 +286,8 @@ async fn read_responses(mut reader: ReadHalf<Box<dyn Io>>, pending: Pending, clo
 /// One request and its response before the connection is shared: ApiVersions and SASL.
 async fn roundtrip<R: Request>(stream: &mut Box<dyn Io>, request: &R, version: i16) -> Result<R::Response, Error> {
     let frame = encode_request(request, version, 0)?;
-    stream.write_all(&frame).await.map_err(|e| Error::Io { address: String::new(), reason: e.to_string() })?;
-    let response = read_frame(stream, MAX_FRAME_BEFORE_AUTHENTICATION)
-        .await
-        .map_err(|e| Error::Io { address: String::new(), reason: e.to_string() })?;
+    stream.write_all(&frame).await.map_err(|e| Error::io("", &e))?;
+    let response = read_frame(stream, MAX_FRAME_BEFORE_AUTHENTICATION).await.map_err(|e| Error::io("", &e))?;
     decode_response::<R>(response, version)
 }
 
@@ -377,15 +375,17 @@ async fn tls_connect(
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Error> {
     let config = tls_client_config(tls)?;
     let host = tls.server_name.clone().unwrap_or_else(|| host_of(address).to_string());
-    let server_name = ServerName::try_from(host.clone()).map_err(|_| Error::Tls {
-        address: address.into(),
-        reason: format!("{host:?} is not a valid TLS server name"),
-    })?;
+    let failed = |reason: String, cause: Option<rustls::Error>| Error::Tls { address: address.into(), reason, cause };
+    let server_name = ServerName::try_from(host.clone())
+        .map_err(|_| failed(format!("{host:?} is not a valid TLS server name"), None))?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     tokio::time::timeout_at(deadline, connector.connect(server_name, tcp))
         .await
-        .map_err(|_| Error::Tls { address: address.into(), reason: "TLS handshake timed out".into() })?
-        .map_err(|e| Error::Tls { address: address.into(), reason: e.to_string() })
+        .map_err(|_| failed("TLS handshake timed out".into(), None))?
+        .map_err(|e| {
+            let cause = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()).cloned();
+            failed(e.to_string(), cause)
+        })
 }
 
 fn host_of(address: &str) -> &str {

@@ -2,6 +2,12 @@
 //! routing to the controller with retries, request coalescing and read-ahead, and typed
 //! operations. It knows nothing of Terraform.
 
+//!
+//! Dependencies go one way: `admin` (typed operations, owning the coalescers of `batch` and
+//! the `read_ahead`) sends through `cluster` (the transport: connections, topology, routing,
+//! retries), which speaks through `conn`; `types` and the pure `reassignment` planner depend
+//! on nothing of the client.
+
 mod admin;
 mod batch;
 mod cluster;
@@ -11,12 +17,15 @@ pub use conn::{APIS, decode_any_response};
 #[cfg(test)]
 mod fake_broker;
 mod read_ahead;
+mod reassignment;
 mod sasl;
 pub mod topic_config;
+mod types;
 
-pub use admin::*;
-pub use cluster::{Cluster, Pool};
+pub use admin::{Admin, Pool};
 pub use config::{ConnectionConfig, SaslConfig, SaslMechanism, Secret, TlsConfig};
+pub use reassignment::plan_reassignment;
+pub use types::*;
 
 use kafka_protocol::error::ResponseError;
 
@@ -24,14 +33,16 @@ use kafka_protocol::error::ResponseError;
 pub enum Error {
     #[error("cannot connect to broker {address}: {reason}")]
     Connect { address: String, reason: String },
+    /// `cause`: what rustls said, when it said something (a certificate it refused, an alert
+    /// the broker sent), so that the hint can name what to change.
     #[error("TLS handshake with {address} failed: {reason}")]
-    Tls { address: String, reason: String },
+    Tls { address: String, reason: String, cause: Option<rustls::Error> },
     #[error("invalid TLS settings: {0}")]
     TlsConfig(String),
     #[error("SASL authentication failed: {0}")]
     Authentication(String),
     #[error("I/O error talking to broker {address}: {reason}")]
-    Io { address: String, reason: String },
+    Io { address: String, kind: std::io::ErrorKind, reason: String },
     #[error("connection to broker {0} closed")]
     Disconnected(String),
     #[error("request timed out: {0}")]
@@ -65,6 +76,10 @@ impl Error {
             None => kind.map_or(name.clone(), |k| format!("{name}: {k}")),
         };
         Error::Broker { operation: operation.into(), code, message }
+    }
+
+    pub(crate) fn io(address: &str, error: &std::io::Error) -> Error {
+        Error::Io { address: address.into(), kind: error.kind(), reason: error.to_string() }
     }
 
     pub fn code(&self) -> Option<ResponseError> {

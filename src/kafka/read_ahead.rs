@@ -14,9 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::Error;
-use super::admin::TopicInfo;
-use super::cluster::Cluster;
 use super::topic_config::ConfigEntry;
+use super::types::TopicInfo;
 
 /// Below this many reads a configuration is small, and per-batch reads are cheap enough.
 const FIRST_ATTEMPT: usize = 64;
@@ -93,36 +92,42 @@ impl ReadAhead {
         state.next_attempt = state.next_attempt.max(reads.saturating_mul(2));
     }
 
-    fn lookup(&self, name: &str) -> Option<TopicState> {
+    fn cached(&self, name: &str) -> Option<TopicState> {
         self.state().fresh()?.topics.get(name).cloned()
     }
-}
 
-impl Cluster {
-    /// A topic's partitions and configuration for a refresh; `None` parts when it does not exist.
-    pub async fn read_topic(
-        self: &Arc<Self>,
-        name: &str,
-    ) -> Result<(Option<TopicInfo>, Option<Vec<ConfigEntry>>), Error> {
+    /// Counts one read of `name` and answers it from a snapshot if there is one, first taking
+    /// one (with `list` and `describe`) when the refresh has grown large enough. `None`: read it
+    /// live.
+    pub(crate) async fn lookup<L, LF, D, DF>(&self, name: &str, list: L, describe: D) -> Option<TopicState>
+    where
+        L: FnOnce() -> LF,
+        LF: Future<Output = Result<BTreeMap<String, Result<TopicInfo, Error>>, Error>>,
+        D: FnOnce(Vec<String>) -> DF,
+        DF: Future<Output = Result<BTreeMap<String, Result<Vec<ConfigEntry>, Error>>, Error>>,
+    {
         let wants_snapshot = {
-            let mut state = self.read_ahead.state();
+            let mut state = self.state();
             state.reads += 1;
             state.wants_snapshot()
         };
         if wants_snapshot {
-            self.take_snapshot().await;
+            self.take_snapshot(list, describe).await;
         }
-        if let Some((info, configs)) = self.read_ahead.lookup(name) {
-            return Ok((Some(info), Some(configs)));
-        }
-        tokio::try_join!(self.describe_topic(name), self.topic_configs(name))
+        self.cached(name)
     }
 
     /// Describes the whole cluster if it is worth it now. A failure only means reading live.
-    async fn take_snapshot(&self) {
-        let _taking = self.read_ahead.taking.lock().await;
+    async fn take_snapshot<L, LF, D, DF>(&self, list: L, describe: D)
+    where
+        L: FnOnce() -> LF,
+        LF: Future<Output = Result<BTreeMap<String, Result<TopicInfo, Error>>, Error>>,
+        D: FnOnce(Vec<String>) -> DF,
+        DF: Future<Output = Result<BTreeMap<String, Result<Vec<ConfigEntry>, Error>>, Error>>,
+    {
+        let _taking = self.taking.lock().await;
         let (reads, generation) = {
-            let state = self.read_ahead.state();
+            let state = self.state();
             if !state.wants_snapshot() {
                 return;
             }
@@ -130,23 +135,23 @@ impl Cluster {
         };
         let started = Instant::now();
         // A topic the cluster cannot describe now is left out, and so read live.
-        let topics: BTreeMap<String, TopicInfo> = match self.fetch_topics(None).await {
+        let topics: BTreeMap<String, TopicInfo> = match list().await {
             Ok(topics) => topics.into_iter().filter_map(|(name, info)| Some((name, info.ok()?))).collect(),
             Err(e) => {
                 tracing::debug!(error = %e, "read-ahead: listing topics failed; reading live");
-                return self.read_ahead.back_off(reads);
+                return self.back_off(reads);
             }
         };
         if !worth_it(reads, topics.len()) {
             tracing::debug!(reads, topics = topics.len(), "read-ahead: not yet worth describing the cluster");
-            self.read_ahead.state().next_attempt = topics.len().div_ceil(TOPICS_PER_READ);
+            self.state().next_attempt = topics.len().div_ceil(TOPICS_PER_READ);
             return;
         }
-        let mut configs = match self.fetch_configs(topics.keys().cloned().collect()).await {
+        let mut configs = match describe(topics.keys().cloned().collect()).await {
             Ok(configs) => configs,
             Err(e) => {
                 tracing::debug!(error = %e, "read-ahead: describing configs failed; reading live");
-                return self.read_ahead.back_off(reads);
+                return self.back_off(reads);
             }
         };
         let topics: BTreeMap<String, TopicState> = topics
@@ -162,7 +167,7 @@ impl Cluster {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "read-ahead: described the cluster"
         );
-        let mut state = self.read_ahead.state();
+        let mut state = self.state();
         if state.generation == generation {
             state.snapshot = Some(Arc::new(Snapshot { taken: started, generation, topics }));
         }
@@ -205,13 +210,13 @@ mod tests {
     fn a_change_or_age_makes_the_snapshot_stale() {
         let read_ahead = ReadAhead::default();
         with_snapshot(&read_ahead, Instant::now());
-        assert!(read_ahead.lookup("a").is_some());
-        assert!(read_ahead.lookup("b").is_none(), "an unlisted topic is read live");
+        assert!(read_ahead.cached("a").is_some());
+        assert!(read_ahead.cached("b").is_none(), "an unlisted topic is read live");
         read_ahead.invalidate();
-        assert!(read_ahead.lookup("a").is_none());
+        assert!(read_ahead.cached("a").is_none());
 
         with_snapshot(&read_ahead, Instant::now() - LIFETIME);
-        assert!(read_ahead.lookup("a").is_none());
+        assert!(read_ahead.cached("a").is_none());
     }
 
     #[test]

@@ -13,9 +13,7 @@ pub(crate) fn kafka_diagnostic(summary: &str, error: &kafka::Error, path: Option
     use kafka::Error as E;
     let hint = match error {
         E::Authentication(_) => "Check the SASL mechanism, username and password of the Kafka connection.",
-        E::Tls { .. } => {
-            "Check that ca_cert holds the CA that signed the brokers' certificates, and the listener speaks TLS."
-        }
+        E::Tls { cause, .. } => tls_hint(cause.as_ref()),
         E::TlsConfig(_) => "Fix the TLS settings of the Kafka connection.",
         E::Connect { .. } | E::NoBroker { .. } => {
             "Check bootstrap_servers: the brokers must be reachable from where Terraform runs."
@@ -25,6 +23,26 @@ pub(crate) fn kafka_diagnostic(summary: &str, error: &kafka::Error, path: Option
         _ => "",
     };
     at(Diagnostic::error(summary, error.to_string()).with_hint(hint), path)
+}
+
+/// What to change, from what rustls refused or what the broker answered.
+fn tls_hint(cause: Option<&rustls::Error>) -> &'static str {
+    use rustls::{AlertDescription as A, CertificateError as C, Error as R};
+    match cause {
+        Some(R::InvalidCertificate(C::UnknownIssuer | C::BadSignature)) => {
+            "The brokers' certificate is not signed by a CA in tls.ca_cert: set ca_cert to the CA that signed it."
+        }
+        Some(R::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. })) => {
+            "The brokers' certificate does not name the address dialled: set tls.server_name to a name it holds."
+        }
+        Some(R::InvalidCertificate(
+            C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. },
+        )) => "The brokers' certificate is outside its validity period: renew it, or check this machine's clock.",
+        Some(R::AlertReceived(A::CertificateRequired | A::BadCertificate | A::UnknownCA | A::HandshakeFailure)) => {
+            "The broker refused this client: it wants a client certificate it trusts (tls.client_cert and client_key)."
+        }
+        _ => "Check that ca_cert holds the CA that signed the brokers' certificates, and the listener speaks TLS.",
+    }
 }
 
 pub(crate) fn helm_diagnostic(summary: String, error: &helm::Error) -> Diagnostic {

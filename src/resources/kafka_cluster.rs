@@ -7,7 +7,7 @@ use serde_json::{Value as Json, json};
 
 use super::framework::{Field, model, validators};
 use super::helm_release::{ReleaseKind, dns_name, sizing_attributes, sizing_from_values, sizing_values, text_field};
-use super::kafka_connection::{self, Connection, ConnectionBlock};
+use super::kafka_connection::{self, Connection, KafkaConnection};
 use super::{Context, kafka_diagnostic};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::schema::Attribute;
@@ -69,7 +69,7 @@ model! {
         .with_default(Value::Bool(false));
         atomic: bool = optional_computed("Roll an upgrade back by itself when it fails (true).")
             .with_default(Value::Bool(true));
-        kafka: ConnectionBlock = optional(
+        kafka: KafkaConnection = optional(
             "How the provider reaches these brokers to check a broker-count decrease; the provider's `kafka` when unset."
         );
         bootstrap_servers: Vec<String> = computed(
@@ -329,8 +329,14 @@ impl ReleaseKind for KafkaCluster {
         ]
     }
 
-    fn protected(&self, state: &Value) -> bool {
-        cluster(state).deletion_protection.known() != Some(&false)
+    fn refuse_destroy(&self, state: &Value) -> Option<Diagnostic> {
+        (cluster(state).deletion_protection.known() != Some(&false)).then(|| {
+            Diagnostic::error(
+                "Deletion protection is on",
+                "This cluster would be destroyed with its data. Set deletion_protection = false and apply, then destroy.",
+            )
+            .at(AttrPath::root(cluster_attr::deletion_protection))
+        })
     }
 }
 

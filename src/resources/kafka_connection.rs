@@ -4,85 +4,60 @@
 use std::time::Duration;
 
 use super::duration;
-use super::framework::{Field, FieldType};
+use super::framework::{Field, model, validators};
 use crate::kafka::{ConnectionConfig, SaslConfig, SaslMechanism, Secret, TlsConfig};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
-use crate::tfplugin::schema::{Attribute, AttributeType, Nesting};
-use crate::tfplugin::value::{Type, Value};
+use crate::tfplugin::value::Value;
 
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The `kafka` attribute's value, as a model field holds it: [`parse`] reads it.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ConnectionBlock(pub Value);
-
-impl FieldType for ConnectionBlock {
-    fn attribute_type() -> AttributeType {
-        AttributeType::Nested(Nesting::Single, attributes())
-    }
-    fn decode(value: &Value) -> Option<Self> {
-        Some(ConnectionBlock(value.clone()))
-    }
-    fn encode(&self) -> Value {
-        self.0.clone()
+model! {
+    /// The `kafka` attribute: [`parse`] turns it into connection settings.
+    pub struct KafkaConnection in connection_attr {
+        bootstrap_servers: Vec<String> = required(
+            "Brokers to start from, as `host:port`. The client learns the rest of the cluster from them."
+        );
+        tls: Tls = optional("Connect with TLS. Leave out for a plaintext listener.");
+        sasl: Sasl = optional("Authenticate with SASL.");
+        request_timeout: String = optional(&format!(
+            "Bound on each request to a broker, e.g. `{}` (the default).",
+            duration::format(DEFAULT_REQUEST_TIMEOUT)
+        ))
+        .validate_str("Invalid timeout", validators::timeout);
     }
 }
 
-pub fn attribute(name: &str, description: &str) -> Attribute {
-    Attribute::optional(name, ConnectionBlock::attribute_type(), description)
+model! {
+    pub struct Tls in tls_attr {
+        ca_cert: String = optional(
+            "PEM bundle of the CAs that signed the brokers' certificates. The public web roots when unset."
+        )
+        .validate_str("Invalid CA certificate", |ca| match ca.contains("-----BEGIN CERTIFICATE-----") {
+            true => Ok(()),
+            false => Err("ca_cert must hold PEM certificates (-----BEGIN CERTIFICATE-----); use file(\"ca.pem\") to \
+                          read one."
+                .into()),
+        });
+        client_cert: String = optional("PEM client certificate, for brokers that require mutual TLS.");
+        client_key: String = optional("PEM private key of `client_cert`.").sensitive();
+        insecure_skip_verify: bool = optional("Accept any broker certificate. For tests only.");
+        server_name: String = optional(
+            "Name to check the brokers' certificates against, when it differs from their address."
+        );
+    }
 }
 
-fn attributes() -> Vec<Attribute> {
-    vec![
-        Attribute::required(
-            "bootstrap_servers",
-            Type::list(Type::String),
-            "Brokers to start from, as `host:port`. The client learns the rest of the cluster from them.",
-        ),
-        Attribute::nested(
-            "tls",
-            Nesting::Single,
-            vec![
-                Attribute::optional(
-                    "ca_cert",
-                    Type::String,
-                    "PEM bundle of the CAs that signed the brokers' certificates. The public web roots when unset.",
-                ),
-                Attribute::optional(
-                    "client_cert",
-                    Type::String,
-                    "PEM client certificate, for brokers that require mutual TLS.",
-                ),
-                Attribute::optional("client_key", Type::String, "PEM private key of `client_cert`.").sensitive(),
-                Attribute::optional(
-                    "insecure_skip_verify",
-                    Type::Bool,
-                    "Accept any broker certificate. For tests only.",
-                ),
-                Attribute::optional(
-                    "server_name",
-                    Type::String,
-                    "Name to check the brokers' certificates against, when it differs from their address.",
-                ),
-            ],
-            "Connect with TLS. Leave out for a plaintext listener.",
-        ),
-        Attribute::nested(
-            "sasl",
-            Nesting::Single,
-            vec![
-                Attribute::required("mechanism", Type::String, "`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`."),
-                Attribute::required("username", Type::String, "SASL username."),
-                Attribute::required("password", Type::String, "SASL password.").sensitive(),
-            ],
-            "Authenticate with SASL.",
-        ),
-        Attribute::optional(
-            "request_timeout",
-            Type::String,
-            "Bound on each request to a broker, e.g. `30s` (the default).",
-        ),
-    ]
+model! {
+    pub struct Sasl in sasl_attr {
+        mechanism: String = required("`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.")
+            .validate_str("Unsupported SASL mechanism", |name| mechanism(name).map(drop));
+        username: String = required("SASL username.");
+        password: String = required("SASL password.").sensitive();
+    }
+}
+
+fn mechanism(name: &str) -> Result<SaslMechanism, String> {
+    SaslMechanism::parse(name).ok_or_else(|| format!("{name:?} is not one of {}.", SaslMechanism::NAMES.join(", ")))
 }
 
 pub enum Connection {
@@ -94,33 +69,75 @@ pub enum Connection {
 }
 
 /// The connection a model field holds.
-pub fn parse_field(field: &Field<ConnectionBlock>, path: &AttrPath) -> Result<Connection, Diagnostics> {
+pub fn parse_field(field: &Field<KafkaConnection>, path: &AttrPath) -> Result<Connection, Diagnostics> {
     match field {
         Field::Null => Ok(Connection::Absent),
         Field::Unknown => Ok(Connection::Unknown),
-        Field::Known(block) => parse(&block.0, path),
+        Field::Known(connection) => parse(&connection.to_value(), path),
     }
 }
 
-/// Turns the attribute's value into connection settings; every error names its attribute.
+/// Turns the attribute's value into connection settings. Every error names its attribute.
 pub fn parse(value: &Value, path: &AttrPath) -> Result<Connection, Diagnostics> {
-    match value {
-        Value::Null => return Ok(Connection::Absent),
-        v if !v.is_wholly_known() => return Ok(Connection::Unknown),
-        _ => {}
+    if value.is_null() {
+        return Ok(Connection::Absent);
+    } else if !value.is_wholly_known() {
+        return Ok(Connection::Unknown);
     }
+    let connection = KafkaConnection::read(value)?;
+    let diagnostics = check_together(&connection, path);
+    if diagnostics.has_errors() {
+        return Err(diagnostics);
+    }
+    let tls = connection.tls.known().map(|tls| TlsConfig {
+        ca_pem: tls.ca_cert.known().cloned(),
+        client_cert_pem: tls.client_cert.known().cloned(),
+        client_key_pem: tls.client_key.known().cloned().map(Secret::new),
+        insecure_skip_verify: tls.insecure_skip_verify.known() == Some(&true),
+        server_name: tls.server_name.known().cloned(),
+    });
+    // What the validators refuse, should it get here, is an error all the same.
+    let refused = |summary: &str, why: String, steps: &[&str]| {
+        Diagnostics::from(Diagnostic::error(summary, why).at(steps.iter().fold(path.clone(), |p, s| p.attr(s))))
+    };
+    let sasl = match connection.sasl.known() {
+        None => None,
+        Some(sasl) => Some(SaslConfig {
+            mechanism: mechanism(sasl.mechanism.as_deref().unwrap_or_default()).map_err(|why| {
+                refused("Unsupported SASL mechanism", why, &[connection_attr::sasl, sasl_attr::mechanism])
+            })?,
+            username: sasl.username.known().cloned().unwrap_or_default(),
+            password: Secret::new(sasl.password.known().cloned().unwrap_or_default()),
+        }),
+    };
+    let request_timeout = match connection.request_timeout.as_deref() {
+        None => DEFAULT_REQUEST_TIMEOUT,
+        Some(text) => {
+            duration::parse(text).map_err(|why| refused("Invalid timeout", why, &[connection_attr::request_timeout]))?
+        }
+    };
+    let bootstrap_servers = connection.bootstrap_servers.known().cloned().unwrap_or_default();
+    Ok(Connection::Known(ConnectionConfig { bootstrap_servers, tls, sasl, request_timeout }))
+}
+
+/// What the attribute's validators cannot see, each looking at one attribute: the brokers'
+/// addresses one by one, and the settings that only make sense together.
+pub fn check(value: &Value, path: &AttrPath) -> Diagnostics {
+    match KafkaConnection::read(value) {
+        Ok(connection) if !value.is_null() && value.is_wholly_known() => check_together(&connection, path),
+        Ok(_) => Diagnostics::default(),
+        Err(diagnostics) => diagnostics,
+    }
+}
+
+fn check_together(connection: &KafkaConnection, path: &AttrPath) -> Diagnostics {
     let mut diagnostics = Diagnostics::default();
-    let servers: Vec<String> = value
-        .attr("bootstrap_servers")
-        .elements()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|s| s.as_str().map(str::to_string))
-        .collect();
+    let at = |steps: &[&str]| steps.iter().fold(path.clone(), |p, s| p.attr(s));
+    let servers = connection.bootstrap_servers.known().cloned().unwrap_or_default();
     if servers.is_empty() {
         diagnostics.push(
             Diagnostic::error("No bootstrap servers", "List at least one broker address as \"host:port\".")
-                .at(path.clone().attr("bootstrap_servers")),
+                .at(at(&[connection_attr::bootstrap_servers])),
         );
     }
     for (i, server) in servers.iter().enumerate() {
@@ -133,108 +150,43 @@ pub fn parse(value: &Value, path: &AttrPath) -> Result<Connection, Diagnostics> 
                     "Invalid bootstrap server",
                     format!("{server:?} is not \"host:port\" (for example \"kafka-0.kafka:9092\")."),
                 )
-                .at(path.clone().attr("bootstrap_servers").index(i as i64)),
+                .at(at(&[connection_attr::bootstrap_servers]).index(i as i64)),
             );
         }
     }
-    let tls_value = value.attr("tls");
-    let tls = (!tls_value.is_null()).then(|| {
-        let text = |name: &str| tls_value.attr(name).as_str().map(str::to_string);
-        TlsConfig {
-            ca_pem: text("ca_cert"),
-            client_cert_pem: text("client_cert"),
-            client_key_pem: text("client_key").map(Secret::new),
-            insecure_skip_verify: tls_value.attr("insecure_skip_verify").as_bool().unwrap_or(false),
-            server_name: text("server_name"),
-        }
-    });
-    if let Some(tls) = &tls {
-        if tls.client_cert_pem.is_some() != tls.client_key_pem.is_some() {
-            diagnostics.push(
-                Diagnostic::error("Incomplete client certificate", "Set both client_cert and client_key, or neither.")
-                    .at(path.clone().attr("tls").attr(if tls.client_cert_pem.is_some() {
-                        "client_key"
-                    } else {
-                        "client_cert"
-                    })),
-            );
-        }
-        if let Some(ca) = &tls.ca_pem
-            && !ca.contains("-----BEGIN CERTIFICATE-----")
-        {
-            diagnostics.push(
-                    Diagnostic::error("Invalid CA certificate", "ca_cert must hold PEM certificates (-----BEGIN CERTIFICATE-----); use file(\"ca.pem\") to read one.")
-                        .at(path.clone().attr("tls").attr("ca_cert")),
-                );
-        }
-    }
-    let sasl_value = value.attr("sasl");
-    let sasl = if sasl_value.is_null() {
-        None
-    } else {
-        let mechanism_name = sasl_value.attr("mechanism").as_str().unwrap_or_default();
-        match SaslMechanism::parse(mechanism_name) {
-            Some(mechanism) => Some(SaslConfig {
-                mechanism,
-                username: sasl_value.attr("username").as_str().unwrap_or_default().to_string(),
-                password: Secret::new(sasl_value.attr("password").as_str().unwrap_or_default()),
-            }),
-            None => {
-                diagnostics.push(
-                    Diagnostic::error(
-                        "Unsupported SASL mechanism",
-                        format!("{mechanism_name:?} is not one of {}.", SaslMechanism::NAMES.join(", ")),
-                    )
-                    .at(path.clone().attr("sasl").attr("mechanism")),
-                );
-                None
-            }
-        }
-    };
-    if let Some(sasl) = &sasl
-        && sasl.mechanism == SaslMechanism::Plain
-        && tls.is_none()
+    let tls = connection.tls.known();
+    if let Some(tls) = tls
+        && tls.client_cert.is_null() != tls.client_key.is_null()
     {
+        let missing = if tls.client_key.is_null() { tls_attr::client_key } else { tls_attr::client_cert };
+        diagnostics.push(
+            Diagnostic::error("Incomplete client certificate", "Set both client_cert and client_key, or neither.")
+                .at(at(&[connection_attr::tls, missing])),
+        );
+    }
+    let Some(sasl) = connection.sasl.known() else { return diagnostics };
+    if sasl.mechanism.as_deref().map(mechanism) == Some(Ok(SaslMechanism::Plain)) && tls.is_none() {
         diagnostics.push(
             Diagnostic::error(
                 "SASL PLAIN without TLS",
                 "PLAIN sends the password as it is: over a plaintext listener anyone on the path reads it. Add a `tls` \
                  block (a SASL_SSL listener), or use SCRAM-SHA-512.",
             )
-            .at(path.clone().attr("sasl").attr("mechanism")),
+            .at(at(&[connection_attr::sasl, sasl_attr::mechanism])),
         );
     }
-    let request_timeout = match value.attr("request_timeout").as_str() {
-        None => DEFAULT_REQUEST_TIMEOUT,
-        Some(text) => duration::parse(text).unwrap_or_else(|e| {
-            diagnostics.push(Diagnostic::error("Invalid timeout", e).at(path.clone().attr("request_timeout")));
-            DEFAULT_REQUEST_TIMEOUT
-        }),
-    };
-    if diagnostics.has_errors() {
-        return Err(diagnostics);
-    }
-    Ok(Connection::Known(ConnectionConfig { bootstrap_servers: servers, tls, sasl, request_timeout }))
-}
-
-/// Everything [`parse`] refuses, and the warnings of a connection it accepts: credentials sent
-/// to a broker whose certificate is not checked can be handed to anyone in between.
-pub fn check(value: &Value, path: &AttrPath) -> Diagnostics {
-    match parse(value, path) {
-        Err(errors) => errors,
-        Ok(Connection::Known(config))
-            if config.sasl.is_some() && config.tls.as_ref().is_some_and(|t| t.insecure_skip_verify) =>
-        {
+    // Credentials sent to a broker whose certificate is not checked go to whoever answers.
+    if tls.is_some_and(|tls| tls.insecure_skip_verify.known() == Some(&true)) {
+        diagnostics.push(
             Diagnostic::warning(
                 "Credentials sent to an unverified broker",
-                "With insecure_skip_verify, whoever answers in the brokers' place receives the SASL exchange. Trust the \
-                 brokers' CA with ca_cert instead.",
+                "With insecure_skip_verify, whoever answers in the brokers' place receives the SASL exchange. Trust \
+                 the brokers' CA with ca_cert instead.",
             )
-            .at(path.clone().attr("tls").attr("insecure_skip_verify"))
-            .into()
-        }
-        Ok(_) => Diagnostics::default(),
+            .at(at(&[connection_attr::tls, tls_attr::insecure_skip_verify])),
+        );
     }
+    diagnostics
 }
 
 #[cfg(test)]

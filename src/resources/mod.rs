@@ -43,6 +43,22 @@ pub struct Context {
 }
 
 impl Context {
+    /// A context whose Kafka, Kubernetes and helm are all known only after apply: plans run
+    /// their own logic and skip every live check, as they do before a cluster exists.
+    #[cfg(test)]
+    pub(crate) fn offline() -> Context {
+        let config =
+            ProviderConfig { deferred: vec!["kafka", "kubernetes", "helm_binary"], ..ProviderConfig::default() };
+        Context {
+            config: Arc::new(ProviderConfig { namespace: "data".into(), ..config }),
+            kafka_pool: Arc::default(),
+            cancel: CancellationToken::new(),
+            kube: Arc::default(),
+            kube_ca_file: Arc::default(),
+            journal: intents::Journal::at(std::env::temp_dir().join("hikube-offline-journal")),
+        }
+    }
+
     /// Whether the Kubernetes connection is known only after apply: live checks wait for it.
     pub fn kube_deferred(&self) -> bool {
         self.config.is_deferred("kubernetes")

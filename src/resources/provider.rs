@@ -78,10 +78,7 @@ impl ProviderHandler for HikubeProvider {
     }
 
     async fn validate_provider_config(&self, config: Value) -> Diagnostics {
-        match provider_config::parse(&config, |_| None) {
-            Ok((_, warnings)) => warnings,
-            Err(diagnostics) => diagnostics,
-        }
+        provider_config::validate(&config)
     }
 
     async fn configure_provider(&self, config: Value, terraform_version: String) -> Diagnostics {

@@ -4,11 +4,12 @@
 
 use std::path::PathBuf;
 
-use super::kafka_connection::{self, Connection};
+use super::framework::{Field, model, validate_attributes};
+use super::kafka_connection::{self, Connection, KafkaConnection};
 use crate::kafka::{ConnectionConfig, SaslConfig, SaslMechanism, Secret};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
-use crate::tfplugin::schema::{Attribute, Block, Nesting, Schema};
-use crate::tfplugin::value::{Type, Value};
+use crate::tfplugin::schema::{Block, Schema};
+use crate::tfplugin::value::Value;
 
 #[derive(Clone, Debug, Default)]
 pub struct KubernetesConfig {
@@ -31,9 +32,6 @@ pub struct ProviderConfig {
     /// depends on them waits, and no environment variable stands in for them.
     pub deferred: Vec<&'static str>,
 }
-
-/// The provider block's top-level attributes.
-const ATTRIBUTES: [&str; 4] = ["kafka", "kubernetes", "namespace", "helm_binary"];
 
 impl ProviderConfig {
     pub fn is_deferred(&self, attribute: &str) -> bool {
@@ -75,69 +73,63 @@ impl ProviderConfig {
     }
 }
 
+model! {
+    /// The provider block.
+    pub struct ProviderBlock in provider_attr {
+        kafka: KafkaConnection = optional(
+            "Default Kafka connection for topics. Environment: `HIKUBE_KAFKA_BOOTSTRAP_SERVERS` (comma-separated), \
+             `HIKUBE_KAFKA_SASL_MECHANISM`, `HIKUBE_KAFKA_SASL_USERNAME`, `HIKUBE_KAFKA_SASL_PASSWORD`, \
+             `HIKUBE_KAFKA_CA_CERT` (PEM)."
+        );
+        kubernetes: KubernetesBlock = optional(
+            "How to reach the Kubernetes cluster the ZooKeeper ensembles and Kafka clusters run in."
+        );
+        namespace: String = optional("Default namespace of ensembles and clusters (`default`).")
+            .validate_str("Invalid namespace", |namespace| match is_dns_label(namespace) {
+                true => Ok(()),
+                false => Err(format!(
+                    "{namespace:?} is not a Kubernetes namespace name (lowercase letters, digits and '-', at most 63)."
+                )),
+            });
+        helm_binary: String = optional("The `helm` executable (`helm` on PATH). Environment: `HIKUBE_HELM`.");
+    }
+}
+
+model! {
+    pub struct KubernetesBlock in kubernetes_attr {
+        config_path: String = optional("Path to a kubeconfig. Environment: `KUBE_CONFIG_PATH`, then `KUBECONFIG`.");
+        config_context: String = optional("Context of the kubeconfig to use. Environment: `KUBE_CTX`.");
+        host: String = optional("API server URL, instead of a kubeconfig. Environment: `KUBE_HOST`.");
+        token: String = optional("Bearer token for `host`. Environment: `KUBE_TOKEN`.").sensitive();
+        cluster_ca_certificate: String = optional("PEM CA of the API server, for `host`.");
+        insecure: bool = optional("Skip verifying the API server's certificate.");
+    }
+}
+
 pub fn schema() -> Schema {
     Schema {
         version: 0,
         block: Block {
-            description:
-                "Managed Kafka on Kubernetes, the way the Hikube cloud offers it: ZooKeeper ensembles and Kafka \
-                          clusters as Helm releases, and topics through the Kafka admin protocol."
-                    .into(),
-            attributes: vec![
-                kafka_connection::attribute(
-                    "kafka",
-                    "Default Kafka connection for topics. Environment: `HIKUBE_KAFKA_BOOTSTRAP_SERVERS` (comma-separated), \
-                     `HIKUBE_KAFKA_SASL_MECHANISM`, `HIKUBE_KAFKA_SASL_USERNAME`, `HIKUBE_KAFKA_SASL_PASSWORD`, \
-                     `HIKUBE_KAFKA_CA_CERT` (PEM).",
-                ),
-                Attribute::nested(
-                    "kubernetes",
-                    Nesting::Single,
-                    vec![
-                        Attribute::optional(
-                            "config_path",
-                            Type::String,
-                            "Path to a kubeconfig. Environment: `KUBE_CONFIG_PATH`, then `KUBECONFIG`.",
-                        ),
-                        Attribute::optional(
-                            "config_context",
-                            Type::String,
-                            "Context of the kubeconfig to use. Environment: `KUBE_CTX`.",
-                        ),
-                        Attribute::optional(
-                            "host",
-                            Type::String,
-                            "API server URL, instead of a kubeconfig. Environment: `KUBE_HOST`.",
-                        ),
-                        Attribute::optional(
-                            "token",
-                            Type::String,
-                            "Bearer token for `host`. Environment: `KUBE_TOKEN`.",
-                        )
-                        .sensitive(),
-                        Attribute::optional(
-                            "cluster_ca_certificate",
-                            Type::String,
-                            "PEM CA of the API server, for `host`.",
-                        ),
-                        Attribute::optional("insecure", Type::Bool, "Skip verifying the API server's certificate."),
-                    ],
-                    "How to reach the Kubernetes cluster the ZooKeeper ensembles and Kafka clusters run in.",
-                ),
-                Attribute::optional(
-                    "namespace",
-                    Type::String,
-                    "Default namespace of ensembles and clusters (`default`).",
-                ),
-                Attribute::optional(
-                    "helm_binary",
-                    Type::String,
-                    "The `helm` executable (`helm` on PATH). Environment: `HIKUBE_HELM`.",
-                ),
-            ],
+            description: "Managed Kafka on Kubernetes, the way the Hikube cloud offers it: ZooKeeper ensembles and \
+                          Kafka clusters as Helm releases, and topics through the Kafka admin protocol."
+                .into(),
+            attributes: ProviderBlock::attributes(),
             blocks: vec![],
         },
     }
+}
+
+/// Every check of the provider block that needs nothing but the configuration.
+pub fn validate(config: &Value) -> Diagnostics {
+    let mut diagnostics = validate_attributes(&ProviderBlock::attributes(), config);
+    if diagnostics.has_errors() {
+        return diagnostics;
+    }
+    match parse(config, |_| None) {
+        Ok((_, warnings)) => diagnostics.extend(warnings),
+        Err(errors) => diagnostics.extend(errors),
+    }
+    diagnostics
 }
 
 /// The provider's configuration with its warnings, or the errors that stop it.
@@ -145,35 +137,36 @@ pub fn parse(
     config: &Value,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<(ProviderConfig, Diagnostics), Diagnostics> {
-    let mut diagnostics = kafka_connection::check(config.attr("kafka"), &AttrPath::root("kafka"));
+    let block = ProviderBlock::read(config)?;
+    let kafka_path = AttrPath::root(provider_attr::kafka);
+    let mut diagnostics = kafka_connection::check(config.attr(provider_attr::kafka), &kafka_path);
     let deferred: Vec<&'static str> =
-        ATTRIBUTES.into_iter().filter(|name| !config.attr(name).is_wholly_known()).collect();
-    let kafka = match kafka_connection::parse(config.attr("kafka"), &AttrPath::root("kafka")) {
+        [provider_attr::kafka, provider_attr::kubernetes, provider_attr::namespace, provider_attr::helm_binary]
+            .into_iter()
+            .filter(|name| !config.attr(name).is_wholly_known())
+            .collect();
+    let kafka = match kafka_connection::parse_field(&block.kafka, &kafka_path) {
         Ok(Connection::Known(c)) => Some(c),
-        Ok(Connection::Absent) => match kafka_from_env(&env) {
-            Ok(c) => c,
-            Err(d) => {
-                diagnostics.push(d);
-                None
-            }
-        },
+        Ok(Connection::Absent) => kafka_from_env(&env).unwrap_or_else(|d| {
+            diagnostics.push(d);
+            None
+        }),
         Ok(Connection::Unknown) | Err(_) => None,
     };
-    let kube = config.attr("kubernetes");
-    let text = |name: &str| kube.attr(name).as_str().map(str::to_string);
-    let kubernetes = if deferred.contains(&"kubernetes") {
+    let kube = block.kubernetes.known().cloned().unwrap_or_default();
+    let set = |field: &Field<String>, variables: &[&str]| {
+        field.known().cloned().or_else(|| variables.iter().find_map(|v| env(v)))
+    };
+    let kubernetes = if deferred.contains(&provider_attr::kubernetes) {
         KubernetesConfig::default()
     } else {
         KubernetesConfig {
-            config_path: text("config_path")
-                .or_else(|| env("KUBE_CONFIG_PATH"))
-                .or_else(|| env("KUBECONFIG"))
-                .map(PathBuf::from),
-            config_context: text("config_context").or_else(|| env("KUBE_CTX")),
-            host: text("host").or_else(|| env("KUBE_HOST")),
-            token: text("token").or_else(|| env("KUBE_TOKEN")).map(Secret::new),
-            cluster_ca_certificate: text("cluster_ca_certificate"),
-            insecure: kube.attr("insecure").as_bool().unwrap_or(false),
+            config_path: set(&kube.config_path, &["KUBE_CONFIG_PATH", "KUBECONFIG"]).map(PathBuf::from),
+            config_context: set(&kube.config_context, &["KUBE_CTX"]),
+            host: set(&kube.host, &["KUBE_HOST"]),
+            token: set(&kube.token, &["KUBE_TOKEN"]).map(Secret::new),
+            cluster_ca_certificate: kube.cluster_ca_certificate.known().cloned(),
+            insecure: kube.insecure.known() == Some(&true),
         }
     };
     if kubernetes.token.is_some() && kubernetes.host.is_none() {
@@ -182,27 +175,11 @@ pub fn parse(
                 "Token without host",
                 "kubernetes.token is used with kubernetes.host; set the API server URL too.",
             )
-            .at(AttrPath::root("kubernetes").attr("host")),
+            .at(AttrPath::root(provider_attr::kubernetes).attr(kubernetes_attr::host)),
         );
     }
-    let namespace = config.attr("namespace").as_str().unwrap_or("default").to_string();
-    if !is_dns_label(&namespace) {
-        diagnostics.push(
-            Diagnostic::error(
-                "Invalid namespace",
-                format!(
-                    "{namespace:?} is not a Kubernetes namespace name (lowercase letters, digits and '-', at most 63)."
-                ),
-            )
-            .at(AttrPath::root("namespace")),
-        );
-    }
-    let helm_binary = config
-        .attr("helm_binary")
-        .as_str()
-        .map(str::to_string)
-        .or_else(|| env("HIKUBE_HELM"))
-        .unwrap_or_else(|| "helm".into());
+    let namespace = block.namespace.known().cloned().unwrap_or_else(|| "default".into());
+    let helm_binary = set(&block.helm_binary, &["HIKUBE_HELM"]).unwrap_or_else(|| "helm".into());
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }

@@ -8,7 +8,6 @@ use serde_json::{Value as Json, json};
 use super::framework::{model, validators};
 use super::helm_release::{Change, ReleaseKind, sizing_attributes, sizing_from_values, sizing_values};
 use super::kube_diagnostic;
-use crate::k8s::Kube;
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::schema::Attribute;
 use crate::tfplugin::value::Value;
@@ -94,28 +93,16 @@ impl ReleaseKind for ZookeeperEnsemble {
         replicas_of(change.prior) != replicas_of(change.planned) || change.resumes_unfinished()
     }
 
-    async fn before_upgrade(
-        &self,
-        kube: &Kube,
-        release: &str,
-        namespace: &str,
-        change: Change<'_>,
-    ) -> Result<(), Diagnostic> {
+    async fn before_upgrade(&self, change: Change<'_>) -> Result<(), Diagnostic> {
         match (replicas_of(change.prior), replicas_of(change.planned)) {
-            (Some(before), Some(after)) if after < before => set_members(kube, release, namespace, after).await,
+            (Some(before), Some(after)) if after < before => set_members(change, after).await,
             _ => Ok(()),
         }
     }
 
-    async fn after_upgrade(
-        &self,
-        kube: &Kube,
-        release: &str,
-        namespace: &str,
-        change: Change<'_>,
-    ) -> Result<(), Diagnostic> {
+    async fn after_upgrade(&self, change: Change<'_>) -> Result<(), Diagnostic> {
         match replicas_of(change.planned) {
-            Some(after) => set_members(kube, release, namespace, after).await,
+            Some(after) => set_members(change, after).await,
             None => Ok(()),
         }
     }
@@ -136,7 +123,8 @@ fn replicas_of(state: &Value) -> Option<i64> {
 
 /// Makes members 1..=wanted the voting members (the chart's `members.sh`, run in the first
 /// member, which every size keeps).
-async fn set_members(kube: &Kube, release: &str, namespace: &str, wanted: i64) -> Result<(), Diagnostic> {
+async fn set_members(change: Change<'_>, wanted: i64) -> Result<(), Diagnostic> {
+    let Change { kube, release, namespace, .. } = change;
     tracing::info!(release = %release, members = wanted, "reconfiguring the ensemble's voting members");
     let pod = format!("{release}-0");
     let command = ["bash", "/conf/members.sh", "set", &wanted.to_string()];

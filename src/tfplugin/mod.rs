@@ -9,6 +9,7 @@ mod handshake;
 pub mod logging;
 pub mod schema;
 mod server;
+mod service;
 mod tls;
 pub mod value;
 

@@ -4,6 +4,16 @@
 //! runs the resource's own plan logic; apply dispatches to create, update or delete; a destroy
 //! plan passes through, with the resource's refusal if it has one. Resources read and write
 //! their states through typed models ([`model!`]).
+//!
+//! A new resource declares:
+//! - a [`model!`] of its attributes: each one's name, Rust type (the schema type follows from
+//!   it), kind (required, optional, optional and computed, computed) and description, with
+//!   `.with_default(..)`, `.requires_replace()`, `.use_state_for_unknown()` and validators
+//!   (`.validate(..)`, `.validate_str(..)`, see [`validators`]) where they apply;
+//! - a [`Resource`]: its type name and schema (the model's attributes), its own plan logic,
+//!   create, update, delete, read and import; checks across attributes (`validate`) and a
+//!   refusal to be destroyed (`refuse_destroy`) if it has them;
+//! - one line in `resources::all()`. Docs, validation, defaults and replacement follow.
 
 mod model;
 mod plan;
@@ -73,9 +83,15 @@ pub trait Resource: Send + Sync {
 
 /// Every validator the schema declares, then the resource's own checks.
 pub fn validate(resource: &dyn Resource, config: &Value) -> Diagnostics {
-    let mut diagnostics = Diagnostics::default();
-    run_validators(&resource.schema().block.attributes, config, &AttrPath::default(), &mut diagnostics);
+    let mut diagnostics = validate_attributes(&resource.schema().block.attributes, config);
     diagnostics.extend(resource.validate(config));
+    diagnostics
+}
+
+/// Every validator of these attributes (nested ones included) on a configuration object.
+pub fn validate_attributes(attributes: &[Attribute], config: &Value) -> Diagnostics {
+    let mut diagnostics = Diagnostics::default();
+    run_validators(attributes, config, &AttrPath::default(), &mut diagnostics);
     diagnostics
 }
 

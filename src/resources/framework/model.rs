@@ -62,66 +62,33 @@ pub trait FieldType: Sized {
     fn encode(&self) -> Value;
 }
 
-impl FieldType for String {
-    fn attribute_type() -> AttributeType {
-        Type::String.into()
-    }
-    fn decode(value: &Value) -> Option<Self> {
-        value.as_str().map(str::to_string)
-    }
-    fn encode(&self) -> Value {
-        Value::string(self)
-    }
+/// The plain field types: their schema type, how to read one, how to write one.
+macro_rules! plain_field_types {
+    ($($ty:ty: $schema:expr, |$r:ident| $read:expr, |$w:ident| $write:expr;)*) => {$(
+        impl FieldType for $ty {
+            fn attribute_type() -> AttributeType {
+                $schema.into()
+            }
+            fn decode($r: &Value) -> Option<Self> {
+                $read
+            }
+            fn encode(&self) -> Value {
+                let $w = self;
+                $write
+            }
+        }
+    )*};
 }
 
-impl FieldType for i64 {
-    fn attribute_type() -> AttributeType {
-        Type::Number.into()
-    }
-    /// A number with a fraction, or beyond i64, has no i64 to read: `None`, which the model
-    /// reports. Validators refuse such numbers first.
-    fn decode(value: &Value) -> Option<Self> {
-        value.as_i64()
-    }
-    fn encode(&self) -> Value {
-        Value::int(*self)
-    }
-}
-
-impl FieldType for bool {
-    fn attribute_type() -> AttributeType {
-        Type::Bool.into()
-    }
-    fn decode(value: &Value) -> Option<Self> {
-        value.as_bool()
-    }
-    fn encode(&self) -> Value {
-        Value::Bool(*self)
-    }
-}
-
-impl FieldType for BTreeMap<String, String> {
-    fn attribute_type() -> AttributeType {
-        Type::map(Type::String).into()
-    }
-    fn decode(value: &Value) -> Option<Self> {
-        value.as_string_map()
-    }
-    fn encode(&self) -> Value {
-        Value::Map(self.iter().map(|(k, v)| (k.clone(), Value::string(v))).collect())
-    }
-}
-
-impl FieldType for Vec<String> {
-    fn attribute_type() -> AttributeType {
-        Type::list(Type::String).into()
-    }
-    fn decode(value: &Value) -> Option<Self> {
-        value.elements()?.iter().map(|v| v.as_str().map(str::to_string)).collect()
-    }
-    fn encode(&self) -> Value {
-        Value::List(self.iter().map(Value::string).collect())
-    }
+plain_field_types! {
+    String: Type::String, |v| v.as_str().map(str::to_string), |s| Value::string(s);
+    // A number with a fraction, or beyond i64, has no i64: validators refuse it first.
+    i64: Type::Number, |v| v.as_i64(), |n| Value::int(*n);
+    bool: Type::Bool, |v| v.as_bool(), |b| Value::Bool(*b);
+    BTreeMap<String, String>: Type::map(Type::String), |v| v.as_string_map(),
+        |m| Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::string(v))).collect());
+    Vec<String>: Type::list(Type::String), |v| v.elements()?.iter().map(|e| e.as_str().map(str::to_string)).collect(),
+        |l| Value::List(l.iter().map(Value::string).collect());
 }
 
 impl<T: FieldType> Field<T> {

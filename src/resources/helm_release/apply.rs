@@ -212,11 +212,12 @@ impl<K: ReleaseKind> HelmRelease<K> {
                 );
             }
         }
-        let change = Change { prior: &prior_state, planned: &planned_state };
+        let change =
+            Change { kube: &kube, release: &name, namespace: &namespace, prior: &prior_state, planned: &planned_state };
         let stepping = !prior_state.is_null() && self.0.steps_around_upgrade(change);
         // Where a stepping apply stops, the state says the change is unfinished.
         let stopped = |state: Value| if stepping && !state.is_null() { unfinished(state) } else { state };
-        if stepping && let Err(d) = self.0.before_upgrade(&kube, &name, &namespace, change).await {
+        if stepping && let Err(d) = self.0.before_upgrade(change).await {
             return fail(stopped(unchanged()), d);
         }
         let options = InstallOptions {
@@ -243,7 +244,7 @@ impl<K: ReleaseKind> HelmRelease<K> {
                 if !stepping {
                     return ApplyResponse { new_state: state, ..Default::default() };
                 }
-                match self.0.after_upgrade(&kube, &name, &namespace, change).await {
+                match self.0.after_upgrade(change).await {
                     Ok(()) => ApplyResponse { new_state: state, ..Default::default() },
                     Err(d) => fail(unfinished(state), d),
                 }

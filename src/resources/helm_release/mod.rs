@@ -59,9 +59,9 @@ pub trait ReleaseKind: Send + Sync + 'static {
     async fn check_change(&self, _ctx: &Context, _prior: &Value, _planned: &Value) -> Diagnostics {
         Diagnostics::default()
     }
-    /// Whether destroying this state must be refused.
-    fn protected(&self, _state: &Value) -> bool {
-        false
+    /// Why destroying this state must be refused, if it must.
+    fn refuse_destroy(&self, _state: &Value) -> Option<Diagnostic> {
+        None
     }
     /// Whether this change has steps of its own around helm's upgrade. An apply that stops
     /// anywhere after the first of them leaves the state marked unfinished, so that the next
@@ -71,31 +71,23 @@ pub trait ReleaseKind: Send + Sync + 'static {
     }
     /// Work on the running release that must precede an upgrade of it (an ensemble's members
     /// removed before their pods go). Idempotent: a failed apply is resumed by the next.
-    async fn before_upgrade(
-        &self,
-        _kube: &Kube,
-        _release: &str,
-        _namespace: &str,
-        _change: Change<'_>,
-    ) -> Result<(), Diagnostic> {
+    async fn before_upgrade(&self, _change: Change<'_>) -> Result<(), Diagnostic> {
         Ok(())
     }
     /// Work that completes an upgrade once helm is done (an ensemble's new members added once
     /// their pods run). Idempotent, like [`ReleaseKind::before_upgrade`].
-    async fn after_upgrade(
-        &self,
-        _kube: &Kube,
-        _release: &str,
-        _namespace: &str,
-        _change: Change<'_>,
-    ) -> Result<(), Diagnostic> {
+    async fn after_upgrade(&self, _change: Change<'_>) -> Result<(), Diagnostic> {
         Ok(())
     }
 }
 
-/// An upgrade of a running release, as the hooks around it see it.
+/// An upgrade of a running release, as the steps around it see it.
 #[derive(Clone, Copy)]
 pub struct Change<'a> {
+    pub kube: &'a Kube,
+    /// The Helm release's name and namespace.
+    pub release: &'a str,
+    pub namespace: &'a str,
     pub prior: &'a Value,
     pub planned: &'a Value,
 }
@@ -103,7 +95,7 @@ pub struct Change<'a> {
 impl Change<'_> {
     /// Whether an earlier apply stopped between the steps around helm's upgrade.
     pub fn resumes_unfinished(&self) -> bool {
-        self.prior.attr("manifest_digest").as_str().is_some_and(|d| d.starts_with(UNFINISHED))
+        self.prior.attr(release_attr::manifest_digest).as_str().is_some_and(|d| d.starts_with(UNFINISHED))
     }
 }
 
@@ -220,18 +212,20 @@ impl<K: ReleaseKind> HelmRelease<K> {
     fn state_from(&self, planned: &Value, release: &Release) -> Value {
         let Value::Object(mut state) = planned.clone() else { return planned.clone() };
         // Outputs the plan left unknown until the release existed.
-        if let (Some(name), Some(namespace)) = (text(planned, "name"), text(planned, "namespace")) {
+        if let (Some(name), Some(namespace)) =
+            (text(planned, release_attr::name), text(planned, release_attr::namespace))
+        {
             for (key, value) in self.0.outputs(&name, &namespace, planned) {
                 if state.get(key).is_none_or(|v| !v.is_wholly_known()) {
                     state.insert(key.to_string(), value);
                 }
             }
         }
-        state.insert("status".into(), Value::string(status_text(&release.status)));
-        state.insert("revision".into(), Value::int(release.revision));
-        state.insert("chart_version".into(), Value::string(&release.chart_version));
+        state.insert(release_attr::status.into(), Value::string(status_text(&release.status)));
+        state.insert(release_attr::revision.into(), Value::int(release.revision));
+        state.insert(release_attr::chart_version.into(), Value::string(&release.chart_version));
         if let Ok(digest) = manifest_digest(&release.manifest) {
-            state.insert("manifest_digest".into(), Value::String(digest));
+            state.insert(release_attr::manifest_digest.into(), Value::String(digest));
         }
         Value::Object(state)
     }
@@ -245,9 +239,9 @@ const UNFINISHED: &str = "unfinished:";
 /// plan's, so the next plan shows an update and the next apply completes the change. The mark
 /// names the state's own revision, `?` while it is not known.
 fn unfinished(state: Value) -> Value {
-    let revision = state.attr("revision").as_i64().map_or_else(|| "?".to_string(), |r| r.to_string());
+    let revision = state.attr(release_attr::revision).as_i64().map_or_else(|| "?".to_string(), |r| r.to_string());
     let Value::Object(mut state) = state else { return state };
-    state.insert("manifest_digest".into(), Value::String(format!("{UNFINISHED}{revision}")));
+    state.insert(release_attr::manifest_digest.into(), Value::String(format!("{UNFINISHED}{revision}")));
     Value::Object(state)
 }
 
@@ -280,13 +274,7 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
     }
 
     fn refuse_destroy(&self, prior: &Value) -> Option<Diagnostic> {
-        self.0.protected(prior).then(|| {
-            Diagnostic::error(
-                "Deletion protection is on",
-                "This cluster would be destroyed with its data. Set deletion_protection = false and apply, then destroy.",
-            )
-            .at(AttrPath::root("deletion_protection"))
-        })
+        self.0.refuse_destroy(prior)
     }
 
     async fn create(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {

@@ -7,7 +7,9 @@ use super::*;
 /// volumes the old one left (Helm keeps them): a new storage class silently does not apply, and
 /// old data meets the new settings. Refused unless the old release deletes its volumes.
 fn volumes_rebound(prior: &Value, requires_replace: &[AttrPath]) -> Option<Diagnostic> {
-    let renamed = requires_replace.iter().any(|p| *p == AttrPath::root("name") || *p == AttrPath::root("namespace"));
+    let renamed = requires_replace
+        .iter()
+        .any(|p| *p == AttrPath::root(release_attr::name) || *p == AttrPath::root(release_attr::namespace));
     let cause = requires_replace.first()?;
     if renamed || prior.attr("delete_volumes").as_bool() == Some(true) {
         return None;
@@ -54,7 +56,7 @@ impl<K: ReleaseKind> HelmRelease<K> {
                     crate::resources::import_hint(&format!("{namespace}/{}", import_name(release)))
                 ),
             )
-            .at(AttrPath::root("name"))
+            .at(AttrPath::root(release_attr::name))
             .into(),
             ReleaseStatus::Deployed if renders_as(&existing, digest) => Diagnostic::warning(
                 format!("Release {release} was left by an interrupted apply"),
@@ -195,8 +197,40 @@ mod tests {
             crate::resources::framework::plan_declared(&schema.block, &prior, &config, planned).1
         };
         assert!(replaces(Value::string("events"), Value::Null).is_empty());
-        assert_eq!(replaces(Value::unknown(), Value::Null), [AttrPath::root("name")]);
+        assert_eq!(replaces(Value::unknown(), Value::Null), [AttrPath::root(release_attr::name)]);
         assert_eq!(replaces(Value::string("events"), Value::string("fast")), [AttrPath::root("storage_class")]);
+    }
+
+    /// The release's plan logic on its own: a name known only at apply replaces the release and
+    /// leaves every value that follows from the name unknown, never null.
+    #[test]
+    fn a_name_known_only_at_apply_replaces_and_leaves_what_follows_from_it_unknown() {
+        let release = HelmRelease(crate::resources::zookeeper_ensemble::ZookeeperEnsemble);
+        let prior = Value::Object(BTreeMap::from([
+            ("id".to_string(), Value::string("data/events")),
+            ("name".to_string(), Value::string("events")),
+            ("namespace".to_string(), Value::string("data")),
+            ("connect_string".to_string(), Value::string("events-zookeeper.data.svc.cluster.local:2181")),
+            ("manifest_digest".to_string(), Value::string("sha256:1")),
+        ]));
+        let config = Value::Object(BTreeMap::from([("name".to_string(), Value::unknown())]));
+        let Value::Object(mut proposed) = prior.clone() else { unreachable!() };
+        proposed.insert("name".into(), Value::unknown());
+        let request = crate::tfplugin::PlanRequest {
+            type_name: release.type_name().into(),
+            prior_state: prior,
+            proposed_new_state: Value::Object(proposed),
+            config,
+            prior_private: Vec::new(),
+        };
+        let ctx = Context::offline();
+        let planned = futures::executor::block_on(crate::resources::framework::plan(&release, &ctx, request));
+        assert!(!planned.diagnostics.has_errors(), "{:?}", planned.diagnostics);
+        assert_eq!(planned.requires_replace, [AttrPath::root("name")]);
+        for key in ["id", "connect_string", "manifest_digest", "status"] {
+            assert!(planned.planned_state.attr(key).is_unknown(), "{key}");
+        }
+        assert_eq!(planned.planned_state.attr("namespace"), &Value::string("data"));
     }
 
     /// A replacement forced by storage_class or zookeeper_chroot re-bound the kept volumes of the
@@ -211,7 +245,10 @@ mod tests {
         assert_eq!(refused.path, Some(AttrPath::root("storage_class")));
         assert!(volumes_rebound(&state(true), &by_class).is_none());
         assert!(volumes_rebound(&Value::Null, &by_class).is_some(), "an ensemble without the attribute");
-        assert!(volumes_rebound(&state(false), &[AttrPath::root("name"), AttrPath::root("storage_class")]).is_none());
+        assert!(
+            volumes_rebound(&state(false), &[AttrPath::root(release_attr::name), AttrPath::root("storage_class")])
+                .is_none()
+        );
         assert!(volumes_rebound(&state(false), &[]).is_none());
     }
 }

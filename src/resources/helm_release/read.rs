@@ -43,13 +43,15 @@ impl<K: ReleaseKind> HelmRelease<K> {
             state.insert(key, value);
         }
         let mut diagnostics = Diagnostics::default();
-        if let Some(marker) = current_state.attr("manifest_digest").as_str().filter(|d| d.starts_with(UNFINISHED)) {
-            state.insert("manifest_digest".into(), Value::string(marker));
+        if let Some(marker) =
+            current_state.attr(release_attr::manifest_digest).as_str().filter(|d| d.starts_with(UNFINISHED))
+        {
+            state.insert(release_attr::manifest_digest.into(), Value::string(marker));
             diagnostics.push(Diagnostic::warning(
                 format!("The last change to {name} is unfinished"),
                 "An apply stopped between helm's upgrade and the provider's steps around it (see that apply's error). \
                  The next apply completes it.",
-            ).at(AttrPath::root("manifest_digest")));
+            ).at(AttrPath::root(release_attr::manifest_digest)));
         } else if release.status != ReleaseStatus::Deployed {
             state.insert(
                 "manifest_digest".into(),
@@ -72,7 +74,10 @@ impl<K: ReleaseKind> HelmRelease<K> {
                     for d in &drifts {
                         hasher.update(d.to_string().as_bytes());
                     }
-                    state.insert("manifest_digest".into(), Value::string(format!("drifted:{:x}", hasher.finalize())));
+                    state.insert(
+                        release_attr::manifest_digest.into(),
+                        Value::string(format!("drifted:{:x}", hasher.finalize())),
+                    );
                     diagnostics.push(Diagnostic::warning(
                         format!("Objects of {name} were changed outside Terraform"),
                         format!("{}\n\nThe next apply restores them from the release.", lines.join("\n")),

@@ -11,7 +11,8 @@ use tokio::time::Instant;
 use super::plan::config_ops;
 use super::schema::{Topic, attr};
 use super::{Target, TopicSpec, path_for, target};
-use crate::kafka::{self, Cluster, NewTopic, plan_reassignment};
+use crate::kafka::{self, Admin, NewTopic, TopicInfo, plan_reassignment};
+use crate::resources::framework::Field;
 use crate::resources::{Context, kafka_diagnostic};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::value::Value;
@@ -41,7 +42,7 @@ impl Private {
 }
 
 /// The cluster and the spec of a topic about to change.
-fn prepare(ctx: &Context, state: &Value) -> Result<(Arc<Cluster>, TopicSpec), Diagnostics> {
+fn prepare(ctx: &Context, state: &Value) -> Result<(Arc<Admin>, TopicSpec), Diagnostics> {
     let topic = Topic::read(state)?;
     match target(ctx, &topic)? {
         Target::Cluster(cluster) => Ok((cluster, TopicSpec::from_model(&topic)?)),
@@ -72,7 +73,7 @@ pub(super) async fn delete(ctx: &Context, request: ApplyRequest) -> ApplyRespons
 }
 
 /// The journal's name for a topic: the cluster as configured and the topic's name.
-fn intent_target(cluster: &Cluster, name: &str) -> String {
+fn intent_target(cluster: &Admin, name: &str) -> String {
     format!("{}/{name}", cluster.describe())
 }
 
@@ -110,7 +111,7 @@ const INTENT_KIND: &str = "kafka-topic";
 
 async fn create_recorded(
     ctx: &Context,
-    cluster: &Arc<Cluster>,
+    cluster: &Arc<Admin>,
     spec: &TopicSpec,
     topic: &NewTopic,
     planned: Value,
@@ -124,7 +125,7 @@ async fn create_recorded(
 
 async fn respond_to_create(
     ctx: &Context,
-    cluster: &Arc<Cluster>,
+    cluster: &Arc<Admin>,
     spec: &TopicSpec,
     planned: Value,
     left_behind: Option<crate::resources::intents::LeftBehind>,
@@ -173,13 +174,12 @@ async fn respond_to_create(
     let live = ctx.cancellable(cluster.describe_topic(&spec.name)).await;
     match (created, live) {
         (Ok(()), Ok(Some(info))) => {
-            let state = with(planned, [(attr::replication_factor, Value::int(info.replication_factor() as i64))], true);
-            ApplyResponse { new_state: state, ..Default::default() }
+            ApplyResponse { new_state: created_state(planned, Some(&info)), ..Default::default() }
         }
         // The broker may have created the topic even though the call failed (a timeout while it
         // was still assigning leaders): record it, so it is not orphaned.
         (Err(e), Ok(Some(info))) => ApplyResponse {
-            new_state: with(planned, [(attr::replication_factor, Value::int(info.replication_factor() as i64))], true),
+            new_state: created_state(planned, Some(&info)),
             diagnostics: kafka_diagnostic(&format!("Creating topic {} did not complete", spec.name), &e, path_for(&e))
                 .into(),
             ..Default::default()
@@ -212,15 +212,10 @@ async fn respond_to_create(
 }
 
 /// Takes into the state a topic this configuration made without Terraform hearing of it (`how`).
-async fn adopt(ctx: &Context, cluster: &Arc<Cluster>, spec: &TopicSpec, planned: Value, how: &str) -> ApplyResponse {
+async fn adopt(ctx: &Context, cluster: &Arc<Admin>, spec: &TopicSpec, planned: Value, how: &str) -> ApplyResponse {
     tracing::warn!(topic = %spec.name, how, "adopting a topic this configuration created");
-    let new_state = match ctx.cancellable(cluster.describe_topic(&spec.name)).await {
-        Ok(Some(info)) => {
-            with(planned, [(attr::replication_factor, Value::int(info.replication_factor() as i64))], true)
-        }
-        _ => with(planned, [], true),
-    };
-    let mut response = ApplyResponse { new_state, ..Default::default() };
+    let info = ctx.cancellable(cluster.describe_topic(&spec.name)).await.ok().flatten();
+    let mut response = ApplyResponse { new_state: created_state(planned, info.as_ref()), ..Default::default() };
     response.diagnostics.push(Diagnostic::warning(
         format!("Topic {} adopted", spec.name),
         format!("{how}; it has exactly these partitions, replication factor and settings, so it is now in the state unchanged."),
@@ -230,7 +225,7 @@ async fn adopt(ctx: &Context, cluster: &Arc<Cluster>, spec: &TopicSpec, planned:
 
 /// Whether an existing topic is exactly what `spec` would create: the same partition count and
 /// replication factor, and the same topic-level overrides, no more and no fewer.
-async fn matches_exactly(cluster: &Arc<Cluster>, spec: &TopicSpec) -> Result<bool, kafka::Error> {
+async fn matches_exactly(cluster: &Arc<Admin>, spec: &TopicSpec) -> Result<bool, kafka::Error> {
     let (info, configs) = tokio::try_join!(cluster.describe_topic(&spec.name), cluster.topic_configs(&spec.name))?;
     let (Some(info), Some(configs)) = (info, configs) else { return Ok(false) };
     let wanted = spec.config.clone().unwrap_or_default();
@@ -247,20 +242,15 @@ async fn matches_exactly(cluster: &Arc<Cluster>, spec: &TopicSpec) -> Result<boo
         && same_configs)
 }
 
-/// Replaces attributes of an object value; `set_id` also fills `id` from `name`.
-fn with<const N: usize>(value: Value, changes: [(&str, Value); N], set_id: bool) -> Value {
-    let Value::Object(mut object) = value else { return value };
-    let only_unknown_rf = object.get(attr::replication_factor).is_some_and(Value::is_unknown);
-    for (k, v) in changes {
-        if k != attr::replication_factor || only_unknown_rf {
-            object.insert(k.to_string(), v);
-        }
+/// The state of a created topic: the plan with its id, and the replication factor the cluster
+/// chose where the plan left it to the cluster.
+fn created_state(planned: Value, info: Option<&TopicInfo>) -> Value {
+    let Ok(mut topic) = Topic::read(&planned) else { return planned };
+    topic.id = topic.name.clone();
+    if let (Field::Unknown, Some(info)) = (&topic.replication_factor, info) {
+        topic.replication_factor = Field::Known(info.replication_factor() as i64);
     }
-    if set_id {
-        let name = object.get(attr::name).cloned().unwrap_or_default();
-        object.insert(attr::id.into(), name);
-    }
-    Value::Object(object)
+    topic.to_value()
 }
 
 pub(super) async fn update(ctx: &Context, request: ApplyRequest) -> ApplyResponse {
@@ -393,7 +383,7 @@ impl From<kafka::Error> for ReassignError {
 /// earlier (`resume`) or anyone started is awaited, not restarted.
 async fn change_replication_factor(
     ctx: &Context,
-    cluster: &Arc<Cluster>,
+    cluster: &Arc<Admin>,
     name: &str,
     rf: i16,
     resume: bool,

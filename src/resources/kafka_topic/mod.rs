@@ -14,7 +14,7 @@ use schema::{Topic, attr};
 use super::framework::{Field, Plan, Resource};
 use super::kafka_connection::{self, Connection};
 use super::{Context, duration};
-use crate::kafka::{self, Cluster, topic_config};
+use crate::kafka::{self, Admin, topic_config};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::schema::Schema;
 use crate::tfplugin::value::Value;
@@ -98,7 +98,7 @@ fn timeout_of(topic: &Topic) -> Duration {
 
 /// The cluster a topic lives in: its own `kafka` connection, else the provider's.
 enum Target {
-    Cluster(Arc<Cluster>),
+    Cluster(Arc<Admin>),
     /// The topic's connection is not known until apply.
     Unknown,
 }

@@ -8,7 +8,7 @@ use kafka_protocol::error::ResponseError;
 use super::schema::{Topic, attr};
 use super::{Target, TopicSpec, path_for, target};
 use crate::kafka::topic_config::{ConfigOp, kind_of, same_value};
-use crate::kafka::{Cluster, NewTopic};
+use crate::kafka::{Admin, NewTopic};
 use crate::resources::framework::Plan;
 use crate::resources::{Context, kafka_diagnostic};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
@@ -67,7 +67,7 @@ async fn check_live(ctx: &Context, prior: &Value, planned: &Value, replacing: bo
         Err(d) => return d,
     };
     let Ok(spec) = TopicSpec::from_model(&topic) else { return diagnostics };
-    let budget = cluster.config.request_timeout;
+    let budget = cluster.config().request_timeout;
     let brokers = match ctx.cancellable(cluster.brokers()).await {
         Ok(brokers) => brokers,
         Err(e) => {
@@ -122,7 +122,7 @@ async fn check_live(ctx: &Context, prior: &Value, planned: &Value, replacing: bo
 
 async fn validate_create(
     ctx: &Context,
-    cluster: &std::sync::Arc<Cluster>,
+    cluster: &std::sync::Arc<Admin>,
     spec: &TopicSpec,
     budget: std::time::Duration,
 ) -> Result<(), (&'static str, crate::kafka::Error)> {
@@ -137,7 +137,7 @@ async fn validate_create(
 
 async fn validate_update(
     ctx: &Context,
-    cluster: &std::sync::Arc<Cluster>,
+    cluster: &std::sync::Arc<Admin>,
     prior: &Value,
     spec: &TopicSpec,
     budget: std::time::Duration,

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::resources::framework::{model, validators};
-use crate::resources::kafka_connection::ConnectionBlock;
+use crate::resources::kafka_connection::KafkaConnection;
 use crate::tfplugin::schema::{Block, Schema};
 
 pub const DEFAULT_TIMEOUT: &str = "5m";
@@ -40,7 +40,7 @@ model! {
             "How long create, update and delete may take, including waiting for a reassignment (`{DEFAULT_TIMEOUT}`)."
         ))
         .validate_str("Invalid timeout", validators::timeout);
-        kafka: ConnectionBlock = optional(
+        kafka: KafkaConnection = optional(
             "Connection to the cluster holding the topic, instead of the provider's `kafka`. Use it to target a \
              cluster created in the same configuration: when its address is unknown at plan time, the plan does \
              not contact the cluster and checks happen at apply."
