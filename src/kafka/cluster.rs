@@ -12,13 +12,11 @@ use std::time::{Duration, Instant};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::protocol::Request;
 
-use kafka_protocol::messages::MetadataRequest;
-use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
-
 use super::Error;
 use super::config::ConnectionConfig;
 use super::conn::Connection;
 use super::types::BrokerInfo;
+use super::wire::metadata_request;
 
 pub(crate) const METADATA_VERSION: i16 = 12;
 /// How long a broker that failed stays at the back of the queue.
@@ -38,13 +36,6 @@ pub struct Cluster {
     /// The last failure of each address that failed, and when.
     failures: StdMutex<HashMap<String, (Instant, Error)>>,
     topology: StdMutex<Topology>,
-}
-
-/// A Metadata request for these topics (all with `None`). It never lets the broker create a
-/// missing topic: on a cluster with `auto.create.topics.enable=true`, the request's default
-/// would have a refresh, an import or the wait after a delete bring topics back.
-pub(crate) fn metadata_request(topics: Option<Vec<MetadataRequestTopic>>) -> MetadataRequest {
-    MetadataRequest::default().with_topics(topics).with_allow_auto_topic_creation(false)
 }
 
 impl Cluster {

@@ -5,8 +5,8 @@
 //!
 //! Dependencies go one way: `admin` (typed operations, owning the coalescers of `batch` and
 //! the `read_ahead`) sends through `cluster` (the transport: connections, topology, routing,
-//! retries), which speaks through `conn`; `types` and the pure `reassignment` planner depend
-//! on nothing of the client.
+//! retries), which speaks through `conn`; `types`, the pure `reassignment` planner and `wire`
+//! (requests built and answers read) depend on nothing of the client.
 
 mod admin;
 mod batch;
@@ -21,6 +21,7 @@ mod reassignment;
 mod sasl;
 pub mod topic_config;
 mod types;
+mod wire;
 
 pub use admin::{Admin, Pool};
 pub use config::{ConnectionConfig, SaslConfig, SaslMechanism, Secret, TlsConfig};

@@ -11,8 +11,13 @@ use tonic::{Request, Response, Status};
 use super::diag::{Diagnostic, Diagnostics};
 use super::drain::InFlight;
 use super::handler::*;
-use super::proto;
 use super::proto::provider_server::Provider;
+use super::proto::{
+    self, apply_resource_change, configure_provider, get_functions, get_metadata, get_provider_schema,
+    get_resource_identity_schemas, import_resource_state, plan_resource_change, read_data_source, read_resource,
+    stop_provider, upgrade_resource_state, validate_data_resource_config, validate_provider_config,
+    validate_resource_config,
+};
 use super::schema::Schema;
 use super::value::{Type, Value, decode_json, decode_msgpack, encode_msgpack};
 
@@ -126,13 +131,13 @@ macro_rules! decode_or_return {
 
 #[tonic::async_trait]
 impl<H: ProviderHandler> Provider for ProviderService<H> {
-    async fn get_metadata(&self, _: Request<proto::get_metadata::Request>) -> Reply<proto::get_metadata::Response> {
-        Ok(Response::new(proto::get_metadata::Response {
+    async fn get_metadata(&self, _: Request<get_metadata::Request>) -> Reply<get_metadata::Response> {
+        Ok(Response::new(get_metadata::Response {
             server_capabilities: Some(capabilities()),
             resources: self
                 .resource_schemas
                 .keys()
-                .map(|k| proto::get_metadata::ResourceMetadata { type_name: k.clone() })
+                .map(|k| get_metadata::ResourceMetadata { type_name: k.clone() })
                 .collect(),
             ..Default::default()
         }))
@@ -140,9 +145,9 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
 
     async fn get_provider_schema(
         &self,
-        _: Request<proto::get_provider_schema::Request>,
-    ) -> Reply<proto::get_provider_schema::Response> {
-        Ok(Response::new(proto::get_provider_schema::Response {
+        _: Request<get_provider_schema::Request>,
+    ) -> Reply<get_provider_schema::Response> {
+        Ok(Response::new(get_provider_schema::Response {
             provider: Some(self.provider_schema.to_proto()),
             resource_schemas: self.resource_schemas.iter().map(|(k, s)| (k.clone(), s.to_proto())).collect(),
             server_capabilities: Some(capabilities()),
@@ -152,44 +157,44 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
 
     async fn validate_provider_config(
         &self,
-        request: Request<proto::validate_provider_config::Request>,
-    ) -> Reply<proto::validate_provider_config::Response> {
+        request: Request<validate_provider_config::Request>,
+    ) -> Reply<validate_provider_config::Response> {
         let request = request.into_inner();
         let config = decode_or_return!(
             decode(request.config.as_ref(), &self.provider_type, "provider configuration"),
-            proto::validate_provider_config::Response
+            validate_provider_config::Response
         );
         let diagnostics = self.handler.validate_provider_config(config).await;
-        Ok(Response::new(proto::validate_provider_config::Response { diagnostics: diagnostics.to_proto() }))
+        Ok(Response::new(validate_provider_config::Response { diagnostics: diagnostics.to_proto() }))
     }
 
     async fn validate_resource_config(
         &self,
-        request: Request<proto::validate_resource_config::Request>,
-    ) -> Reply<proto::validate_resource_config::Response> {
+        request: Request<validate_resource_config::Request>,
+    ) -> Reply<validate_resource_config::Response> {
         let request = request.into_inner();
         let (_, [config]) = decode_or_return!(
             self.decode_resource(&request.type_name, [(request.config.as_ref(), "resource configuration")]),
-            proto::validate_resource_config::Response
+            validate_resource_config::Response
         );
         let diagnostics = self.handler.validate_resource_config(&request.type_name, config).await;
-        Ok(Response::new(proto::validate_resource_config::Response { diagnostics: diagnostics.to_proto() }))
+        Ok(Response::new(validate_resource_config::Response { diagnostics: diagnostics.to_proto() }))
     }
 
     async fn validate_data_resource_config(
         &self,
-        request: Request<proto::validate_data_resource_config::Request>,
-    ) -> Reply<proto::validate_data_resource_config::Response> {
+        request: Request<validate_data_resource_config::Request>,
+    ) -> Reply<validate_data_resource_config::Response> {
         let diagnostics = no_data_source(&request.into_inner().type_name);
-        Ok(Response::new(proto::validate_data_resource_config::Response { diagnostics }))
+        Ok(Response::new(validate_data_resource_config::Response { diagnostics }))
     }
 
     async fn upgrade_resource_state(
         &self,
-        request: Request<proto::upgrade_resource_state::Request>,
-    ) -> Reply<proto::upgrade_resource_state::Response> {
+        request: Request<upgrade_resource_state::Request>,
+    ) -> Reply<upgrade_resource_state::Response> {
         let request = request.into_inner();
-        let ty = decode_or_return!(self.resource_type(&request.type_name), proto::upgrade_resource_state::Response);
+        let ty = decode_or_return!(self.resource_type(&request.type_name), upgrade_resource_state::Response);
         let raw = request.raw_state.unwrap_or_default();
         if raw.json.is_empty() && !raw.flatmap.is_empty() {
             let flatmap = Diagnostic::error(
@@ -197,14 +202,14 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
                 "The stored state is in the pre-0.12 flatmap format, which this provider never wrote.",
             );
             let diagnostics = Diagnostics::from(flatmap).to_proto();
-            return Ok(Response::new(proto::upgrade_resource_state::Response { diagnostics, ..Default::default() }));
+            return Ok(Response::new(upgrade_resource_state::Response { diagnostics, ..Default::default() }));
         }
         let state = decode_or_return!(
             decode_json(&raw.json, ty).map_err(|e| Diagnostics::from(Diagnostic::error(
                 "Invalid stored state",
                 format!("The state of this resource could not be read: {e}.")
             ))),
-            proto::upgrade_resource_state::Response
+            upgrade_resource_state::Response
         );
         // The usual case, a state of the current version, never reaches the handler.
         let current = self.resource_schemas.get(&request.type_name).map_or(0, |s| s.version);
@@ -224,42 +229,36 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
             self.handler.upgrade_resource_state(&request.type_name, request.version, state).await
         };
         let upgraded_state = encode(&upgraded, ty, &mut diagnostics);
-        Ok(Response::new(proto::upgrade_resource_state::Response {
-            upgraded_state,
-            diagnostics: diagnostics.to_proto(),
-        }))
+        Ok(Response::new(upgrade_resource_state::Response { upgraded_state, diagnostics: diagnostics.to_proto() }))
     }
 
     async fn get_resource_identity_schemas(
         &self,
-        _: Request<proto::get_resource_identity_schemas::Request>,
-    ) -> Reply<proto::get_resource_identity_schemas::Response> {
-        Ok(Response::new(proto::get_resource_identity_schemas::Response::default()))
+        _: Request<get_resource_identity_schemas::Request>,
+    ) -> Reply<get_resource_identity_schemas::Response> {
+        Ok(Response::new(get_resource_identity_schemas::Response::default()))
     }
 
     async fn configure_provider(
         &self,
-        request: Request<proto::configure_provider::Request>,
-    ) -> Reply<proto::configure_provider::Response> {
+        request: Request<configure_provider::Request>,
+    ) -> Reply<configure_provider::Response> {
         let _call = self.calls.enter();
         let request = request.into_inner();
         let config = decode_or_return!(
             decode(request.config.as_ref(), &self.provider_type, "provider configuration"),
-            proto::configure_provider::Response
+            configure_provider::Response
         );
         let diagnostics = self.handler.configure_provider(config, request.terraform_version).await;
-        Ok(Response::new(proto::configure_provider::Response { diagnostics: diagnostics.to_proto() }))
+        Ok(Response::new(configure_provider::Response { diagnostics: diagnostics.to_proto() }))
     }
 
-    async fn read_resource(
-        &self,
-        request: Request<proto::read_resource::Request>,
-    ) -> Reply<proto::read_resource::Response> {
+    async fn read_resource(&self, request: Request<read_resource::Request>) -> Reply<read_resource::Response> {
         let _call = self.calls.enter();
         let request = request.into_inner();
         let (ty, [current_state]) = decode_or_return!(
             self.decode_resource(&request.type_name, [(request.current_state.as_ref(), "current state")]),
-            proto::read_resource::Response
+            read_resource::Response
         );
         let response = self
             .handler
@@ -267,7 +266,7 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
             .await;
         let mut diagnostics = response.diagnostics;
         let new_state = encode(&response.new_state, ty, &mut diagnostics);
-        Ok(Response::new(proto::read_resource::Response {
+        Ok(Response::new(read_resource::Response {
             new_state,
             diagnostics: diagnostics.to_proto(),
             private: response.private,
@@ -277,8 +276,8 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
 
     async fn plan_resource_change(
         &self,
-        request: Request<proto::plan_resource_change::Request>,
-    ) -> Reply<proto::plan_resource_change::Response> {
+        request: Request<plan_resource_change::Request>,
+    ) -> Reply<plan_resource_change::Response> {
         let _call = self.calls.enter();
         let request = request.into_inner();
         let values = [
@@ -287,7 +286,7 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
             (request.config.as_ref(), "configuration"),
         ];
         let (ty, [prior_state, proposed_new_state, config]) =
-            decode_or_return!(self.decode_resource(&request.type_name, values), proto::plan_resource_change::Response);
+            decode_or_return!(self.decode_resource(&request.type_name, values), plan_resource_change::Response);
         let response = self
             .handler
             .plan_resource_change(PlanRequest {
@@ -300,7 +299,7 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
             .await;
         let mut diagnostics = response.diagnostics;
         let planned_state = encode(&response.planned_state, ty, &mut diagnostics);
-        Ok(Response::new(proto::plan_resource_change::Response {
+        Ok(Response::new(plan_resource_change::Response {
             planned_state,
             requires_replace: response.requires_replace.iter().map(|p| p.to_proto()).collect(),
             planned_private: response.planned_private,
@@ -311,8 +310,8 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
 
     async fn apply_resource_change(
         &self,
-        request: Request<proto::apply_resource_change::Request>,
-    ) -> Reply<proto::apply_resource_change::Response> {
+        request: Request<apply_resource_change::Request>,
+    ) -> Reply<apply_resource_change::Response> {
         let _call = self.calls.enter();
         let request = request.into_inner();
         let values = [
@@ -321,7 +320,7 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
             (request.config.as_ref(), "configuration"),
         ];
         let (ty, [prior_state, planned_state, config]) =
-            decode_or_return!(self.decode_resource(&request.type_name, values), proto::apply_resource_change::Response);
+            decode_or_return!(self.decode_resource(&request.type_name, values), apply_resource_change::Response);
         let response = self
             .handler
             .apply_resource_change(ApplyRequest {
@@ -334,7 +333,7 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
             .await;
         let mut diagnostics = response.diagnostics;
         let new_state = encode(&response.new_state, ty, &mut diagnostics);
-        Ok(Response::new(proto::apply_resource_change::Response {
+        Ok(Response::new(apply_resource_change::Response {
             new_state,
             private: response.private,
             diagnostics: diagnostics.to_proto(),
@@ -344,18 +343,18 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
 
     async fn import_resource_state(
         &self,
-        request: Request<proto::import_resource_state::Request>,
-    ) -> Reply<proto::import_resource_state::Response> {
+        request: Request<import_resource_state::Request>,
+    ) -> Reply<import_resource_state::Response> {
         let _call = self.calls.enter();
         let request = request.into_inner();
-        decode_or_return!(self.resource_type(&request.type_name), proto::import_resource_state::Response);
+        decode_or_return!(self.resource_type(&request.type_name), import_resource_state::Response);
         let response = self.handler.import_resource_state(&request.type_name, &request.id).await;
         let mut diagnostics = response.diagnostics;
         let mut imported_resources = Vec::new();
         for resource in response.imported {
             let Ok(ty) = self.resource_type(&resource.type_name) else { continue };
             if let Some(state) = encode(&resource.state, ty, &mut diagnostics) {
-                imported_resources.push(proto::import_resource_state::ImportedResource {
+                imported_resources.push(import_resource_state::ImportedResource {
                     type_name: resource.type_name,
                     state: Some(state),
                     private: resource.private,
@@ -363,29 +362,26 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
                 });
             }
         }
-        Ok(Response::new(proto::import_resource_state::Response {
+        Ok(Response::new(import_resource_state::Response {
             imported_resources,
             diagnostics: diagnostics.to_proto(),
             deferred: None,
         }))
     }
 
-    async fn read_data_source(
-        &self,
-        request: Request<proto::read_data_source::Request>,
-    ) -> Reply<proto::read_data_source::Response> {
+    async fn read_data_source(&self, request: Request<read_data_source::Request>) -> Reply<read_data_source::Response> {
         let diagnostics = no_data_source(&request.into_inner().type_name);
-        Ok(Response::new(proto::read_data_source::Response { diagnostics, ..Default::default() }))
+        Ok(Response::new(read_data_source::Response { diagnostics, ..Default::default() }))
     }
 
-    async fn get_functions(&self, _: Request<proto::get_functions::Request>) -> Reply<proto::get_functions::Response> {
-        Ok(Response::new(proto::get_functions::Response::default()))
+    async fn get_functions(&self, _: Request<get_functions::Request>) -> Reply<get_functions::Response> {
+        Ok(Response::new(get_functions::Response::default()))
     }
 
-    async fn stop_provider(&self, _: Request<proto::stop_provider::Request>) -> Reply<proto::stop_provider::Response> {
+    async fn stop_provider(&self, _: Request<stop_provider::Request>) -> Reply<stop_provider::Response> {
         tracing::info!("Terraform asked the provider to stop in-flight operations");
         self.handler.stop().await;
-        Ok(Response::new(proto::stop_provider::Response::default()))
+        Ok(Response::new(stop_provider::Response::default()))
     }
 }
 
