@@ -414,13 +414,7 @@ impl Admin {
         self.cluster
             .retry(&operation, budget, || async {
                 let response = self.cluster.send_to_controller(&request, 0).await?;
-                if response.error_code != 0 {
-                    return Err(Error::broker(
-                        operation.clone(),
-                        response.error_code,
-                        response.error_message.as_deref(),
-                    ));
-                }
+                first_refusal(&operation, [(response.error_code, response.error_message.as_deref())])?;
                 for topic in &response.responses {
                     for p in &topic.partitions {
                         if p.error_code != 0 {
@@ -447,13 +441,7 @@ impl Admin {
             .cluster
             .retry(&operation, self.cluster.config.request_timeout, || async {
                 let response = self.cluster.send_to_controller(&request, 0).await?;
-                if response.error_code != 0 {
-                    return Err(Error::broker(
-                        operation.clone(),
-                        response.error_code,
-                        response.error_message.as_deref(),
-                    ));
-                }
+                first_refusal(&operation, [(response.error_code, response.error_message.as_deref())])?;
                 Ok(response)
             })
             .await?;
@@ -513,17 +501,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::kafka::fake_broker::{Behaviour, FakeBroker, topics};
-
-    fn config(bootstrap: &[&str], timeout: Duration) -> ConnectionConfig {
-        let mut config = ConnectionConfig::plaintext(bootstrap.iter().copied());
-        config.request_timeout = timeout;
-        config
-    }
-
-    fn healthy(entries: &[(&str, i16)]) -> Behaviour {
-        Behaviour::Healthy { node_id: 1, topics: topics(entries) }
-    }
+    use crate::kafka::fake_broker::{Behaviour, FakeBroker, config, healthy, topics};
 
     #[tokio::test]
     async fn reads_go_around_a_frozen_bootstrap_broker() {

@@ -278,17 +278,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::kafka::fake_broker::{Behaviour, FakeBroker, topics};
-
-    fn config(bootstrap: &[&str], timeout: Duration) -> ConnectionConfig {
-        let mut config = ConnectionConfig::plaintext(bootstrap.iter().copied());
-        config.request_timeout = timeout;
-        config
-    }
-
-    fn healthy(entries: &[(&str, i16)]) -> Behaviour {
-        Behaviour::Healthy { node_id: 1, topics: topics(entries) }
-    }
+    use crate::kafka::fake_broker::{Behaviour, FakeBroker, config, healthy};
 
     /// The connection map's lock used to be held while connecting, so a broker that accepted TCP
     /// and never answered blocked every request to every broker for the whole timeout.

@@ -167,3 +167,15 @@ fn metadata(
                 .collect(),
         )
 }
+
+/// Settings for the fake brokers at these addresses, with this request timeout.
+pub fn config(bootstrap: &[&str], timeout: std::time::Duration) -> crate::kafka::ConnectionConfig {
+    let mut config = crate::kafka::ConnectionConfig::plaintext(bootstrap.iter().copied());
+    config.request_timeout = timeout;
+    config
+}
+
+/// Broker 1, answering for these topics (name and the error code it gives for each).
+pub fn healthy(entries: &[(&str, i16)]) -> Behaviour {
+    Behaviour::Healthy { node_id: 1, topics: topics(entries) }
+}
