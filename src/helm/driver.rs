@@ -84,9 +84,10 @@ impl Helm {
         tracing::debug!(command = name, helm_ms, success = output.status.success(), "helm finished");
         if !output.status.success() {
             let message = String::from_utf8_lossy(&output.stderr).trim().to_string();
-            // helm says so in one way for every command: "Error: <command>: release: not found".
-            if let Some(release) = message.strip_suffix(": release: not found").and_then(|m| m.rsplit(": ").next()) {
-                return Err(Error::ReleaseNotFound { command: name.to_string(), release: release.to_string() });
+            // Every command ends its message so ("Error: release: not found", or for uninstall
+            // "Error: uninstall: Release not loaded: NAME: release: not found").
+            if message.ends_with("release: not found") {
+                return Err(Error::ReleaseNotFound { command: name.to_string() });
             }
             return Err(Error::Command { command: name.to_string(), message });
         }

@@ -15,8 +15,8 @@ pub enum Error {
     #[error("helm {command} failed: {message}")]
     Command { command: String, message: String },
     /// helm's own "release: not found", told apart where helm's output is read.
-    #[error("helm {command}: release {release} not found")]
-    ReleaseNotFound { command: String, release: String },
+    #[error("helm {command}: release not found")]
+    ReleaseNotFound { command: String },
     #[error("could not run helm ({binary}): {reason}")]
     Spawn { binary: String, reason: String },
     #[error("helm {command} timed out after {seconds}s")]

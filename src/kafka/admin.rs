@@ -49,7 +49,7 @@ pub struct Pool {
 }
 
 impl Pool {
-    pub fn cluster(&self, config: &ConnectionConfig) -> Arc<Admin> {
+    pub fn admin(&self, config: &ConnectionConfig) -> Arc<Admin> {
         let mut clusters = self.clusters.lock().expect("pool lock");
         clusters.entry(config.clone()).or_insert_with(|| Arc::new(Admin::new(config.clone()))).clone()
     }

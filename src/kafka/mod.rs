@@ -1,7 +1,6 @@
 //! The Kafka admin client, on the `kafka-protocol` crate: connections with TLS and SASL,
 //! routing to the controller with retries, request coalescing and read-ahead, and typed
 //! operations. It knows nothing of Terraform.
-
 //!
 //! Dependencies go one way: `admin` (typed operations, owning the coalescers of `batch` and
 //! the `read_ahead`) sends through `cluster` (the transport: connections, topology, routing,

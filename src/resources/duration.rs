@@ -10,7 +10,8 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     let bad = || format!("{text:?} is not a duration such as \"30s\", \"5m\" or \"1h30m\"");
     let too_long = || format!("{text:?} is longer than the longest timeout accepted, 24h");
     match humantime::parse_duration(text.trim()) {
-        Ok(d) if d.is_zero() => Err(bad()),
+        // A timeout under a second would fail every operation: a slip, such as `500ms` for `500s`.
+        Ok(d) if d < Duration::from_secs(1) => Err(format!("{text:?} is shorter than a second, the shortest timeout")),
         Ok(d) if d > MAX => Err(too_long()),
         Ok(d) => Ok(d),
         Err(humantime::DurationError::NumberOverflow) => Err(too_long()),
@@ -34,7 +35,7 @@ mod tests {
         assert_eq!(parse("90s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse("24h"), Ok(MAX));
-        for bad in ["", "5", "5x", "m", "0s", "-1m"] {
+        for bad in ["", "5", "5x", "m", "0s", "-1m", "500ms"] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

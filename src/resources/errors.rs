@@ -1,6 +1,8 @@
 //! Domain errors as Terraform shows them: the error's own text, then what to do about it,
 //! chosen from its typed cause (a broker's refusal, a TLS alert, the API server's status).
 
+use std::io::ErrorKind;
+
 use crate::tfplugin::diag::{AttrPath, Diagnostic};
 use crate::{helm, k8s, kafka};
 
@@ -19,6 +21,10 @@ pub(crate) fn kafka_diagnostic(summary: &str, error: &kafka::Error, path: Option
             "Check bootstrap_servers: the brokers must be reachable from where Terraform runs."
         }
         E::Timeout(_) => "The cluster did not answer in time; raise the timeout or check the brokers' health.",
+        E::Io { kind: ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof, .. } => {
+            "The broker closed the connection: it may be restarting, or its listener speaks another security \
+             protocol than this connection (TLS, SASL)."
+        }
         E::Cancelled => "Terraform was interrupted; run the command again.",
         _ => "",
     };
@@ -58,12 +64,17 @@ pub(crate) fn helm_diagnostic(summary: String, error: &helm::Error) -> Diagnosti
 }
 
 pub(crate) fn kube_diagnostic(summary: String, error: &k8s::Error) -> Diagnostic {
-    let hint = if error.is_forbidden() {
-        "The provider's Kubernetes identity lacks a permission this needs (the error names it); grant it with a Role."
-    } else if matches!(error, k8s::Error::Api(kube::Error::Api(_))) {
-        ""
-    } else {
-        "Check the provider's kubernetes settings: the API server must be reachable from where Terraform runs."
+    let hint = match error {
+        e if e.is_forbidden() => {
+            "The provider's Kubernetes identity lacks a permission this needs (the error names it); grant it with a \
+             Role."
+        }
+        // No answer from the API server at all, as opposed to an answer that refuses.
+        k8s::Error::Api(_) if error.status_code().is_none() => {
+            "Check the provider's kubernetes settings: the API server must be reachable from where Terraform runs."
+        }
+        k8s::Error::Config(_) => "Fix the provider's kubernetes settings (or the kubeconfig they point to).",
+        _ => "",
     };
     Diagnostic::error(summary, error.to_string()).with_hint(hint)
 }

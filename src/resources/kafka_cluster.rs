@@ -17,7 +17,7 @@ pub struct KafkaCluster;
 
 model! {
     /// A cluster's own attributes, beside those of every release and the sizing ones.
-    pub struct Cluster in cluster_attr {
+    pub struct ClusterState in cluster_attr {
         replicas: i64 = optional_computed(
             "Brokers (3). Growing is in place; shrinking is refused while the brokers to remove hold partition replicas."
         )
@@ -44,7 +44,8 @@ model! {
             "Broker settings (`server.properties`) on top of the defaults; a change rolls the brokers, one at a time: the \
              next restarts only once the last is registered again and back in the in-sync replicas of every partition \
              it hosts (its readiness)."
-        );
+        )
+        .validate("Invalid broker setting", validators::no_null_values);
         external: bool = optional_computed(
             "Expose each broker through a LoadBalancer on port 9094 with TLS, as Hikube does (false)."
         )
@@ -104,8 +105,8 @@ fn check_connect_string(connect: &str) -> Result<(), String> {
     }
 }
 
-fn cluster(state: &Value) -> Cluster {
-    Cluster::read(state).unwrap_or_default()
+fn cluster(state: &Value) -> ClusterState {
+    ClusterState::read(state).unwrap_or_default()
 }
 
 const IMAGE: &str = "docker.io/confluentinc/cp-kafka:7.9.1";
@@ -169,7 +170,7 @@ impl ReleaseKind for KafkaCluster {
     }
 
     fn attributes(&self) -> Vec<Attribute> {
-        let mut attributes = Cluster::attributes();
+        let mut attributes = ClusterState::attributes();
         attributes.extend(sizing_attributes("10Gi", "medium", IMAGE));
         attributes
     }
@@ -234,7 +235,11 @@ impl ReleaseKind for KafkaCluster {
     fn outputs(&self, name: &str, namespace: &str, planned: &Value) -> Vec<(&'static str, Value)> {
         let cluster = cluster(planned);
         let host = format!("{name}-kafka-bootstrap.{namespace}.svc.cluster.local");
-        let tls = cluster.tls_secret_name.known().is_some_and(|s| !s.is_empty());
+        let tls_servers = match &cluster.tls_secret_name {
+            Field::Unknown => Value::unknown(),
+            Field::Known(secret) if !secret.is_empty() => Value::List(vec![Value::string(format!("{host}:9093"))]),
+            _ => Value::List(vec![]),
+        };
         let replicas = cluster.replicas.known().copied();
         let external = match (cluster.external.known(), cluster.external_domain.known(), replicas) {
             (Some(true), Some(domain), Some(n)) => {
@@ -254,10 +259,7 @@ impl ReleaseKind for KafkaCluster {
         let chroot = cluster.zookeeper_chroot.known().cloned().unwrap_or_else(|| format!("/hikube/{namespace}/{name}"));
         vec![
             (cluster_attr::bootstrap_servers, Value::List(vec![Value::string(format!("{host}:9092"))])),
-            (
-                cluster_attr::tls_bootstrap_servers,
-                Value::List(if tls { vec![Value::string(format!("{host}:9093"))] } else { vec![] }),
-            ),
+            (cluster_attr::tls_bootstrap_servers, tls_servers),
             (cluster_attr::external_bootstrap_servers, external),
             (cluster_attr::service_names, Value::List(services)),
             (cluster_attr::zookeeper_chroot, Value::string(chroot)),
@@ -287,7 +289,7 @@ impl ReleaseKind for KafkaCluster {
             .at(path)
             .into();
         };
-        let cluster = ctx.kafka_pool.cluster(&config);
+        let cluster = ctx.kafka_pool.admin(&config);
         let topics = match ctx.cancellable(cluster.all_topics()).await {
             Ok(topics) => topics,
             Err(e) => return kafka_diagnostic("Cannot check the brokers to remove", &e, Some(path)).into(),

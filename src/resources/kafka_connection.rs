@@ -84,7 +84,7 @@ pub fn parse(value: &Value, path: &AttrPath) -> Result<Connection, Diagnostics> 
     } else if !value.is_wholly_known() {
         return Ok(Connection::Unknown);
     }
-    let connection = KafkaConnection::read(value)?;
+    let connection = KafkaConnection::read_at(value, path)?;
     let diagnostics = check_together(&connection, path);
     if diagnostics.has_errors() {
         return Err(diagnostics);
@@ -123,7 +123,7 @@ pub fn parse(value: &Value, path: &AttrPath) -> Result<Connection, Diagnostics> 
 /// What the attribute's validators cannot see, each looking at one attribute: the brokers'
 /// addresses one by one, and the settings that only make sense together.
 pub fn check(value: &Value, path: &AttrPath) -> Diagnostics {
-    match KafkaConnection::read(value) {
+    match KafkaConnection::read_at(value, path) {
         Ok(connection) if !value.is_null() && value.is_wholly_known() => check_together(&connection, path),
         Ok(_) => Diagnostics::default(),
         Err(diagnostics) => diagnostics,

@@ -122,12 +122,12 @@ pub fn schema() -> Schema {
 /// Every check of the provider block that needs nothing but the configuration.
 pub fn validate(config: &Value) -> Diagnostics {
     let mut diagnostics = validate_attributes(&ProviderBlock::attributes(), config);
-    if diagnostics.has_errors() {
-        return diagnostics;
-    }
-    match parse(config, |_| None) {
-        Ok((_, warnings)) => diagnostics.extend(warnings),
-        Err(errors) => diagnostics.extend(errors),
+    let (Ok((_, more)) | Err(more)) = parse(config, |_| None);
+    // Parsing refuses again what a validator refused: each is said once.
+    for diagnostic in more.0 {
+        if !diagnostics.0.contains(&diagnostic) {
+            diagnostics.push(diagnostic);
+        }
     }
     diagnostics
 }
@@ -297,5 +297,24 @@ mod tests {
         with_tls.push(("HIKUBE_KAFKA_CA_CERT", "-----BEGIN CERTIFICATE-----"));
         let (parsed, _) = parse(&Value::Object(BTreeMap::new()), env(&with_tls)).unwrap();
         assert!(parsed.kafka.unwrap().sasl.is_some());
+    }
+
+    /// A validator's refusal and the checks across attributes come together, each once.
+    #[test]
+    fn every_error_of_the_provider_block_is_said_once() {
+        let kafka = object(&[
+            ("bootstrap_servers", Value::List(vec![Value::string("k:9092")])),
+            (
+                "sasl",
+                object(&[
+                    ("mechanism", Value::string("SCRAM-SHA-1")),
+                    ("username", Value::string("u")),
+                    ("password", Value::string("p")),
+                ]),
+            ),
+        ]);
+        let config = object(&[("kafka", kafka), ("kubernetes", object(&[("token", Value::string("t"))]))]);
+        let summaries: Vec<String> = validate(&config).iter().map(|d| d.summary.clone()).collect();
+        assert_eq!(summaries, ["Unsupported SASL mechanism", "Token without host"]);
     }
 }

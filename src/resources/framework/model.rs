@@ -30,10 +30,6 @@ impl<T> Field<T> {
     pub fn is_null(&self) -> bool {
         matches!(self, Field::Null)
     }
-
-    pub fn is_unknown(&self) -> bool {
-        matches!(self, Field::Unknown)
-    }
 }
 
 impl<T: Clone> Field<T> {
@@ -102,11 +98,9 @@ impl<T: FieldType> Field<T> {
             }
             Value::Unknown(_) => Ok(Field::Unknown),
             v => T::decode(v).map(Field::Known).ok_or_else(|| {
-                Diagnostic::error(
-                    "Value of an unexpected shape",
-                    format!("The provider cannot read {v:?} here; this is a bug in the provider, please report it."),
-                )
-                .at(path())
+                // What the schema's type allows but this field cannot hold: a null inside a
+                // list, a number with a fraction where a whole one is meant.
+                Diagnostic::error("Invalid value", format!("This value cannot be used here: {v:?}.")).at(path())
             }),
         }
     }
@@ -168,7 +162,8 @@ macro_rules! model {
                 Self::read_at(value, &$crate::tfplugin::diag::AttrPath::default())
             }
 
-            fn read_at(
+            /// [`Self::read`] for a model nested at `at`, which errors name.
+            pub fn read_at(
                 value: &$crate::tfplugin::value::Value,
                 at: &$crate::tfplugin::diag::AttrPath,
             ) -> Result<Self, $crate::tfplugin::diag::Diagnostics> {

@@ -12,7 +12,7 @@ pub fn whole_number(name: &'static str, range: RangeInclusive<i64>) -> impl Fn(&
         Some(n) if range.contains(&n) => Ok(()),
         _ => Err(format!(
             "{name} must be a whole number {}, not {}.",
-            // A bound that is the type's own is no limit anyone sets: not worth a number.
+            // A bound that is the type's own is no limit a user sets: named only in passing.
             if *range.end() >= i64::from(i16::MAX) {
                 format!("of at least {} (at most {})", range.start(), range.end())
             } else {
@@ -35,5 +35,17 @@ pub fn timeout(text: &str) -> Result<(), String> {
 pub fn one_of(words: &'static [&'static str]) -> impl Fn(&str) -> Result<(), String> {
     move |word| {
         if words.contains(&word) { Ok(()) } else { Err(format!("{word:?} is not one of {}.", words.join(", "))) }
+    }
+}
+
+/// A map of strings without null values: Terraform allows one, but an entry without a value
+/// has no meaning here, so it is refused rather than quietly dropped.
+pub fn no_null_values(value: &Value) -> Result<(), String> {
+    match value {
+        Value::Map(entries) => match entries.iter().find(|(_, v)| v.is_null()) {
+            Some((key, _)) => Err(format!("{key:?} has no value: give it one, or remove it.")),
+            None => Ok(()),
+        },
+        _ => Ok(()),
     }
 }

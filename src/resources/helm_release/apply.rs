@@ -133,8 +133,10 @@ impl<K: ReleaseKind> HelmRelease<K> {
         // Read before this apply writes its own intent over it.
         let left_behind = Self::interrupted_here(ctx, &Self::intent_target(kube, namespace, name), &release);
         let owned = owned_by_state || left_behind.is_some();
+        // Only a release this configuration may recover has its history read.
         let last_good = match release.status {
             ReleaseStatus::Deployed => None,
+            _ if !owned => None,
             _ => kube
                 .last_good_revision(namespace, name)
                 .await
@@ -200,7 +202,9 @@ impl<K: ReleaseKind> HelmRelease<K> {
             Err(d) => return fail(unchanged(), d),
         }
         let size = |state: &Value| text(state, sizing::sizing_attr::storage_size).and_then(|s| storage_bytes(&s));
-        if size(&planned_state) > size(&prior_state) && !prior_state.is_null() {
+        if let (Some(before), Some(after)) = (size(&prior_state), size(&planned_state))
+            && after > before
+        {
             let size = text(&planned_state, sizing::sizing_attr::storage_size).unwrap_or_default();
             tracing::info!(release = %name, size = %size, "growing volumes");
             if let Err(e) = kube.grow_volumes(&namespace, &name, &name, &size).await {

@@ -94,7 +94,8 @@ impl<K: ReleaseKind> HelmRelease<K> {
         }
         let size = |state: &Value| text(state, sizing::sizing_attr::storage_size);
         if let (Some(before), Some(after)) = (size(&plan.prior), size(&plan.planned()))
-            && storage_bytes(&after) < storage_bytes(&before)
+            && let (Some(b), Some(a)) = (storage_bytes(&before), storage_bytes(&after))
+            && a < b
         {
             plan.diagnostics.push(
                 Diagnostic::error(

@@ -56,19 +56,18 @@ fn prepare(ctx: &Context, state: &Value) -> Result<(Arc<Admin>, TopicSpec), Diag
 }
 
 pub(super) async fn delete(ctx: &Context, request: ApplyRequest) -> ApplyResponse {
-    let prior = request.prior_state;
+    let ApplyRequest { prior_state: prior, planned_private: private, .. } = request;
     let (cluster, spec) = match prepare(ctx, &prior) {
         Ok(prepared) => prepared,
-        Err(diagnostics) => return ApplyResponse { new_state: prior, diagnostics, ..Default::default() },
+        Err(diagnostics) => return ApplyResponse { new_state: prior, diagnostics, private },
     };
     tracing::info!(topic = %spec.name, "deleting topic");
     match ctx.cancellable(cluster.delete_topic(&spec.name, spec.timeout)).await {
         Ok(()) => ApplyResponse::default(),
-        Err(e) => ApplyResponse {
-            new_state: prior,
-            diagnostics: kafka_diagnostic(&format!("Deleting topic {} failed", spec.name), &e, None).into(),
-            ..Default::default()
-        },
+        Err(e) => {
+            let diagnostics = kafka_diagnostic(&format!("Deleting topic {} failed", spec.name), &e, None).into();
+            ApplyResponse { new_state: prior, diagnostics, private }
+        }
     }
 }
 

@@ -106,11 +106,11 @@ enum Target {
 fn target(ctx: &Context, topic: &Topic) -> Result<Target, Diagnostics> {
     let path = AttrPath::root(attr::kafka);
     match kafka_connection::parse_field(&topic.kafka, &path)? {
-        Connection::Known(config) => Ok(Target::Cluster(ctx.kafka_pool.cluster(&config))),
+        Connection::Known(config) => Ok(Target::Cluster(ctx.kafka_pool.admin(&config))),
         Connection::Unknown => Ok(Target::Unknown),
         Connection::Absent if ctx.config.is_deferred("kafka") => Ok(Target::Unknown),
         Connection::Absent => match &ctx.config.kafka {
-            Some(config) => Ok(Target::Cluster(ctx.kafka_pool.cluster(config))),
+            Some(config) => Ok(Target::Cluster(ctx.kafka_pool.admin(config))),
             None => Err(Diagnostic::error(
                 "No Kafka connection",
                 "Set `kafka` in the provider block (or HIKUBE_KAFKA_BOOTSTRAP_SERVERS), or on this resource.",

@@ -31,7 +31,8 @@ model! {
         config: BTreeMap<String, String> = optional(
             "Topic-level configuration overrides, such as `cleanup.policy`, `retention.ms` or `min.insync.replicas`. \
              Only the keys set here are managed: removing a key restores the broker default."
-        );
+        )
+        .validate("Invalid topic configuration", validators::no_null_values);
         replace_on_partition_decrease: bool = optional(
             "Allow a lower `partitions` to destroy and recreate the topic, losing its data. Off by default: a \
              decrease is refused at plan."
