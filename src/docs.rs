@@ -62,7 +62,7 @@ fn page(title: &str, kind: &str, name: &str, schema: &Schema, example: &str, imp
     while !nested.is_empty() {
         for (anchor, title, attrs) in std::mem::take(&mut nested) {
             let _ = writeln!(out, "<a id=\"{anchor}\"></a>\n### Nested Schema for `{title}`\n");
-            let block = Block { description: String::new(), attributes: attrs, blocks: vec![] };
+            let block = Block { description: String::new(), attributes: attrs };
             block_sections(&mut out, &block, &format!("{title}."), &mut nested);
         }
     }

@@ -114,7 +114,6 @@ pub fn schema() -> Schema {
                           Kafka clusters as Helm releases, and topics through the Kafka admin protocol."
                 .into(),
             attributes: ProviderBlock::attributes(),
-            blocks: vec![],
         },
     }
 }

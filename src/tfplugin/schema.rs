@@ -2,7 +2,6 @@
 //! type Terraform encodes a resource with is derived from the same schema, so the two never
 //! disagree.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -19,7 +18,6 @@ pub struct Schema {
 pub struct Block {
     pub description: String,
     pub attributes: Vec<Attribute>,
-    pub blocks: Vec<NestedBlock>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,7 +67,6 @@ pub struct Attribute {
     pub optional: bool,
     pub computed: bool,
     pub sensitive: bool,
-    pub deprecated: bool,
     /// What the plan puts in place of a null configuration value (optional and computed
     /// attributes): declared here once, so that plan, docs and the model read the same one.
     pub default: Option<Value>,
@@ -79,15 +76,6 @@ pub struct Attribute {
     /// A computed value that an update leaves as it was, instead of unknown until apply.
     pub use_state_for_unknown: bool,
     pub validators: Vec<Validator>,
-}
-
-#[derive(Clone, Debug)]
-pub struct NestedBlock {
-    pub type_name: String,
-    pub block: Block,
-    pub nesting: Nesting,
-    pub min_items: i64,
-    pub max_items: i64,
 }
 
 impl Attribute {
@@ -100,7 +88,6 @@ impl Attribute {
             optional: false,
             computed: false,
             sensitive: false,
-            deprecated: false,
             default: None,
             requires_replace: false,
             use_state_for_unknown: false,
@@ -203,7 +190,7 @@ impl Attribute {
             computed: self.computed,
             sensitive: self.sensitive,
             description_kind: proto::StringKind::Markdown as i32,
-            deprecated: self.deprecated,
+            deprecated: false,
             write_only: false,
         }
     }
@@ -220,38 +207,14 @@ fn wrap(nesting: Nesting, object: Type) -> Type {
 
 impl Block {
     pub fn value_type(&self) -> Type {
-        let mut attrs: BTreeMap<String, Type> =
-            self.attributes.iter().map(|a| (a.name.clone(), a.value_type())).collect();
-        for b in &self.blocks {
-            attrs.insert(b.type_name.clone(), wrap(b.nesting, b.block.value_type()));
-        }
-        Type::Object(attrs)
-    }
-
-    pub fn attribute(&self, name: &str) -> Option<&Attribute> {
-        self.attributes.iter().find(|a| a.name == name)
+        Type::Object(self.attributes.iter().map(|a| (a.name.clone(), a.value_type())).collect())
     }
 
     fn to_proto(&self, version: i64) -> proto::schema::Block {
         proto::schema::Block {
             version,
             attributes: self.attributes.iter().map(Attribute::to_proto).collect(),
-            block_types: self
-                .blocks
-                .iter()
-                .map(|b| proto::schema::NestedBlock {
-                    type_name: b.type_name.clone(),
-                    block: Some(b.block.to_proto(0)),
-                    nesting: match b.nesting {
-                        Nesting::Single => proto::schema::nested_block::NestingMode::Single,
-                        Nesting::List => proto::schema::nested_block::NestingMode::List,
-                        Nesting::Set => proto::schema::nested_block::NestingMode::Set,
-                        Nesting::Map => proto::schema::nested_block::NestingMode::Map,
-                    } as i32,
-                    min_items: b.min_items,
-                    max_items: b.max_items,
-                })
-                .collect(),
+            block_types: Vec::new(),
             description: self.description.clone(),
             description_kind: proto::StringKind::Markdown as i32,
             deprecated: false,

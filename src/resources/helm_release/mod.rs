@@ -262,7 +262,7 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
     fn schema(&self) -> Schema {
         let mut attributes = ReleaseState::attributes();
         attributes.extend(self.0.attributes());
-        Schema { version: 0, block: Block { description: self.0.description().into(), attributes, blocks: vec![] } }
+        Schema { version: 0, block: Block { description: self.0.description().into(), attributes } }
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {

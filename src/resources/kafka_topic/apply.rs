@@ -1,7 +1,6 @@
 //! Applying a planned topic change, one step at a time. A step that fails leaves the state at
 //! what was done so far, so Terraform knows exactly what exists.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -258,112 +257,94 @@ pub(super) async fn update(ctx: &Context, request: ApplyRequest) -> ApplyRespons
         Ok(prepared) => prepared,
         Err(diagnostics) => return ApplyResponse { new_state: prior, diagnostics, private: planned_private },
     };
-    let (cluster, spec, mut private) = (&cluster, &spec, Private::decode(&planned_private));
-    let deadline = Instant::now() + spec.timeout;
-    let Value::Object(mut state) = planned.clone() else {
-        return ApplyResponse { new_state: prior, ..Default::default() };
+    let (Ok(planned), Ok(before)) = (Topic::read(&planned), Topic::read(&prior)) else {
+        return ApplyResponse { new_state: prior, private: planned_private, ..Default::default() };
     };
     // Start from the plan with the three live properties as they were; each is set as it is done.
-    for key in [attr::partitions, attr::config, attr::replication_factor] {
-        state.insert(key.into(), prior.attr(key).clone());
-    }
-    let respond = |state: &BTreeMap<String, Value>, private: &Private, diagnostics: Diagnostics| ApplyResponse {
-        new_state: Value::Object(state.clone()),
-        private: private.encode(),
-        diagnostics,
+    let mut state = Topic {
+        partitions: before.partitions.clone(),
+        config: before.config.clone(),
+        replication_factor: before.replication_factor.clone(),
+        ..planned.clone()
     };
-    if let Some(before) = prior.attr(attr::partitions).as_i64()
-        && i64::from(spec.partitions) > before
-    {
-        tracing::info!(topic = %spec.name, from = before, to = spec.partitions, "adding partitions");
-        if let Err(e) =
-            ctx.cancellable(cluster.create_partitions(&spec.name, spec.partitions, false, spec.timeout)).await
-        {
-            let d = kafka_diagnostic(
-                &format!("Adding partitions to topic {} failed", spec.name),
-                &e,
-                Some(AttrPath::root(attr::partitions)),
-            );
-            return respond(&state, &private, d.into());
-        }
+    let mut private = Private::decode(&planned_private);
+    let steps = update_steps(ctx, &cluster, &spec, &before, &planned, &mut state, &mut private).await;
+    ApplyResponse {
+        new_state: state.to_value(),
+        private: private.encode(),
+        diagnostics: steps.err().map(Diagnostics::from).unwrap_or_default(),
     }
-    state.insert(attr::partitions.into(), planned.attr(attr::partitions).clone());
-    let ops = config_ops(
-        &prior.attr(attr::config).as_string_map().unwrap_or_default(),
-        &spec.config.clone().unwrap_or_default(),
-    );
+}
+
+/// The changes of an update in order; `state` follows each one done, so that a failure leaves
+/// what was done so far.
+async fn update_steps(
+    ctx: &Context,
+    cluster: &Arc<Admin>,
+    spec: &TopicSpec,
+    before: &Topic,
+    planned: &Topic,
+    state: &mut Topic,
+    private: &mut Private,
+) -> Result<(), Diagnostic> {
+    let deadline = Instant::now() + spec.timeout;
+    let failed = |what: &str, path: &'static str| {
+        let summary = format!("{what} topic {} failed", spec.name);
+        move |e: kafka::Error| kafka_diagnostic(&summary, &e, (!path.is_empty()).then(|| AttrPath::root(path)))
+    };
+    if let Some(&partitions) = before.partitions.known()
+        && i64::from(spec.partitions) > partitions
+    {
+        tracing::info!(topic = %spec.name, from = partitions, to = spec.partitions, "adding partitions");
+        ctx.cancellable(cluster.create_partitions(&spec.name, spec.partitions, false, spec.timeout))
+            .await
+            .map_err(failed("Adding partitions to", attr::partitions))?;
+    }
+    state.partitions = planned.partitions.clone();
+    let ops = config_ops(&before.config.known().cloned().unwrap_or_default(), &spec.config.clone().unwrap_or_default());
     if !ops.is_empty() {
         tracing::info!(topic = %spec.name, changes = ops.len(), "altering topic configuration");
-        if let Err(e) = ctx.cancellable(cluster.alter_topic_configs(&spec.name, &ops, false, spec.timeout)).await {
-            let d = kafka_diagnostic(
-                &format!("Changing the configuration of topic {} failed", spec.name),
-                &e,
-                Some(AttrPath::root(attr::config)),
-            );
-            return respond(&state, &private, d.into());
-        }
+        ctx.cancellable(cluster.alter_topic_configs(&spec.name, &ops, false, spec.timeout))
+            .await
+            .map_err(failed("Changing the configuration of", attr::config))?;
     }
-    state.insert(attr::config.into(), planned.attr(attr::config).clone());
-    let live_rf = match ctx.cancellable(cluster.describe_topic(&spec.name)).await {
-        Ok(Some(info)) => info.replication_factor() as i16,
-        Ok(None) => {
-            let d = Diagnostic::error(
+    state.config = planned.config.clone();
+    let live_rf = match ctx.cancellable(cluster.describe_topic(&spec.name)).await.map_err(failed("Reading", ""))? {
+        Some(info) => info.replication_factor() as i16,
+        None => {
+            return Err(Diagnostic::error(
                 format!("Topic {} disappeared", spec.name),
                 "It was deleted outside Terraform during the apply; apply again to recreate it.",
-            );
-            return respond(&state, &private, d.into());
-        }
-        Err(e) => {
-            return respond(
-                &state,
-                &private,
-                kafka_diagnostic(&format!("Reading topic {} failed", spec.name), &e, None).into(),
-            );
+            ));
         }
     };
-    state.insert(attr::replication_factor.into(), Value::int(live_rf.into()));
-    if let Some(rf) =
-        spec.replication_factor.filter(|rf| *rf != live_rf || private.pending_replication_factor.is_some())
-    {
-        match change_replication_factor(
-            ctx,
-            cluster,
-            &spec.name,
-            rf,
-            private.pending_replication_factor == Some(rf),
-            deadline,
-        )
-        .await
-        {
-            Ok(()) => {
-                private.pending_replication_factor = None;
-                state.insert(attr::replication_factor.into(), Value::int(rf.into()));
-            }
-            Err(ReassignError::StillRunning) => {
-                private.pending_replication_factor = Some(rf);
-                let d = Diagnostic::error(
-                    format!("Reassignment of topic {} still running", spec.name),
-                    format!(
-                        "Kafka is still copying replicas to reach replication factor {rf} after {:?}. Nothing is lost: the move goes on in \
-                         the cluster. Run `terraform apply` again to wait for it (it will not be started twice), or raise `timeout`.",
-                        spec.timeout
-                    ),
-                )
-                .at(AttrPath::root(attr::replication_factor));
-                return respond(&state, &private, d.into());
-            }
-            Err(ReassignError::Refused(d)) => return respond(&state, &private, d.into()),
-            Err(ReassignError::Kafka(e)) => {
-                let d = kafka_diagnostic(
-                    &format!("Changing the replication factor of topic {} failed", spec.name),
-                    &e,
-                    Some(AttrPath::root(attr::replication_factor)),
-                );
-                return respond(&state, &private, d.into());
-            }
+    state.replication_factor = Field::Known(live_rf.into());
+    let Some(rf) = spec.replication_factor.filter(|rf| *rf != live_rf || private.pending_replication_factor.is_some())
+    else {
+        return Ok(());
+    };
+    let resume = private.pending_replication_factor == Some(rf);
+    match change_replication_factor(ctx, cluster, &spec.name, rf, resume, deadline).await {
+        Ok(()) => {
+            private.pending_replication_factor = None;
+            state.replication_factor = Field::Known(rf.into());
+            Ok(())
         }
+        Err(ReassignError::StillRunning) => {
+            private.pending_replication_factor = Some(rf);
+            Err(Diagnostic::error(
+                format!("Reassignment of topic {} still running", spec.name),
+                format!(
+                    "Kafka is still copying replicas to reach replication factor {rf} after {:?}. Nothing is lost: the move goes on in \
+                     the cluster. Run `terraform apply` again to wait for it (it will not be started twice), or raise `timeout`.",
+                    spec.timeout
+                ),
+            )
+            .at(AttrPath::root(attr::replication_factor)))
+        }
+        Err(ReassignError::Refused(d)) => Err(d),
+        Err(ReassignError::Kafka(e)) => Err(failed("Changing the replication factor of", attr::replication_factor)(e)),
     }
-    respond(&state, &private, Diagnostics::default())
 }
 
 enum ReassignError {

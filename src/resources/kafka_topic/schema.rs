@@ -57,7 +57,6 @@ pub fn schema() -> Schema {
                           topic-level configuration, with drift detection. Hikube's `topics[]` entry of a Kafka application."
                 .into(),
             attributes: Topic::attributes(),
-            blocks: vec![],
         },
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use rmp::Marker;
-use rmp::decode::{Bytes, RmpRead};
+use rmp::decode::{self, Bytes, MessageLen, NumValueReadError, RmpReadErr, ValueReadError};
 
 use super::{CodecError, Number, Refinements, Type, Value};
 
@@ -21,9 +21,9 @@ const REFINE_LENGTH_MIN: i64 = 5;
 const REFINE_LENGTH_MAX: i64 = 6;
 
 pub fn decode_msgpack(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
-    let mut decoder = Decoder { rd: Bytes::new(bytes), path: Vec::new() };
+    let mut decoder = Decoder { rest: bytes, path: Vec::new() };
     let value = decoder.value(ty)?;
-    if !decoder.rd.remaining_slice().is_empty() {
+    if !decoder.rest.is_empty() {
         return Err(decoder.error("trailing bytes after the value"));
     }
     Ok(value)
@@ -35,105 +35,84 @@ pub fn encode_msgpack(value: &Value, ty: &Type) -> Result<Vec<u8>, CodecError> {
     Ok(encoder.out)
 }
 
+/// rmp's read errors, told apart: the wrong kind of item, or an input that ends too soon.
+trait ReadError {
+    fn is_mismatch(&self) -> bool;
+}
+
+impl<E: RmpReadErr> ReadError for ValueReadError<E> {
+    fn is_mismatch(&self) -> bool {
+        matches!(self, ValueReadError::TypeMismatch(_))
+    }
+}
+
+impl<E: RmpReadErr> ReadError for NumValueReadError<E> {
+    fn is_mismatch(&self) -> bool {
+        !matches!(self, NumValueReadError::InvalidMarkerRead(_) | NumValueReadError::InvalidDataRead(_))
+    }
+}
+
 struct Decoder<'a> {
-    rd: Bytes<'a>,
+    rest: &'a [u8],
     path: Vec<String>,
 }
 
-impl Decoder<'_> {
+impl<'a> Decoder<'a> {
     fn error(&self, message: impl Into<String>) -> CodecError {
         CodecError::new(&self.path, message)
     }
 
     fn peek(&self) -> Result<Marker, CodecError> {
-        self.rd
-            .remaining_slice()
-            .first()
-            .map(|b| Marker::from_u8(*b))
-            .ok_or_else(|| self.error("unexpected end of input"))
+        self.rest.first().map(|b| Marker::from_u8(*b)).ok_or_else(|| self.error("unexpected end of input"))
     }
 
-    fn marker(&mut self) -> Result<Marker, CodecError> {
-        let marker = self.peek()?;
-        self.rd.read_u8().map_err(|_| self.error("unexpected end of input"))?;
-        Ok(marker)
+    /// Runs one of rmp's readers on the rest of the input.
+    fn read<T, E: ReadError>(
+        &mut self,
+        what: &str,
+        read: impl FnOnce(&mut Bytes<'a>) -> Result<T, E>,
+    ) -> Result<T, CodecError> {
+        let found = self.peek()?;
+        let mut rd = Bytes::new(self.rest);
+        let value = read(&mut rd).map_err(|e| match e.is_mismatch() {
+            true => self.error(format!("expected {what}, found {found:?}")),
+            false => self.error("unexpected end of input"),
+        })?;
+        self.rest = rd.remaining_slice();
+        Ok(value)
     }
 
-    fn take(&mut self, len: usize) -> Result<&[u8], CodecError> {
-        let rest = self.rd.remaining_slice();
-        if rest.len() < len {
+    fn take(&mut self, len: usize) -> Result<&'a [u8], CodecError> {
+        if self.rest.len() < len {
             return Err(self.error("unexpected end of input"));
         }
-        let (head, _) = rest.split_at(len);
-        self.rd = Bytes::new(&rest[len..]);
+        let (head, rest) = self.rest.split_at(len);
+        self.rest = rest;
         Ok(head)
-    }
-
-    fn be<const N: usize>(&mut self) -> Result<[u8; N], CodecError> {
-        let bytes = self.take(N)?;
-        let mut buf = [0u8; N];
-        buf.copy_from_slice(bytes);
-        Ok(buf)
-    }
-
-    fn len_for(&mut self, marker: Marker) -> Result<Option<usize>, CodecError> {
-        Ok(Some(match marker {
-            Marker::FixArray(n) | Marker::FixMap(n) | Marker::FixStr(n) => n as usize,
-            Marker::Array16 | Marker::Map16 | Marker::Str16 | Marker::Bin16 => u16::from_be_bytes(self.be()?) as usize,
-            Marker::Array32 | Marker::Map32 | Marker::Str32 | Marker::Bin32 => u32::from_be_bytes(self.be()?) as usize,
-            Marker::Str8 | Marker::Bin8 => self.be::<1>()?[0] as usize,
-            _ => return Ok(None),
-        }))
     }
 
     /// Element counts are bounded by what is left of the input (each element takes a byte at
     /// least), so a forged length cannot make the decoder allocate gigabytes.
-    fn checked_count(&self, n: usize) -> Result<usize, CodecError> {
-        if n > self.rd.remaining_slice().len() {
-            return Err(self.error(format!("collection claims {n} elements but the input is shorter")));
+    fn count<E: ReadError>(
+        &mut self,
+        what: &str,
+        read: impl FnOnce(&mut Bytes<'a>) -> Result<u32, E>,
+    ) -> Result<usize, CodecError> {
+        let n = self.read(what, read)? as usize;
+        if n > self.rest.len() {
+            return Err(self.error(format!("{what} claims {n} elements but the input is shorter")));
         }
         Ok(n)
     }
 
+    /// A string, or the bytes cty writes a dynamic value's type JSON as.
     fn string(&mut self) -> Result<String, CodecError> {
-        let marker = self.marker()?;
-        if !matches!(
-            marker,
-            Marker::FixStr(_)
-                | Marker::Str8
-                | Marker::Str16
-                | Marker::Str32
-                | Marker::Bin8
-                | Marker::Bin16
-                | Marker::Bin32
-        ) {
-            return Err(self.error(format!("expected a string, found {marker:?}")));
-        }
-        let len = self.len_for(marker)?.unwrap_or(0);
-        let bytes = self.take(len)?.to_vec();
-        String::from_utf8(bytes).map_err(|_| self.error("string is not valid UTF-8"))
-    }
-
-    fn array_len(&mut self, what: &str) -> Result<usize, CodecError> {
-        let marker = self.marker()?;
-        match marker {
-            Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => {
-                let n = self.len_for(marker)?.unwrap_or(0);
-                self.checked_count(n)
-            }
-            _ => Err(self.error(format!("expected {what} (an array), found {marker:?}"))),
-        }
-    }
-
-    fn map_len(&mut self, what: &str) -> Result<usize, CodecError> {
-        let marker = self.marker()?;
-        match marker {
-            Marker::FixMap(_) | Marker::Map16 | Marker::Map32 => {
-                let n = self.len_for(marker)?.unwrap_or(0);
-                self.checked_count(n)
-            }
-            _ => Err(self.error(format!("expected {what} (a map), found {marker:?}"))),
-        }
+        let len = match self.peek()? {
+            Marker::Bin8 | Marker::Bin16 | Marker::Bin32 => self.read("a string", decode::read_bin_len)?,
+            _ => self.read("a string", decode::read_str_len)?,
+        };
+        let bytes = self.take(len as usize)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| self.error("string is not valid UTF-8"))
     }
 
     fn int(&mut self) -> Result<i64, CodecError> {
@@ -144,146 +123,56 @@ impl Decoder<'_> {
     }
 
     fn number(&mut self) -> Result<Number, CodecError> {
-        let marker = self.peek()?;
-        let number = match marker {
-            Marker::FixPos(n) => {
-                self.marker()?;
-                Number::Int(n as i64)
-            }
-            Marker::FixNeg(n) => {
-                self.marker()?;
-                Number::Int(n as i64)
-            }
-            Marker::U8 => {
-                self.marker()?;
-                Number::Int(self.be::<1>()?[0] as i64)
-            }
-            Marker::U16 => {
-                self.marker()?;
-                Number::Int(u16::from_be_bytes(self.be()?) as i64)
-            }
-            Marker::U32 => {
-                self.marker()?;
-                Number::Int(u32::from_be_bytes(self.be()?) as i64)
-            }
-            Marker::U64 => {
-                self.marker()?;
-                Number::from_u64(u64::from_be_bytes(self.be()?))
-            }
-            Marker::I8 => {
-                self.marker()?;
-                Number::Int(i8::from_be_bytes(self.be()?) as i64)
-            }
-            Marker::I16 => {
-                self.marker()?;
-                Number::Int(i16::from_be_bytes(self.be()?) as i64)
-            }
-            Marker::I32 => {
-                self.marker()?;
-                Number::Int(i32::from_be_bytes(self.be()?) as i64)
-            }
-            Marker::I64 => {
-                self.marker()?;
-                Number::Int(i64::from_be_bytes(self.be()?))
-            }
-            Marker::F32 => {
-                self.marker()?;
-                {
-                    let f = f32::from_be_bytes(self.be()?) as f64;
-                    self.float(f)?
-                }
-            }
-            Marker::F64 => {
-                self.marker()?;
-                {
-                    let f = f64::from_be_bytes(self.be()?);
-                    self.float(f)?
-                }
-            }
+        let float = match self.peek()? {
             Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => {
                 let text = self.string()?;
-                Number::parse(&text).ok_or_else(|| self.error(format!("{text:?} is not a number")))?
+                return Number::parse(&text).ok_or_else(|| self.error(format!("{text:?} is not a number")));
             }
-            other => return Err(self.error(format!("expected a number, found {other:?}"))),
+            Marker::U64 => return Ok(Number::from_u64(self.read("a number", decode::read_u64)?)),
+            Marker::F32 => f64::from(self.read("a number", decode::read_f32)?),
+            Marker::F64 => self.read("a number", decode::read_f64)?,
+            _ => return Ok(Number::Int(self.read("a number", decode::read_int)?)),
         };
-        Ok(number)
-    }
-
-    fn float(&self, f: f64) -> Result<Number, CodecError> {
-        if f.is_nan() {
+        if float.is_nan() {
             return Err(self.error("NaN is not a Terraform number"));
         }
-        Ok(Number::from_f64(f))
+        Ok(Number::from_f64(float))
     }
 
     fn unknown(&mut self, ty: &Type) -> Result<Value, CodecError> {
-        let marker = self.marker()?;
-        let len = match marker {
-            Marker::FixExt1 => 1,
-            Marker::FixExt2 => 2,
-            Marker::FixExt4 => 4,
-            Marker::FixExt8 => 8,
-            Marker::FixExt16 => 16,
-            Marker::Ext8 => self.be::<1>()?[0] as usize,
-            Marker::Ext16 => u16::from_be_bytes(self.be()?) as usize,
-            Marker::Ext32 => u32::from_be_bytes(self.be()?) as usize,
-            _ => unreachable!("unknown() is called only on extension markers"),
-        };
-        let code = i8::from_be_bytes(self.be()?);
-        let body = self.take(len)?.to_vec();
-        if len <= 1 {
+        let ext = self.read("an extension", decode::read_ext_meta)?;
+        let body = self.take(ext.size as usize)?;
+        if ext.size <= 1 {
             return Ok(Value::unknown());
         }
-        if code != EXT_REFINED_UNKNOWN {
-            return Err(self.error(format!("unsupported extension type {code} of {len} bytes")));
+        if ext.typeid != EXT_REFINED_UNKNOWN {
+            return Err(self.error(format!("unsupported extension type {} of {} bytes", ext.typeid, ext.size)));
         }
-        if len > 1024 {
+        if ext.size > 1024 {
             return Err(self.error("unknown value's refinements exceed 1 KiB"));
         }
-        let mut inner = Decoder { rd: Bytes::new(&body), path: self.path.clone() };
-        let refinements = inner.refinements(ty)?;
+        let refinements = Decoder { rest: body, path: self.path.clone() }.refinements(ty)?;
         Ok(Value::Unknown(if matches!(ty, Type::Dynamic) { Refinements::default() } else { refinements }))
     }
 
     fn refinements(&mut self, ty: &Type) -> Result<Refinements, CodecError> {
         let mut r = Refinements::default();
-        let entries = self.map_len("a refinement map")?;
+        let entries = self.count("a refinement map", decode::read_map_len)?;
         for _ in 0..entries {
             match self.int()? {
-                REFINE_NULL => {
-                    let marker = self.marker()?;
-                    r.null = Some(match marker {
-                        Marker::True => true,
-                        Marker::False => false,
-                        _ => return Err(self.error("null refinement is not a boolean")),
-                    });
-                }
+                REFINE_NULL => r.null = Some(self.read("a boolean null refinement", decode::read_bool)?),
                 REFINE_PREFIX if *ty == Type::String => r.string_prefix = Some(self.string()?),
                 key @ (REFINE_NUMBER_MIN | REFINE_NUMBER_MAX) if *ty == Type::Number => {
-                    if self.array_len("a number bound")? != 2 {
+                    if self.count("a number bound", decode::read_array_len)? != 2 {
                         return Err(self.error("number bound must be [number, bool]"));
                     }
-                    let bound = self.number()?;
-                    let inclusive = match self.marker()? {
-                        Marker::True => true,
-                        Marker::False => false,
-                        _ => return Err(self.error("number bound must be [number, bool]")),
-                    };
-                    if key == REFINE_NUMBER_MIN {
-                        r.number_min = Some((bound, inclusive));
-                    } else {
-                        r.number_max = Some((bound, inclusive));
-                    }
+                    let bound = Some((self.number()?, self.read("a number bound's inclusion", decode::read_bool)?));
+                    *(if key == REFINE_NUMBER_MIN { &mut r.number_min } else { &mut r.number_max }) = bound;
                 }
                 key @ (REFINE_LENGTH_MIN | REFINE_LENGTH_MAX)
                     if matches!(ty, Type::List(_) | Type::Set(_) | Type::Map(_)) =>
                 {
-                    let bound = self.int()?;
-                    if key == REFINE_LENGTH_MIN {
-                        r.length_min = Some(bound);
-                    } else {
-                        r.length_max = Some(bound);
-                    }
+                    *(if key == REFINE_LENGTH_MIN { &mut r.length_min } else { &mut r.length_max }) = Some(self.int()?);
                 }
                 key @ (REFINE_PREFIX | REFINE_NUMBER_MIN | REFINE_NUMBER_MAX | REFINE_LENGTH_MIN
                 | REFINE_LENGTH_MAX) => {
@@ -291,52 +180,15 @@ impl Decoder<'_> {
                 }
                 // Refinements added by later Terraform versions are safe to ignore: they only
                 // narrow what the unknown value may become.
-                _ => self.skip(0)?,
+                _ => {
+                    let len = MessageLen::with_limits(MAX_DEPTH, self.rest.len())
+                        .incremental_len(self.rest)
+                        .map_err(|_| self.error("a refinement is not one msgpack item"))?;
+                    self.take(len)?;
+                }
             }
         }
         Ok(r)
-    }
-
-    /// Skips one msgpack item of any kind.
-    fn skip(&mut self, depth: usize) -> Result<(), CodecError> {
-        if depth > MAX_DEPTH {
-            return Err(self.error("value nested too deeply"));
-        }
-        let marker = self.marker()?;
-        let fixed = match marker {
-            Marker::Null | Marker::True | Marker::False | Marker::FixPos(_) | Marker::FixNeg(_) => 0,
-            Marker::U8 | Marker::I8 => 1,
-            Marker::U16 | Marker::I16 => 2,
-            Marker::U32 | Marker::I32 | Marker::F32 => 4,
-            Marker::U64 | Marker::I64 | Marker::F64 => 8,
-            Marker::FixExt1 => 2,
-            Marker::FixExt2 => 3,
-            Marker::FixExt4 => 5,
-            Marker::FixExt8 => 9,
-            Marker::FixExt16 => 17,
-            Marker::Ext8 => self.be::<1>()?[0] as usize + 1,
-            Marker::Ext16 => u16::from_be_bytes(self.be()?) as usize + 1,
-            Marker::Ext32 => u32::from_be_bytes(self.be()?) as usize + 1,
-            Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => {
-                let n = self.len_for(marker)?.unwrap_or(0);
-                for _ in 0..self.checked_count(n)? {
-                    self.skip(depth + 1)?;
-                }
-                0
-            }
-            Marker::FixMap(_) | Marker::Map16 | Marker::Map32 => {
-                let n = self.len_for(marker)?.unwrap_or(0);
-                for _ in 0..self.checked_count(n)? {
-                    self.skip(depth + 1)?;
-                    self.skip(depth + 1)?;
-                }
-                0
-            }
-            Marker::Reserved => return Err(self.error("reserved msgpack marker")),
-            other => self.len_for(other)?.unwrap_or(0),
-        };
-        self.take(fixed)?;
-        Ok(())
     }
 
     fn value(&mut self, ty: &Type) -> Result<Value, CodecError> {
@@ -345,7 +197,7 @@ impl Decoder<'_> {
         }
         match self.peek()? {
             Marker::Null => {
-                self.marker()?;
+                self.take(1)?;
                 return Ok(Value::Null);
             }
             Marker::FixExt1
@@ -362,7 +214,7 @@ impl Decoder<'_> {
         }
         match ty {
             Type::Dynamic => {
-                if self.array_len("a dynamic value")? != 2 {
+                if self.count("a dynamic value", decode::read_array_len)? != 2 {
                     return Err(self.error("a dynamic value must be [type, value]"));
                 }
                 let type_json = self.string()?;
@@ -374,13 +226,9 @@ impl Decoder<'_> {
             }
             Type::String => Ok(Value::String(self.string()?)),
             Type::Number => Ok(Value::Number(self.number()?)),
-            Type::Bool => match self.marker()? {
-                Marker::True => Ok(Value::Bool(true)),
-                Marker::False => Ok(Value::Bool(false)),
-                other => Err(self.error(format!("expected a bool, found {other:?}"))),
-            },
+            Type::Bool => Ok(Value::Bool(self.read("a bool", decode::read_bool)?)),
             Type::List(elem) | Type::Set(elem) => {
-                let n = self.array_len("a collection")?;
+                let n = self.count("a collection (an array)", decode::read_array_len)?;
                 let mut items = Vec::with_capacity(n);
                 for i in 0..n {
                     self.path.push(format!("[{i}]"));
@@ -390,7 +238,7 @@ impl Decoder<'_> {
                 Ok(if matches!(ty, Type::List(_)) { Value::List(items) } else { Value::Set(items) })
             }
             Type::Tuple(elems) => {
-                let n = self.array_len("a tuple")?;
+                let n = self.count("a tuple (an array)", decode::read_array_len)?;
                 if n != elems.len() {
                     return Err(self.error(format!("tuple has {n} elements, its type {}", elems.len())));
                 }
@@ -403,7 +251,7 @@ impl Decoder<'_> {
                 Ok(Value::Tuple(items))
             }
             Type::Map(elem) => {
-                let n = self.map_len("a map")?;
+                let n = self.count("a map", decode::read_map_len)?;
                 let mut map = BTreeMap::new();
                 for _ in 0..n {
                     let key = self.string()?;
@@ -415,7 +263,7 @@ impl Decoder<'_> {
                 Ok(Value::Map(map))
             }
             Type::Object(attrs) => {
-                let n = self.map_len("an object")?;
+                let n = self.count("an object (a map)", decode::read_map_len)?;
                 let mut object = BTreeMap::new();
                 for _ in 0..n {
                     let key = self.string()?;
