@@ -284,7 +284,16 @@ fn a_deployed_cluster_forms_its_quorum_keeps_acknowledged_records_and_its_metada
 
     // The whole ensemble restarted at once: Kafka's metadata (the topic created minutes ago, so
     // only in the transaction log, not yet in a snapshot) is still there.
-    deployed.kubectl(&["delete", "pod", "-l", "app.kubernetes.io/instance=events-zookeeper", "--wait=true"]);
+    // `kubectl delete --wait` once waited forever for pods its StatefulSet had already replaced
+    // under the same names: the members' new UIDs tell instead.
+    let members = ["-l", "app.kubernetes.io/instance=events-zookeeper"];
+    let uids = || deployed.kubectl(&["get", "pod", members[0], members[1], "-o", "jsonpath={.items[*].metadata.uid}"]);
+    let before = uids();
+    deployed.kubectl(&["delete", "pod", members[0], members[1], "--wait=false"]);
+    deployed.wait_until("every member replaced", Duration::from_secs(120), || {
+        let now = uids();
+        now.split(' ').count() == 3 && now.split(' ').all(|uid| !before.contains(uid))
+    });
     deployed.all_ready();
     deployed.wait_until("the brokers serve again", Duration::from_secs(120), || deployed.topics().contains("acked"));
     ws.assert_no_changes();
