@@ -1,6 +1,7 @@
 # A 3-node ZooKeeper ensemble and 3 Kafka 3.9 brokers in ZooKeeper mode, all from the Maven
 # Central classpath. Each broker has a PLAINTEXT listener and a SASL_SSL one (PLAIN and SCRAM),
-# and a DISTANT plaintext one advertised behind the benchmarks' latency proxy.
+# and a DISTANT plaintext one advertised behind the benchmarks' latency proxy. An ACL authorizer
+# denies every principal but the stack's own what no ACL allows.
 
 KAFKA_LIBS() { echo "$CACHE_DIR/kafka-$KAFKA_VERSION/libs"; }
 SASL_USER=hikube
@@ -132,6 +133,10 @@ ssl.keystore.location=$CERT_DIR/kafka-broker.pem
 ssl.truststore.type=PEM
 ssl.truststore.location=$CERT_DIR/kafka-ca.crt
 ssl.client.auth=none
+# Deny by default: the stack's own clients (plaintext ones are User:ANONYMOUS) may do anything,
+# every other principal only what an ACL allows, as on a secured cluster.
+authorizer.class.name=kafka.security.authorizer.AclAuthorizer
+super.users=User:ANONYMOUS;User:$SASL_USER
 PROPS
     )
   done

@@ -75,6 +75,11 @@ impl Admin {
         &self.cluster.config
     }
 
+    /// The transport, for the typed operations kept in other files.
+    pub(super) fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
     /// The cluster as its settings name it, for messages.
     pub fn describe(&self) -> String {
         self.cluster.describe()

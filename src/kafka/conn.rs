@@ -207,7 +207,7 @@ fn encode_request<R: Request>(request: &R, version: i16, correlation_id: i32) ->
 
 /// Every API this client sends, with the highest version it asks for: what a broker's answers
 /// are decoded as.
-pub const APIS: [(ApiKey, i16); 11] = [
+pub const APIS: [(ApiKey, i16); 18] = [
     (ApiKey::ApiVersions, 3),
     (ApiKey::SaslHandshake, 1),
     (ApiKey::SaslAuthenticate, 2),
@@ -219,6 +219,13 @@ pub const APIS: [(ApiKey, i16); 11] = [
     (ApiKey::IncrementalAlterConfigs, 1),
     (ApiKey::AlterPartitionReassignments, 0),
     (ApiKey::ListPartitionReassignments, 0),
+    (ApiKey::CreateAcls, 3),
+    (ApiKey::DescribeAcls, 3),
+    (ApiKey::DeleteAcls, 3),
+    (ApiKey::DescribeUserScramCredentials, 0),
+    (ApiKey::AlterUserScramCredentials, 0),
+    (ApiKey::DescribeClientQuotas, 1),
+    (ApiKey::AlterClientQuotas, 1),
 ];
 
 /// Decodes a response body (header included) as the connection would, for the fuzz target:
@@ -241,6 +248,17 @@ pub fn decode_any_response(key: ApiKey, version: i16, body: Bytes) -> Result<(),
         ApiKey::ListPartitionReassignments => {
             decode_response::<ListPartitionReassignmentsRequest>(body, version).map(drop)
         }
+        ApiKey::CreateAcls => decode_response::<CreateAclsRequest>(body, version).map(drop),
+        ApiKey::DescribeAcls => decode_response::<DescribeAclsRequest>(body, version).map(drop),
+        ApiKey::DeleteAcls => decode_response::<DeleteAclsRequest>(body, version).map(drop),
+        ApiKey::DescribeUserScramCredentials => {
+            decode_response::<DescribeUserScramCredentialsRequest>(body, version).map(drop)
+        }
+        ApiKey::AlterUserScramCredentials => {
+            decode_response::<AlterUserScramCredentialsRequest>(body, version).map(drop)
+        }
+        ApiKey::DescribeClientQuotas => decode_response::<DescribeClientQuotasRequest>(body, version).map(drop),
+        ApiKey::AlterClientQuotas => decode_response::<AlterClientQuotasRequest>(body, version).map(drop),
         other => Err(Error::Protocol(format!("this client does not use {other:?}"))),
     }
 }

@@ -18,6 +18,7 @@ mod fake_broker;
 mod read_ahead;
 mod reassignment;
 mod sasl;
+mod security;
 pub mod topic_config;
 mod types;
 mod wire;
@@ -25,6 +26,7 @@ mod wire;
 pub use admin::{Admin, Pool};
 pub use config::{ConnectionConfig, SaslConfig, SaslMechanism, Secret, TlsConfig};
 pub use reassignment::plan_reassignment;
+pub use security::*;
 pub use types::*;
 
 use kafka_protocol::error::ResponseError;

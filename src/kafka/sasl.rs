@@ -6,7 +6,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256, Sha512};
 
 use super::Error;
-use super::config::{SaslConfig, SaslMechanism};
+use super::config::{SaslConfig, SaslMechanism, Secret};
 
 /// Kafka refuses fewer; more than this from a server would only burn CPU.
 const MIN_ITERATIONS: u32 = 4096;
@@ -97,6 +97,23 @@ impl Scram {
         }
         Ok(())
     }
+}
+
+/// A fresh salt and the password salted with it, as a SCRAM server stores it (RFC 5802's
+/// SaltedPassword); `None` for a mechanism that is not SCRAM.
+pub(super) fn salted_password(
+    mechanism: SaslMechanism,
+    password: &Secret,
+    iterations: u32,
+) -> Option<(Vec<u8>, Vec<u8>)> {
+    let salt: [u8; 32] = rand::random();
+    let password = password.expose().as_bytes();
+    let salted = match mechanism {
+        SaslMechanism::ScramSha256 => pbkdf2::pbkdf2_hmac_array::<Sha256, 32>(password, &salt, iterations).to_vec(),
+        SaslMechanism::ScramSha512 => pbkdf2::pbkdf2_hmac_array::<Sha512, 64>(password, &salt, iterations).to_vec(),
+        SaslMechanism::Plain => return None,
+    };
+    Some((salt.to_vec(), salted))
 }
 
 /// The client proof and the expected server signature for one exchange, for one hash.

@@ -26,9 +26,25 @@ pub(crate) fn kafka_diagnostic(summary: &str, error: &kafka::Error, path: Option
              protocol than this connection (TLS, SASL)."
         }
         E::Cancelled => "Terraform was interrupted; run the command again.",
+        E::Broker { .. } => broker_hint(error.code()),
         _ => "",
     };
     at(Diagnostic::error(summary, error.to_string()).with_hint(hint), path)
+}
+
+/// What to change, from a broker's refusal where its own message does not say.
+fn broker_hint(code: Option<kafka_protocol::error::ResponseError>) -> &'static str {
+    use kafka_protocol::error::ResponseError as R;
+    match code {
+        Some(R::SecurityDisabled) => {
+            "The cluster has no authorizer (authorizer.class.name), so it keeps no ACLs: enable one on the brokers."
+        }
+        Some(R::ClusterAuthorizationFailed) => {
+            "The connection's principal may not do this: use a super user, or grant it Alter (ACLs, quotas and \
+             credentials) or Describe on the cluster."
+        }
+        _ => "",
+    }
 }
 
 /// What to change, from what rustls refused or what the broker answered.
