@@ -43,6 +43,21 @@ pub fn render(root: &Path) -> std::io::Result<BTreeMap<PathBuf, String>> {
             ),
         );
     }
+    for data_source in resources::data_sources() {
+        let name = data_source.type_name();
+        let short = name.strip_prefix("hikube_").unwrap_or(name);
+        pages.insert(
+            PathBuf::from(format!("docs/data-sources/{short}.md")),
+            page(
+                &format!("{name} Data Source - terraform-provider-hikube"),
+                "Data Source",
+                name,
+                &data_source.schema(),
+                &example(&format!("examples/data-sources/{name}/data-source.tf"))?,
+                None,
+            ),
+        );
+    }
     Ok(pages)
 }
 
@@ -98,6 +113,9 @@ fn block_sections(out: &mut String, block: &Block, prefix: &str, nested: &mut Ve
             let mut line = format!("- `{}` ({})", attr.name, type_name(attr));
             if attr.sensitive {
                 line.push_str(", Sensitive");
+            }
+            if attr.write_only {
+                line.push_str(", [Write-only](https://developer.hashicorp.com/terraform/language/resources/ephemeral#write-only-arguments)");
             }
             line.push(' ');
             line.push_str(&attr.description);

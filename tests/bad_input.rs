@@ -1,4 +1,4 @@
-//! Bad input across the provider block and the three resources, through the real terraform CLI
+//! Bad input across the provider block and every resource, through the real terraform CLI
 //! against the stack: each configuration is refused by `terraform plan` (validation, or the first
 //! contact with Kafka or Kubernetes) with a diagnostic that points at the attribute and says what
 //! would be accepted, and the cluster is the same afterwards as before.
@@ -100,6 +100,18 @@ impl Cases<'_> {
             ("deletion_protection", "false"),
         ];
         let resource = block("hikube_kafka_cluster", &defaults, overrides);
+        self.push(name, None, resource, line, says);
+    }
+
+    fn acl(&mut self, name: &str, overrides: &[(&str, Option<&str>)], line: &'static str, says: &[&'static str]) {
+        let defaults = [
+            ("resource_type", "\"Topic\""),
+            ("resource_name", "\"orders\""),
+            ("acl_principal", "\"User:alice\""),
+            ("acl_operation", "\"Read\""),
+            ("acl_permission_type", "\"Allow\""),
+        ];
+        let resource = block("hikube_kafka_acl", &defaults, overrides);
         self.push(name, None, resource, line, says);
     }
 
@@ -685,6 +697,34 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
         "",
         &["kubernetes settings"],
     );
+
+    // hikube_kafka_acl.
+    for (label, attribute, value, says) in [
+        ("unknown resource type", "resource_type", r#""Topics""#, "Invalid resource type"),
+        ("resource type in capitals", "resource_type", r#""TOPIC""#, "Invalid resource type"),
+        ("empty resource name", "resource_name", r#""""#, "Invalid resource name"),
+        ("unknown pattern type", "resource_pattern_type_filter", r#""Match""#, "Invalid pattern type"),
+        ("principal without a type", "acl_principal", r#""alice""#, "Invalid principal"),
+        ("principal with a pipe", "acl_principal", r#""User:a|b""#, "Invalid principal"),
+        ("empty host", "acl_host", r#""""#, "Invalid host"),
+        ("unknown operation", "acl_operation", r#""Produce""#, "Invalid operation"),
+        ("unknown permission", "acl_permission_type", r#""Maybe""#, "Invalid permission type"),
+    ] {
+        c.acl(label, &[(attribute, Some(value))], attribute, &[says]);
+    }
+    c.acl(
+        "cluster ACL on another name",
+        &[("resource_type", Some(r#""Cluster""#)), ("resource_name", Some(r#""prod""#))],
+        "resource_name",
+        &["Invalid cluster ACL", "kafka-cluster"],
+    );
+    c.acl(
+        "prefixed wildcard",
+        &[("resource_name", Some(r#""*""#)), ("resource_pattern_type_filter", Some(r#""Prefixed""#))],
+        "resource_pattern_type_filter",
+        &["A prefix cannot be a wildcard", "Literal"],
+    );
+    c.acl("ACL without an operation", &[("acl_operation", None)], "", &["acl_operation", "required"]);
     c.cases
 }
 

@@ -96,6 +96,19 @@ fn ensemble_and_cluster_lifecycle_with_drift_import_and_protection() {
     );
     ws.assert_no_changes();
 
+    // Another configuration finds the cluster through the data source.
+    let reader = Workspace::new(&stack);
+    reader.write(&format!(
+        "{base}\ndata \"hikube_kafka_cluster\" \"c\" {{\n  name = \"events\"\n}}\n\n\
+         output \"servers\" {{\n  value = data.hikube_kafka_cluster.c.bootstrap_servers\n}}\n\n\
+         output \"zookeeper\" {{\n  value = data.hikube_kafka_cluster.c.zookeeper\n}}\n"
+    ));
+    reader.apply();
+    let servers = check(reader.terraform(&["output", "-json", "servers"]), "terraform output servers");
+    assert_eq!(servers.trim(), format!("[\"events-kafka-bootstrap.{ns}.svc.cluster.local:9092\"]"));
+    let zookeeper = check(reader.terraform(&["output", "-raw", "zookeeper"]), "terraform output zookeeper");
+    assert_eq!(zookeeper, format!("events-zookeeper.{ns}.svc.cluster.local:2181"));
+
     // Scale 3 -> 5 in place.
     ws.write(&format!("{base}{}{}", ensemble(3), cluster(5, "")));
     let plan = plan_with_changes(&ws);

@@ -5,7 +5,7 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use support::terraform::Workspace;
+use support::terraform::{Workspace, plaintext_provider};
 use support::{Stack, check, unique};
 
 /// A topic as Kafka's own `kafka-topics --describe` reports it.
@@ -85,15 +85,6 @@ fn plan_showing(ws: &Workspace, expected: &str) -> String {
         plan = ws.plan().1;
     }
     plan
-}
-
-fn plaintext_provider(stack: &Stack) -> String {
-    let servers: Vec<String> = stack.plain_bootstrap.split(',').map(|s| format!("{s:?}")).collect();
-    format!(
-        "terraform {{\n  required_providers {{\n    hikube = {{ source = \"hikube/hikube\" }}\n  }}\n}}\n\n\
-         provider \"hikube\" {{\n  kafka = {{\n    bootstrap_servers = [{}]\n  }}\n}}\n",
-        servers.join(", ")
-    )
 }
 
 fn sasl_provider(stack: &Stack) -> String {
@@ -504,4 +495,38 @@ fn a_large_refresh_reads_ahead_and_still_sees_every_drift() {
     ws.apply();
     ws.assert_no_changes();
     ws.destroy();
+}
+
+#[test]
+fn data_sources_read_a_topic_and_list_topics_by_prefix() {
+    let Some(stack) = Stack::from_env() else { return };
+    let provider = plaintext_provider(&stack);
+    let prefix = unique("tf-data");
+    let (first, second) = (format!("{prefix}.a"), format!("{prefix}.b"));
+    let creator = Workspace::new(&stack);
+    creator.write(&format!(
+        "{provider}{}{}",
+        topic(&first, 3, Some(2), &[("retention.ms", "3600000")]).replace("\"t\"", "\"a\""),
+        topic(&second, 1, Some(1), &[]).replace("\"t\"", "\"b\"")
+    ));
+    creator.apply();
+    let reader = Workspace::new(&stack);
+    reader.write(&format!(
+        "{provider}\ndata \"hikube_kafka_topic\" \"a\" {{\n  name = {first:?}\n}}\n\n\
+         data \"hikube_kafka_topics\" \"all\" {{\n  prefix = \"{prefix}.\"\n}}\n\n\
+         output \"a\" {{\n  value = data.hikube_kafka_topic.a\n}}\n\n\
+         output \"names\" {{\n  value = data.hikube_kafka_topics.all.names\n}}\n"
+    ));
+    reader.apply();
+    let a: serde_json::Value =
+        serde_json::from_str(&check(reader.terraform(&["output", "-json", "a"]), "terraform output a")).unwrap();
+    assert_eq!((a["partitions"].as_i64(), a["replication_factor"].as_i64()), (Some(3), Some(2)));
+    assert_eq!(a["config"], serde_json::json!({"retention.ms": "3600000"}));
+    let names = check(reader.terraform(&["output", "-json", "names"]), "terraform output names");
+    assert_eq!(serde_json::from_str::<Vec<String>>(&names).unwrap(), vec![first.clone(), second]);
+    let missing = Workspace::new(&stack);
+    missing.write(&format!("{provider}\ndata \"hikube_kafka_topic\" \"x\" {{\n  name = \"{prefix}.none\"\n}}\n"));
+    let refused = missing.expect_failure(&["plan", "-no-color", "-input=false"]);
+    assert!(refused.contains("Topic not found"), "{refused}");
+    creator.destroy();
 }

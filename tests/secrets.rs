@@ -1,5 +1,6 @@
 //! Secrets never leave their sensitive attributes: with `TF_LOG=trace`, a plan and an apply that
-//! use a SASL password, a TLS client key and a Kubernetes bearer token are searched for them —
+//! use a SASL password, a TLS client key, a Kubernetes bearer token and a Kafka user's write-only
+//! password are searched for them —
 //! Terraform's and the provider's logs, what the CLI printed, the state, helm's command lines
 //! while it runs and every temp file the provider writes (each 0600, each removed afterwards).
 
@@ -95,6 +96,7 @@ fn no_secret_in_logs_output_state_argv_or_temp_files() {
         std::fs::read_to_string(Path::new(&std::env::var("HIKUBE_STATE_DIR").unwrap()).join("pki/kube-ca.crt"))
             .unwrap();
     let topic = unique("secrets");
+    let (user, user_password) = (unique("secrets-user"), unique("user-password"));
     let servers = stack.sasl_bootstrap.split(',').map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
     let temp_dir = tempfile::tempdir().unwrap();
     let log_file = temp_dir.path().join("terraform.log");
@@ -106,7 +108,8 @@ fn no_secret_in_logs_output_state_argv_or_temp_files() {
         .env("TMPDIR", provider_temp.to_str().unwrap())
         .env("TF_VAR_kafka_password", &password)
         .env("TF_VAR_client_key", &client_key)
-        .env("TF_VAR_kube_token", &token);
+        .env("TF_VAR_kube_token", &token)
+        .env("TF_VAR_user_password", &user_password);
     workspace.write(&format!(
         r#"terraform {{
   required_providers {{
@@ -125,6 +128,11 @@ variable "client_key" {{
 }}
 
 variable "kube_token" {{
+  type      = string
+  sensitive = true
+}}
+
+variable "user_password" {{
   type      = string
   sensitive = true
 }}
@@ -154,6 +162,12 @@ resource "hikube_kafka_topic" "t" {{
   name               = {topic:?}
   partitions         = 2
   replication_factor = 2
+}}
+
+resource "hikube_kafka_user" "u" {{
+  name                = {user:?}
+  password_wo         = var.user_password
+  password_wo_version = 1
 }}
 
 resource "hikube_zookeeper_ensemble" "zk" {{
@@ -192,8 +206,12 @@ resource "hikube_zookeeper_ensemble" "zk" {{
     assert!(!seen.helm_command_lines.is_empty(), "no helm process was seen running");
     assert!(!seen.temp_files.is_empty(), "no temp file of the provider was seen");
 
-    let secrets =
-        [("SASL password", password.as_str()), ("TLS client key", client_key.trim()), ("kube token", token.as_str())];
+    let secrets = [
+        ("SASL password", password.as_str()),
+        ("TLS client key", client_key.trim()),
+        ("kube token", token.as_str()),
+        ("user password", user_password.as_str()),
+    ];
     let mut places: Vec<(String, String)> = vec![
         ("the trace log".into(), log),
         ("the CLI's output".into(), printed),
@@ -228,10 +246,11 @@ resource "hikube_zookeeper_ensemble" "zk" {{
     let left: Vec<PathBuf> = walk(&provider_temp);
     assert!(left.is_empty(), "temp files left behind: {left:?}");
     eprintln!(
-        "searched {} places ({} helm command lines, {} temp files) for 3 secrets: none found",
+        "searched {} places ({} helm command lines, {} temp files) for {} secrets: none found",
         places.len(),
         seen.helm_command_lines.len(),
-        seen.temp_files.len()
+        seen.temp_files.len(),
+        secrets.len()
     );
 
     workspace.destroy();

@@ -1,11 +1,12 @@
 //! The `kafka` connection attribute, shared by the provider block (the default connection) and
 //! each topic (an override, for a cluster created in the same configuration).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::duration;
 use super::framework::{Field, model, validators};
-use crate::kafka::{ConnectionConfig, SaslConfig, SaslMechanism, Secret, TlsConfig};
+use super::{Context, duration};
+use crate::kafka::{Admin, ConnectionConfig, SaslConfig, SaslMechanism, Secret, TlsConfig};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::value::Value;
 
@@ -66,6 +67,44 @@ pub enum Connection {
     /// Some part is only known after apply (a cluster created in the same run).
     Unknown,
     Known(ConnectionConfig),
+}
+
+/// The cluster a resource works on: its own `kafka` connection, else the provider's.
+pub enum Target {
+    Cluster(Arc<Admin>),
+    /// The connection is not known until apply.
+    Unknown,
+}
+
+/// The cluster of a resource whose `kafka` attribute, at `path`, is `field`.
+pub fn target(ctx: &Context, field: &Field<KafkaConnection>, path: &AttrPath) -> Result<Target, Diagnostics> {
+    match parse_field(field, path)? {
+        Connection::Known(config) => Ok(Target::Cluster(ctx.kafka_pool.admin(&config))),
+        Connection::Unknown => Ok(Target::Unknown),
+        Connection::Absent if ctx.config.is_deferred("kafka") => Ok(Target::Unknown),
+        Connection::Absent => match &ctx.config.kafka {
+            Some(config) => Ok(Target::Cluster(ctx.kafka_pool.admin(config))),
+            None => Err(Diagnostic::error(
+                "No Kafka connection",
+                "Set `kafka` in the provider block (or HIKUBE_KAFKA_BOOTSTRAP_SERVERS), or on this resource.",
+            )
+            .at(path.clone())
+            .into()),
+        },
+    }
+}
+
+/// The cluster of an operation that cannot wait for a connection known only after apply.
+pub fn known_target(ctx: &Context, field: &Field<KafkaConnection>, path: &AttrPath) -> Result<Arc<Admin>, Diagnostics> {
+    match target(ctx, field, path)? {
+        Target::Cluster(cluster) => Ok(cluster),
+        Target::Unknown => Err(Diagnostic::error(
+            "Kafka connection not known yet",
+            "The Kafka connection comes from resources not applied yet: apply them first.",
+        )
+        .at(path.clone())
+        .into()),
+    }
 }
 
 /// The connection a model field holds.

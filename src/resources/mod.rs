@@ -1,14 +1,18 @@
 //! The resources layer: the provider's configuration and one module per resource, each turning
 //! Terraform values into typed configuration at the boundary and calling the domain layer.
 
+mod data_sources;
 mod duration;
 mod errors;
 mod framework;
 mod helm_release;
 pub mod intents;
+pub mod kafka_acl;
 pub mod kafka_cluster;
 mod kafka_connection;
+pub mod kafka_quota;
 pub mod kafka_topic;
+pub mod kafka_user;
 mod provider;
 mod provider_config;
 pub mod zookeeper_ensemble;
@@ -116,7 +120,14 @@ impl Context {
 pub fn all() -> Vec<Box<dyn Resource>> {
     vec![
         Box::new(kafka_topic::KafkaTopic),
+        Box::new(kafka_acl::KafkaAcl),
+        Box::new(kafka_quota::KafkaQuota),
+        Box::new(kafka_user::KafkaUser),
         Box::new(helm_release::HelmRelease(zookeeper_ensemble::ZookeeperEnsemble)),
         Box::new(helm_release::HelmRelease(kafka_cluster::KafkaCluster)),
     ]
+}
+
+pub fn data_sources() -> Vec<Box<dyn framework::DataSource>> {
+    vec![Box::new(data_sources::TopicData), Box::new(data_sources::TopicsData), Box::new(data_sources::ClusterData)]
 }

@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use tokio_util::sync::CancellationToken;
 
+use super::framework::DataSource;
 use super::{Context, Resource, framework, provider_config};
 use crate::kafka;
 use crate::tfplugin::diag::{Diagnostic, Diagnostics};
@@ -17,6 +18,7 @@ use crate::tfplugin::{
 
 pub struct HikubeProvider {
     resources: BTreeMap<&'static str, Box<dyn Resource>>,
+    data_sources: BTreeMap<&'static str, Box<dyn DataSource>>,
     context: RwLock<Option<Context>>,
     cancel: CancellationToken,
     kafka_pool: Arc<kafka::Pool>,
@@ -26,6 +28,7 @@ impl Default for HikubeProvider {
     fn default() -> Self {
         HikubeProvider {
             resources: super::all().into_iter().map(|r| (r.type_name(), r)).collect(),
+            data_sources: super::data_sources().into_iter().map(|d| (d.type_name(), d)).collect(),
             context: RwLock::new(None),
             cancel: CancellationToken::new(),
             kafka_pool: Arc::default(),
@@ -39,6 +42,13 @@ impl HikubeProvider {
             .get(type_name)
             .map(|r| r.as_ref())
             .ok_or_else(|| Diagnostic::error(format!("Unknown resource type {type_name:?}"), "").into())
+    }
+
+    fn data_source(&self, type_name: &str) -> Result<&dyn DataSource, Diagnostics> {
+        self.data_sources
+            .get(type_name)
+            .map(|d| d.as_ref())
+            .ok_or_else(|| Diagnostic::error(format!("Unknown data source {type_name:?}"), "").into())
     }
 
     fn context(&self) -> Result<Context, Diagnostics> {
@@ -163,5 +173,31 @@ impl ProviderHandler for HikubeProvider {
 
     async fn stop(&self) {
         self.cancel.cancel();
+    }
+
+    fn data_source_schemas(&self) -> BTreeMap<String, Schema> {
+        self.data_sources.iter().map(|(name, d)| (name.to_string(), d.schema())).collect()
+    }
+
+    async fn validate_data_source_config(&self, type_name: &str, config: Value) -> Diagnostics {
+        match self.data_source(type_name) {
+            Ok(data_source) => framework::validate_data_source(data_source, &config),
+            Err(diagnostics) => diagnostics,
+        }
+    }
+
+    async fn read_data_source(&self, type_name: &str, config: Value) -> (Value, Diagnostics) {
+        let (data_source, ctx) = match self.data_source(type_name).and_then(|d| Ok((d, self.context()?))) {
+            Ok(found) => found,
+            Err(diagnostics) => return (Value::Null, diagnostics),
+        };
+        let read = tokio::select! {
+            read = data_source.read(&ctx, config) => read,
+            () = ctx.cancel.cancelled() => Err(stopped()),
+        };
+        match read {
+            Ok(state) => (state, Diagnostics::default()),
+            Err(diagnostics) => (Value::Null, diagnostics),
+        }
     }
 }

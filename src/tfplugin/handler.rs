@@ -67,6 +67,14 @@ pub struct ImportResponse {
     pub diagnostics: Diagnostics,
 }
 
+impl ImportResponse {
+    /// The usual answer: one object, of the type asked for.
+    pub fn single(type_name: &str, state: Value) -> ImportResponse {
+        let imported = ImportedResource { type_name: type_name.to_string(), state, private: Vec::new() };
+        ImportResponse { imported: vec![imported], diagnostics: Diagnostics::default() }
+    }
+}
+
 #[tonic::async_trait]
 pub trait ProviderHandler: Send + Sync + 'static {
     fn provider_schema(&self) -> Schema;
@@ -83,4 +91,12 @@ pub trait ProviderHandler: Send + Sync + 'static {
     async fn import_resource_state(&self, type_name: &str, id: &str) -> ImportResponse;
     /// Terraform asks in-flight operations to wrap up (Ctrl-C); the server keeps serving.
     async fn stop(&self);
+    fn data_source_schemas(&self) -> BTreeMap<String, Schema> {
+        BTreeMap::new()
+    }
+    async fn validate_data_source_config(&self, _type_name: &str, _config: Value) -> Diagnostics {
+        Diagnostics::default()
+    }
+    /// The data source's state: its configuration with every computed attribute filled in.
+    async fn read_data_source(&self, type_name: &str, config: Value) -> (Value, Diagnostics);
 }

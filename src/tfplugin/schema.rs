@@ -67,6 +67,9 @@ pub struct Attribute {
     pub optional: bool,
     pub computed: bool,
     pub sensitive: bool,
+    /// Sent by Terraform in the configuration only, never kept in a plan or a state (Terraform
+    /// 1.11 and later): a password, for instance.
+    pub write_only: bool,
     /// What the plan puts in place of a null configuration value (optional and computed
     /// attributes): declared here once, so that plan, docs and the model read the same one.
     pub default: Option<Value>,
@@ -88,6 +91,7 @@ impl Attribute {
             optional: false,
             computed: false,
             sensitive: false,
+            write_only: false,
             default: None,
             requires_replace: false,
             use_state_for_unknown: false,
@@ -118,6 +122,11 @@ impl Attribute {
 
     pub fn sensitive(mut self) -> Attribute {
         self.sensitive = true;
+        self
+    }
+
+    pub fn write_only(mut self) -> Attribute {
+        self.write_only = true;
         self
     }
 
@@ -191,7 +200,7 @@ impl Attribute {
             sensitive: self.sensitive,
             description_kind: proto::StringKind::Markdown as i32,
             deprecated: false,
-            write_only: false,
+            write_only: self.write_only,
         }
     }
 }
@@ -206,6 +215,11 @@ fn wrap(nesting: Nesting, object: Type) -> Type {
 }
 
 impl Block {
+    /// The names of the write-only attributes.
+    pub fn write_only(&self) -> impl Iterator<Item = &str> {
+        self.attributes.iter().filter(|a| a.write_only).map(|a| a.name.as_str())
+    }
+
     pub fn value_type(&self) -> Type {
         Type::Object(self.attributes.iter().map(|a| (a.name.clone(), a.value_type())).collect())
     }

@@ -6,6 +6,16 @@ use std::process::{Command, Output};
 
 use super::{Stack, check, run};
 
+/// The `terraform` and `provider` blocks of a configuration on the stack's plaintext listener.
+pub fn plaintext_provider(stack: &Stack) -> String {
+    let servers: Vec<String> = stack.plain_bootstrap.split(',').map(|s| format!("{s:?}")).collect();
+    format!(
+        "terraform {{\n  required_providers {{\n    hikube = {{ source = \"hikube/hikube\" }}\n  }}\n}}\n\n\
+         provider \"hikube\" {{\n  kafka = {{\n    bootstrap_servers = [{}]\n  }}\n}}\n",
+        servers.join(", ")
+    )
+}
+
 pub struct Workspace {
     dir: tempfile::TempDir,
     terraform: PathBuf,

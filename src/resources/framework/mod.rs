@@ -14,6 +14,9 @@
 //!   create, update, delete, read and import; checks across attributes (`validate`) and a
 //!   refusal to be destroyed (`refuse_destroy`) if it has them;
 //! - one line in `resources::all()`. Docs, validation, defaults and replacement follow.
+//!
+//! A data source declares a model and a [`DataSource`] (its type name, schema and read), and
+//! one line in `resources::data_sources()`.
 
 mod model;
 mod plan;
@@ -79,6 +82,25 @@ pub trait Resource: Send + Sync {
     async fn delete(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse;
     async fn read(&self, ctx: &Context, request: ReadRequest) -> ReadResponse;
     async fn import(&self, ctx: &Context, id: &str) -> ImportResponse;
+}
+
+/// A data source: a configuration in, the same with its computed attributes filled in out.
+#[tonic::async_trait]
+pub trait DataSource: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> Schema;
+    /// Checks across attributes, after the schema's validators.
+    fn validate(&self, _config: &Value) -> Diagnostics {
+        Diagnostics::default()
+    }
+    async fn read(&self, ctx: &Context, config: Value) -> Result<Value, Diagnostics>;
+}
+
+/// Every validator a data source's schema declares, then its own checks.
+pub fn validate_data_source(data_source: &dyn DataSource, config: &Value) -> Diagnostics {
+    let mut diagnostics = validate_attributes(&data_source.schema().block.attributes, config);
+    diagnostics.extend(data_source.validate(config));
+    diagnostics
 }
 
 /// Every validator the schema declares, then the resource's own checks.

@@ -27,6 +27,10 @@ impl<T> Field<T> {
         }
     }
 
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Field::Unknown)
+    }
+
     pub fn is_null(&self) -> bool {
         matches!(self, Field::Null)
     }

@@ -245,7 +245,7 @@ fn unfinished(state: Value) -> Value {
     Value::Object(state)
 }
 
-fn status_text(status: &ReleaseStatus) -> String {
+pub(super) fn status_text(status: &ReleaseStatus) -> String {
     match status {
         ReleaseStatus::Deployed => "deployed".into(),
         ReleaseStatus::Failed => "failed".into(),

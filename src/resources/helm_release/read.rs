@@ -2,7 +2,6 @@
 //! objects compared with its manifest.
 
 use super::*;
-use crate::tfplugin::ImportedResource;
 
 /// At most this many drifted fields are listed in a warning; the rest are counted.
 const DRIFT_LINES: usize = 10;
@@ -142,10 +141,7 @@ impl<K: ReleaseKind> HelmRelease<K> {
                 object.insert(key.into(), value);
             }
         }
-        ImportResponse {
-            imported: vec![ImportedResource { type_name: self.0.type_name().to_string(), state, private: Vec::new() }],
-            diagnostics: Diagnostics::default(),
-        }
+        ImportResponse::single(self.0.type_name(), state)
     }
 }
 

@@ -6,15 +6,14 @@ mod read;
 mod schema;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use schema::{Topic, attr};
 
 use super::framework::{Field, Plan, Resource};
-use super::kafka_connection::{self, Connection};
+use super::kafka_connection::{self, Target};
 use super::{Context, duration};
-use crate::kafka::{self, Admin, topic_config};
+use crate::kafka::{self, topic_config};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::schema::Schema;
 use crate::tfplugin::value::Value;
@@ -97,28 +96,8 @@ fn timeout_of(topic: &Topic) -> Duration {
 }
 
 /// The cluster a topic lives in: its own `kafka` connection, else the provider's.
-enum Target {
-    Cluster(Arc<Admin>),
-    /// The topic's connection is not known until apply.
-    Unknown,
-}
-
 fn target(ctx: &Context, topic: &Topic) -> Result<Target, Diagnostics> {
-    let path = AttrPath::root(attr::kafka);
-    match kafka_connection::parse_field(&topic.kafka, &path)? {
-        Connection::Known(config) => Ok(Target::Cluster(ctx.kafka_pool.admin(&config))),
-        Connection::Unknown => Ok(Target::Unknown),
-        Connection::Absent if ctx.config.is_deferred("kafka") => Ok(Target::Unknown),
-        Connection::Absent => match &ctx.config.kafka {
-            Some(config) => Ok(Target::Cluster(ctx.kafka_pool.admin(config))),
-            None => Err(Diagnostic::error(
-                "No Kafka connection",
-                "Set `kafka` in the provider block (or HIKUBE_KAFKA_BOOTSTRAP_SERVERS), or on this resource.",
-            )
-            .at(path)
-            .into()),
-        },
-    }
+    kafka_connection::target(ctx, &topic.kafka, &AttrPath::root(attr::kafka))
 }
 
 /// The checks across attributes and inside the config map; the schema's validators check each

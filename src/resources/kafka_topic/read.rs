@@ -12,7 +12,7 @@ use crate::resources::framework::Field;
 use crate::resources::{Context, kafka_diagnostic};
 use crate::tfplugin::diag::Diagnostic;
 use crate::tfplugin::value::Value;
-use crate::tfplugin::{ImportResponse, ImportedResource, ReadRequest, ReadResponse};
+use crate::tfplugin::{ImportResponse, ReadRequest, ReadResponse};
 
 pub(super) async fn read(ctx: &Context, request: ReadRequest) -> ReadResponse {
     let ReadRequest { current_state, private, .. } = request;
@@ -137,10 +137,7 @@ pub(super) async fn import(ctx: &Context, id: &str) -> ImportResponse {
         ..Default::default()
     }
     .to_value();
-    ImportResponse {
-        imported: vec![ImportedResource { type_name: super::TYPE_NAME.to_string(), state, private: Vec::new() }],
-        diagnostics: Default::default(),
-    }
+    ImportResponse::single(super::TYPE_NAME, state)
 }
 
 #[cfg(test)]

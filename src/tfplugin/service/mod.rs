@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::diag::{Diagnostic, Diagnostics};
+use super::diag::{AttrPath, Diagnostic, Diagnostics};
 use super::drain::InFlight;
 use super::handler::*;
 use super::proto::provider_server::Provider;
@@ -28,6 +28,8 @@ pub(super) struct ProviderService<H> {
     provider_schema: Schema,
     resource_schemas: BTreeMap<String, Schema>,
     resource_types: BTreeMap<String, Type>,
+    data_source_schemas: BTreeMap<String, Schema>,
+    data_source_types: BTreeMap<String, Type>,
     provider_type: Type,
 }
 
@@ -36,7 +38,11 @@ impl<H: ProviderHandler> ProviderService<H> {
         let provider_schema = handler.provider_schema();
         let resource_schemas = handler.resource_schemas();
         let resource_types = resource_schemas.iter().map(|(k, s)| (k.clone(), s.value_type())).collect();
+        let data_source_schemas = handler.data_source_schemas();
+        let data_source_types = data_source_schemas.iter().map(|(k, s)| (k.clone(), s.value_type())).collect();
         ProviderService {
+            data_source_schemas,
+            data_source_types,
             provider_type: provider_schema.value_type(),
             provider_schema,
             resource_schemas,
@@ -58,6 +64,43 @@ impl<H: ProviderHandler> ProviderService<H> {
             return Err(diagnostics.clone());
         }
         Ok((ty, decoded.map(Result::unwrap_or_default)))
+    }
+
+    /// A plan or state as Terraform takes it: without write-only values, which it refuses to
+    /// keep, whatever the resource returned.
+    fn without_write_only(&self, type_name: &str, value: Value) -> Value {
+        let (Some(schema), Value::Object(mut object)) = (self.resource_schemas.get(type_name), value.clone()) else {
+            return value;
+        };
+        for name in schema.block.write_only() {
+            object.insert(name.to_string(), Value::Null);
+        }
+        Value::Object(object)
+    }
+
+    /// Write-only values in the configuration of a Terraform that cannot take them (before 1.11).
+    fn write_only_refused(&self, type_name: &str, config: &Value) -> Diagnostics {
+        let Some(schema) = self.resource_schemas.get(type_name) else { return Diagnostics::default() };
+        schema
+            .block
+            .write_only()
+            .filter(|name| !config.attr(name).is_null())
+            .map(|name| {
+                Diagnostic::error(
+                    "Write-only attribute needs Terraform 1.11",
+                    format!("{name} is write-only: Terraform 1.11 or later sends it without keeping it in state."),
+                )
+                .at(AttrPath::root(name))
+            })
+            .collect()
+    }
+
+    fn data_source_type(&self, type_name: &str) -> Result<&Type, Diagnostics> {
+        self.data_source_types.get(type_name).ok_or_else(|| {
+            let offered = self.data_source_types.keys().cloned().collect::<Vec<_>>().join(", ");
+            Diagnostic::error(format!("Unknown data source {type_name:?}"), format!("This provider offers {offered}."))
+                .into()
+        })
     }
 
     fn resource_type(&self, type_name: &str) -> Result<&Type, Diagnostics> {
@@ -104,15 +147,6 @@ fn encode(value: &Value, ty: &Type, diagnostics: &mut Diagnostics) -> Option<pro
 
 type Reply<T> = Result<Response<T>, Status>;
 
-/// This provider has none yet: what a data source call answers.
-fn no_data_source(type_name: &str) -> Vec<proto::Diagnostic> {
-    Diagnostics::from(Diagnostic::error(
-        format!("Unknown data source {type_name:?}"),
-        "This provider has no data sources yet.",
-    ))
-    .to_proto()
-}
-
 /// Ends an RPC with the decoding diagnostics; responses differ in their other fields, which
 /// stay empty.
 macro_rules! decode_or_return {
@@ -139,6 +173,11 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
                 .keys()
                 .map(|k| get_metadata::ResourceMetadata { type_name: k.clone() })
                 .collect(),
+            data_sources: self
+                .data_source_schemas
+                .keys()
+                .map(|k| get_metadata::DataSourceMetadata { type_name: k.clone() })
+                .collect(),
             ..Default::default()
         }))
     }
@@ -150,6 +189,7 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
         Ok(Response::new(get_provider_schema::Response {
             provider: Some(self.provider_schema.to_proto()),
             resource_schemas: self.resource_schemas.iter().map(|(k, s)| (k.clone(), s.to_proto())).collect(),
+            data_source_schemas: self.data_source_schemas.iter().map(|(k, s)| (k.clone(), s.to_proto())).collect(),
             server_capabilities: Some(capabilities()),
             ..Default::default()
         }))
@@ -177,7 +217,14 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
             self.decode_resource(&request.type_name, [(request.config.as_ref(), "resource configuration")]),
             validate_resource_config::Response
         );
-        let diagnostics = self.handler.validate_resource_config(&request.type_name, config).await;
+        let write_only_allowed = request.client_capabilities.is_some_and(|c| c.write_only_attributes_allowed);
+        let refused = if write_only_allowed {
+            Diagnostics::default()
+        } else {
+            self.write_only_refused(&request.type_name, &config)
+        };
+        let mut diagnostics = self.handler.validate_resource_config(&request.type_name, config).await;
+        diagnostics.extend(refused);
         Ok(Response::new(validate_resource_config::Response { diagnostics: diagnostics.to_proto() }))
     }
 
@@ -185,8 +232,14 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
         &self,
         request: Request<validate_data_resource_config::Request>,
     ) -> Reply<validate_data_resource_config::Response> {
-        let diagnostics = no_data_source(&request.into_inner().type_name);
-        Ok(Response::new(validate_data_resource_config::Response { diagnostics }))
+        let request = request.into_inner();
+        let ty = decode_or_return!(self.data_source_type(&request.type_name), validate_data_resource_config::Response);
+        let config = decode_or_return!(
+            decode(request.config.as_ref(), ty, "data source configuration"),
+            validate_data_resource_config::Response
+        );
+        let diagnostics = self.handler.validate_data_source_config(&request.type_name, config).await;
+        Ok(Response::new(validate_data_resource_config::Response { diagnostics: diagnostics.to_proto() }))
     }
 
     async fn upgrade_resource_state(
@@ -260,12 +313,13 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
             self.decode_resource(&request.type_name, [(request.current_state.as_ref(), "current state")]),
             read_resource::Response
         );
+        let type_name = request.type_name.clone();
         let response = self
             .handler
             .read_resource(ReadRequest { type_name: request.type_name, current_state, private: request.private })
             .await;
         let mut diagnostics = response.diagnostics;
-        let new_state = encode(&response.new_state, ty, &mut diagnostics);
+        let new_state = encode(&self.without_write_only(&type_name, response.new_state), ty, &mut diagnostics);
         Ok(Response::new(read_resource::Response {
             new_state,
             diagnostics: diagnostics.to_proto(),
@@ -287,6 +341,7 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
         ];
         let (ty, [prior_state, proposed_new_state, config]) =
             decode_or_return!(self.decode_resource(&request.type_name, values), plan_resource_change::Response);
+        let type_name = request.type_name.clone();
         let response = self
             .handler
             .plan_resource_change(PlanRequest {
@@ -298,7 +353,7 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
             })
             .await;
         let mut diagnostics = response.diagnostics;
-        let planned_state = encode(&response.planned_state, ty, &mut diagnostics);
+        let planned_state = encode(&self.without_write_only(&type_name, response.planned_state), ty, &mut diagnostics);
         Ok(Response::new(plan_resource_change::Response {
             planned_state,
             requires_replace: response.requires_replace.iter().map(|p| p.to_proto()).collect(),
@@ -321,6 +376,7 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
         ];
         let (ty, [prior_state, planned_state, config]) =
             decode_or_return!(self.decode_resource(&request.type_name, values), apply_resource_change::Response);
+        let type_name = request.type_name.clone();
         let response = self
             .handler
             .apply_resource_change(ApplyRequest {
@@ -332,7 +388,7 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
             })
             .await;
         let mut diagnostics = response.diagnostics;
-        let new_state = encode(&response.new_state, ty, &mut diagnostics);
+        let new_state = encode(&self.without_write_only(&type_name, response.new_state), ty, &mut diagnostics);
         Ok(Response::new(apply_resource_change::Response {
             new_state,
             private: response.private,
@@ -353,7 +409,8 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
         let mut imported_resources = Vec::new();
         for resource in response.imported {
             let Ok(ty) = self.resource_type(&resource.type_name) else { continue };
-            if let Some(state) = encode(&resource.state, ty, &mut diagnostics) {
+            let state = self.without_write_only(&resource.type_name, resource.state);
+            if let Some(state) = encode(&state, ty, &mut diagnostics) {
                 imported_resources.push(import_resource_state::ImportedResource {
                     type_name: resource.type_name,
                     state: Some(state),
@@ -370,8 +427,16 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
     }
 
     async fn read_data_source(&self, request: Request<read_data_source::Request>) -> Reply<read_data_source::Response> {
-        let diagnostics = no_data_source(&request.into_inner().type_name);
-        Ok(Response::new(read_data_source::Response { diagnostics, ..Default::default() }))
+        let _call = self.calls.enter();
+        let request = request.into_inner();
+        let ty = decode_or_return!(self.data_source_type(&request.type_name), read_data_source::Response);
+        let config = decode_or_return!(
+            decode(request.config.as_ref(), ty, "data source configuration"),
+            read_data_source::Response
+        );
+        let (state, mut diagnostics) = self.handler.read_data_source(&request.type_name, config).await;
+        let state = if diagnostics.has_errors() { None } else { encode(&state, ty, &mut diagnostics) };
+        Ok(Response::new(read_data_source::Response { state, diagnostics: diagnostics.to_proto(), deferred: None }))
     }
 
     async fn get_functions(&self, _: Request<get_functions::Request>) -> Reply<get_functions::Response> {

@@ -37,6 +37,7 @@ fn thing_schema() -> Schema {
                 Attribute::computed("id", Type::String, ""),
                 Attribute::required("name", Type::String, ""),
                 Attribute::optional("size", Type::Number, ""),
+                Attribute::optional("secret", Type::String, "").sensitive().write_only(),
             ],
             ..Default::default()
         },
@@ -48,7 +49,16 @@ fn thing(id: Value, name: &str, size: Value) -> Value {
         ("id".to_string(), id),
         ("name".to_string(), Value::string(name)),
         ("size".to_string(), size),
+        ("secret".to_string(), Value::Null),
     ]))
+}
+
+const LOOKUP: &str = "fake_lookup";
+
+fn lookup_schema() -> Schema {
+    let attributes =
+        vec![Attribute::required("name", Type::String, ""), Attribute::computed("value", Type::String, "")];
+    Schema { version: 0, block: Block { attributes, ..Default::default() } }
 }
 
 #[tonic::async_trait]
@@ -116,6 +126,18 @@ impl ProviderHandler for Fake {
 
     async fn stop(&self) {
         self.record("stop");
+    }
+
+    fn data_source_schemas(&self) -> BTreeMap<String, Schema> {
+        BTreeMap::from([(LOOKUP.to_string(), lookup_schema())])
+    }
+
+    async fn read_data_source(&self, _: &str, config: Value) -> (Value, Diagnostics) {
+        self.record("read data source");
+        let Value::Object(mut state) = config else { return (Value::Null, Diagnostics::default()) };
+        let value = format!("value of {}", state["name"].as_str().unwrap_or_default());
+        state.insert("value".into(), Value::string(value));
+        (Value::Object(state), Diagnostics::default())
     }
 }
 
@@ -249,4 +271,57 @@ async fn an_imported_state_is_encoded_with_its_resource_type() {
     assert_eq!(imported.type_name, THING);
     let state = decode_msgpack(&imported.state.as_ref().unwrap().msgpack, &thing_schema().value_type()).unwrap();
     assert_eq!(state, thing(Value::string("orders"), "orders", Value::Null));
+}
+
+/// Terraform keeps no write-only value: the server drops it from a plan, whatever the handler
+/// returned, and refuses one from a Terraform that cannot take it.
+#[tokio::test]
+async fn write_only_values_stay_out_of_plans_and_need_a_terraform_that_takes_them() {
+    let (_, mut client) = serve().await;
+    let Value::Object(mut config) = thing(Value::Null, "a", Value::Null) else { unreachable!() };
+    config.insert("secret".into(), Value::string("s3cret"));
+    let config = Value::Object(config);
+    let response = client
+        .plan_resource_change(proto::plan_resource_change::Request {
+            type_name: THING.into(),
+            prior_state: dynamic(&Value::Null),
+            proposed_new_state: dynamic(&config),
+            config: dynamic(&config),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let planned = decode_msgpack(&response.planned_state.unwrap().msgpack, &thing_schema().value_type()).unwrap();
+    assert_eq!(planned.attr("secret"), &Value::Null);
+    let mut validate = async |allowed: bool| {
+        let capabilities = proto::ClientCapabilities { write_only_attributes_allowed: allowed, ..Default::default() };
+        let request = proto::validate_resource_config::Request {
+            type_name: THING.into(),
+            config: dynamic(&config),
+            client_capabilities: Some(capabilities),
+        };
+        summaries(&client.validate_resource_config(request).await.unwrap().into_inner().diagnostics)
+    };
+    assert_eq!(validate(false).await, ["Write-only attribute needs Terraform 1.11"]);
+    assert!(validate(true).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_data_source_is_read_from_its_configuration_and_an_unknown_one_refused() {
+    let (fake, mut client) = serve().await;
+    let ty = lookup_schema().value_type();
+    let config =
+        Value::Object(BTreeMap::from([("name".to_string(), Value::string("a")), ("value".into(), Value::Null)]));
+    let mut read = async |type_name: &str| {
+        let config = Some(DynamicValue { msgpack: encode_msgpack(&config, &ty).unwrap(), json: Vec::new() });
+        let request = proto::read_data_source::Request { type_name: type_name.into(), config, ..Default::default() };
+        client.read_data_source(request).await.unwrap().into_inner()
+    };
+    let response = read(LOOKUP).await;
+    let state = decode_msgpack(&response.state.unwrap().msgpack, &ty).unwrap();
+    assert_eq!(state.attr("value"), &Value::string("value of a"));
+    let response = read("fake_other").await;
+    assert_eq!(summaries(&response.diagnostics), ["Unknown data source \"fake_other\""]);
+    assert_eq!(fake.calls.lock().unwrap().as_slice(), ["read data source"]);
 }

@@ -1,0 +1,13 @@
+# A cluster the platform team runs, reached by the topics of an application's configuration.
+data "hikube_kafka_cluster" "shared" {
+  name      = "events"
+  namespace = "kafka"
+}
+
+resource "hikube_kafka_topic" "clicks" {
+  name       = "clicks"
+  partitions = 6
+  kafka = {
+    bootstrap_servers = data.hikube_kafka_cluster.shared.bootstrap_servers
+  }
+}
