@@ -115,6 +115,22 @@ impl Cases<'_> {
         self.push(name, None, resource, line, says);
     }
 
+    fn user(&mut self, name: &str, overrides: &[(&str, Option<&str>)], line: &'static str, says: &[&'static str]) {
+        let defaults = [("name", "\"bad-user\""), ("password_wo", "\"a-long-enough-password\"")];
+        let resource = block("hikube_kafka_user", &defaults, overrides);
+        self.push(name, None, resource, line, says);
+    }
+
+    fn quota(&mut self, name: &str, overrides: &[(&str, Option<&str>)], line: &'static str, says: &[&'static str]) {
+        let defaults = [
+            ("entity_type", "\"user\""),
+            ("entity_name", "\"alice\""),
+            ("config", r#"{ "producer_byte_rate" = "1024" }"#),
+        ];
+        let resource = block("hikube_kafka_quota", &defaults, overrides);
+        self.push(name, None, resource, line, says);
+    }
+
     /// A topic planned under a provider block of its own: connection settings are checked when
     /// the plan first reaches the brokers.
     fn provider(&mut self, name: &str, provider: &str, line: &'static str, says: &[&'static str]) {
@@ -725,6 +741,37 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
         &["A prefix cannot be a wildcard", "Literal"],
     );
     c.acl("ACL without an operation", &[("acl_operation", None)], "", &["acl_operation", "required"]);
+
+    // hikube_kafka_user.
+    for (label, attribute, value, says) in [
+        ("user name with a pipe", "name", r#""a|b""#, "Invalid user name"),
+        ("empty user name", "name", r#""""#, "Invalid user name"),
+        ("PLAIN is no SCRAM mechanism", "mechanism", r#""PLAIN""#, "Invalid mechanism"),
+        ("too few iterations", "iterations", "100", "Invalid iteration count"),
+        ("too many iterations", "iterations", "20000", "Invalid iteration count"),
+        ("short password", "password_wo", r#""short""#, "Invalid password"),
+    ] {
+        c.user(label, &[(attribute, Some(value))], attribute, &[says]);
+    }
+
+    // hikube_kafka_quota.
+    for (label, attribute, value, says) in [
+        ("unknown entity type", "entity_type", r#""group""#, "Invalid entity type"),
+        ("negative rate", "config", r#"{ "producer_byte_rate" = "-1" }"#, "Invalid quota"),
+        ("zero rate", "config", r#"{ "consumer_byte_rate" = "0" }"#, "Invalid quota"),
+        ("rate in words", "config", r#"{ "consumer_byte_rate" = "fast" }"#, "Invalid quota"),
+        ("unknown quota key", "config", r#"{ "fetch_rate" = "10" }"#, "Invalid quota"),
+        ("an IP's key on a user", "config", r#"{ "connection_creation_rate" = "10" }"#, "Invalid quota"),
+        ("no quota at all", "config", "{}", "No quota"),
+    ] {
+        c.quota(label, &[(attribute, Some(value))], attribute, &[says]);
+    }
+    c.quota(
+        "client ID on a client-id entity",
+        &[("entity_type", Some(r#""client-id""#)), ("client_id", Some(r#""app""#))],
+        "client_id",
+        &["A client ID narrows a user's quota only"],
+    );
     c.cases
 }
 

@@ -96,6 +96,10 @@ wire_names!(AclPermission { Deny = 2 "Deny", Allow = 3 "Allow" });
 /// The code every filter field of Kafka's ACL requests reads as "any".
 const ANY: i8 = 1;
 
+/// How a quota describe matches an entity's name: this one, or the type's default entity.
+const MATCH_EXACT: i8 = 0;
+const MATCH_DEFAULT: i8 = 1;
+
 /// One ACL: `principal`, connecting from `host` (`*` for any), may or may not do `operation`
 /// on the resources the name and pattern select.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -342,8 +346,7 @@ impl Admin {
             .map(|(kind, name)| {
                 ComponentData::default()
                     .with_entity_type(str_bytes(kind))
-                    // Match an exact name, or the default entity.
-                    .with_match_type(if name.is_some() { 0 } else { 1 })
+                    .with_match_type(if name.is_some() { MATCH_EXACT } else { MATCH_DEFAULT })
                     .with_match(optional(name.as_ref()))
             })
             .collect();

@@ -47,7 +47,7 @@ model! {
     pub struct FoundCluster in found_cluster {
         id: String = computed("`namespace/name`.");
         name: String = required("The cluster's name, as its `hikube_kafka_cluster` has it.");
-        namespace: String = optional("Its namespace; the provider's `namespace` when unset.");
+        namespace: String = optional_computed("Its namespace; the provider's `namespace` when unset.");
         status: String = computed("Status of its release's newest revision: `deployed`, `failed`, ...");
         replicas: i64 = computed("Its broker count.");
         zookeeper: String = computed("The ZooKeeper ensemble it uses, as `host:port` pairs.");
@@ -92,6 +92,10 @@ impl DataSource for TopicData {
         schema(description, FoundTopic::attributes())
     }
 
+    fn validate(&self, config: &Value) -> Diagnostics {
+        kafka_connection::check(config.attr(found_topic::kafka), &AttrPath::root(found_topic::kafka))
+    }
+
     async fn read(&self, ctx: &Context, config: Value) -> Result<Value, Diagnostics> {
         let found = FoundTopic::read(&config)?;
         let name = known(&found.name, found_topic::name)?;
@@ -132,6 +136,10 @@ impl DataSource for TopicsData {
     fn schema(&self) -> Schema {
         let description = "The names of a cluster's topics, all of them or those that begin with a prefix.";
         schema(description, TopicList::attributes())
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        kafka_connection::check(config.attr(topic_list::kafka), &AttrPath::root(topic_list::kafka))
     }
 
     async fn read(&self, ctx: &Context, config: Value) -> Result<Value, Diagnostics> {

@@ -2,7 +2,7 @@
 //! `kafka_acl`, so that moving a configuration over renames the resource type and nothing else.
 //! A binding has no identity beyond its fields: every field but the connection replaces it.
 
-use super::framework::{Field, Plan, Resource, model, validators};
+use super::framework::{Field, Plan, Resource, model, validators, with_attribute};
 use super::kafka_connection::{self, KafkaConnection, Target};
 use super::{Context, import_hint, kafka_diagnostic};
 use crate::kafka::{AclBinding, AclFilter, AclOperation, AclPatternType, AclPermission, AclResourceType, Admin};
@@ -276,9 +276,17 @@ impl Resource for KafkaAcl {
             Err(d) => return failed(d),
         }
         tracing::info!(acl = %id_of(&binding), "creating ACL");
-        match ctx.cancellable(cluster.create_acls(std::slice::from_ref(&binding))).await {
-            Ok(()) => ApplyResponse { new_state: request.planned_state, ..Default::default() },
-            Err(e) => failed(kafka_diagnostic(&format!("Creating ACL {} failed", id_of(&binding)), &e, None).into()),
+        let created = ctx.cancellable(cluster.create_acls(std::slice::from_ref(&binding))).await;
+        let state = with_attribute(request.planned_state, acl_attr::id, Value::string(id_of(&binding)));
+        match created {
+            Ok(()) => ApplyResponse { new_state: state, ..Default::default() },
+            // Creating a binding again changes nothing: recorded, the next refresh tells whether
+            // the lost answer was a success, and this configuration keeps it either way.
+            Err(e) => ApplyResponse {
+                new_state: if e.may_have_acted() { state } else { Value::Null },
+                diagnostics: kafka_diagnostic(&format!("Creating ACL {} failed", id_of(&binding)), &e, None).into(),
+                ..Default::default()
+            },
         }
     }
 
@@ -316,7 +324,14 @@ impl Resource for KafkaAcl {
         let (Some(binding), Ok(Target::Cluster(cluster))) = (binding_of(&acl), target(ctx, &acl)) else {
             return keep(Diagnostics::default());
         };
-        match exists(ctx, &cluster, &binding).await {
+        // A broker learns of a binding made through another from ZooKeeper, moments later: an
+        // absence is believed only when a second look, a second on, confirms it.
+        let mut found = exists(ctx, &cluster, &binding).await;
+        if matches!(found, Ok(false)) {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            found = exists(ctx, &cluster, &binding).await;
+        }
+        match found {
             Ok(true) => keep(Diagnostics::default()),
             Ok(false) => {
                 tracing::info!(acl = %id_of(&binding), "ACL no longer exists; removing it from state");

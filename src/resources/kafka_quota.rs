@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::framework::{Field, Plan, Resource, model, validators};
+use super::framework::{Field, Plan, Resource, model, validators, with_attribute};
 use super::kafka_connection::{self, KafkaConnection, Target};
 use super::{Context, import_hint, kafka_diagnostic};
 use crate::kafka::{Admin, QuotaEntity};
@@ -101,8 +101,9 @@ fn parse_id(id: &str) -> Result<QuotaEntity, String> {
     let valid = parts.len().is_multiple_of(2)
         && entity.len() == parts.len() / 2
         && entity.keys().all(|kind| ENTITY_TYPES.contains(&kind.as_str()))
+        // A user's quota for the default client ID is Kafka's, but the attributes cannot say it.
         && (entity.len() == 1
-            || (entity.len() == 2 && entity.contains_key("user") && entity.contains_key("client-id")));
+            || (entity.len() == 2 && entity.contains_key("user") && entity.get("client-id").is_some_and(Option::is_some)));
     if !valid {
         return Err(format!(
             "{id:?} is not a quota ID: `type|name`, or `user|<name>|client-id|<id>`, with `<default>` for a default \
@@ -200,14 +201,15 @@ impl Resource for KafkaQuota {
         diagnostics
     }
 
-    /// The ID follows from the entity; a new quota whose keys the entity has already is
-    /// refused here.
+    /// The ID follows from the entity. Keys this configuration would newly set that the entity
+    /// has already are somebody else's, refused here; the brokers check the rest with a
+    /// validate-only request.
     async fn plan(&self, ctx: &Context, plan: &mut Plan) {
         let Ok(quota) = Quota::read(&plan.planned()) else { return };
         let Some(entity) = entity_of(&quota) else { return };
         plan.state.insert(quota_attr::id.into(), Value::string(id_of(&entity)));
-        let (Some(config), true) = (quota.config.known(), plan.is_create() || plan.replaces()) else { return };
-        if plan.diagnostics.has_errors() {
+        let Some(config) = quota.config.known() else { return };
+        if plan.diagnostics.has_errors() || plan.planned() == plan.prior {
             return;
         }
         let cluster = match target(ctx, &quota) {
@@ -215,14 +217,25 @@ impl Resource for KafkaQuota {
             Ok(Target::Unknown) => return,
             Err(d) => return plan.diagnostics.extend(d),
         };
-        // A replacement removes the old entity's keys first; the new entity must be free.
-        let replaced_same = entity_of(&Quota::read(&plan.prior).unwrap_or_default()).as_ref() == Some(&entity);
-        match live(ctx, &cluster, &entity).await {
-            Ok(values) if !replaced_same => {
-                plan.diagnostics.extend(foreign(&entity, &values, config).into_iter().collect::<Diagnostics>())
+        // A replacement's entity is another one, all of whose keys are new to this configuration.
+        let managed = match plan.is_create() || plan.replaces() {
+            true => BTreeMap::new(),
+            false => Quota::read(&plan.prior).unwrap_or_default().config.known().cloned().unwrap_or_default(),
+        };
+        let new_keys: BTreeMap<String, String> =
+            config.iter().filter(|(k, _)| !managed.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        if !new_keys.is_empty() {
+            match live(ctx, &cluster, &entity).await {
+                Ok(values) => {
+                    plan.diagnostics.extend(foreign(&entity, &values, &new_keys).into_iter().collect::<Diagnostics>())
+                }
+                Err(d) => return plan.diagnostics.extend(d),
             }
-            Ok(_) => {}
-            Err(d) => plan.diagnostics.extend(d),
+        }
+        if !plan.diagnostics.has_errors()
+            && let Err(e) = ctx.cancellable(cluster.alter_quotas(&entity, &rates(config), &[], true)).await
+        {
+            plan.diagnostics.extend(quota_diagnostic(&entity, &e));
         }
     }
 
@@ -241,9 +254,17 @@ impl Resource for KafkaQuota {
             Err(d) => return failed(d),
         }
         tracing::info!(entity = %id_of(&entity), keys = config.len(), "setting quotas");
-        match alter(ctx, &cluster, &entity, &config, &[]).await {
-            Ok(()) => ApplyResponse { new_state: request.planned_state, ..Default::default() },
-            Err(d) => failed(d),
+        let altered = ctx.cancellable(cluster.alter_quotas(&entity, &rates(&config), &[], false)).await;
+        let state = with_attribute(request.planned_state, quota_attr::id, Value::string(id_of(&entity)));
+        match altered {
+            Ok(()) => ApplyResponse { new_state: state, ..Default::default() },
+            // Setting the same values again changes nothing: recorded, the next refresh tells
+            // what the lost answer did.
+            Err(e) => ApplyResponse {
+                new_state: if e.may_have_acted() { state } else { Value::Null },
+                diagnostics: quota_diagnostic(&entity, &e),
+                ..Default::default()
+            },
         }
     }
 
@@ -257,9 +278,9 @@ impl Resource for KafkaQuota {
         let before = Quota::read(&request.prior_state).unwrap_or_default().config.known().cloned().unwrap_or_default();
         let removed: Vec<String> = before.keys().filter(|k| !config.contains_key(*k)).cloned().collect();
         tracing::info!(entity = %id_of(&entity), set = config.len(), removed = removed.len(), "changing quotas");
-        match alter(ctx, &cluster, &entity, &config, &removed).await {
+        match ctx.cancellable(cluster.alter_quotas(&entity, &rates(&config), &removed, false)).await {
             Ok(()) => ApplyResponse { new_state: request.planned_state, ..Default::default() },
-            Err(d) => keep(d),
+            Err(e) => keep(quota_diagnostic(&entity, &e)),
         }
     }
 
@@ -271,9 +292,11 @@ impl Resource for KafkaQuota {
         };
         tracing::info!(entity = %id_of(&entity), "removing quotas");
         let keys: Vec<String> = config.into_keys().collect();
-        match alter(ctx, &cluster, &entity, &BTreeMap::new(), &keys).await {
+        match ctx.cancellable(cluster.alter_quotas(&entity, &BTreeMap::new(), &keys, false)).await {
             Ok(()) => ApplyResponse::default(),
-            Err(diagnostics) => ApplyResponse { new_state: prior, diagnostics, ..Default::default() },
+            Err(e) => {
+                ApplyResponse { new_state: prior, diagnostics: quota_diagnostic(&entity, &e), ..Default::default() }
+            }
         }
     }
 
@@ -364,17 +387,9 @@ fn prepare(ctx: &Context, state: &Value) -> Result<Change, Diagnostics> {
     Ok(Change { cluster, entity, config })
 }
 
-async fn alter(
-    ctx: &Context,
-    cluster: &Admin,
-    entity: &QuotaEntity,
-    config: &BTreeMap<String, String>,
-    removed: &[String],
-) -> Result<(), Diagnostics> {
-    ctx.cancellable(cluster.alter_quotas(entity, &rates(config), removed, false)).await.map_err(|e| {
-        let path = AttrPath::root(quota_attr::config);
-        kafka_diagnostic(&format!("Setting the quotas of {} failed", id_of(entity)), &e, Some(path)).into()
-    })
+fn quota_diagnostic(entity: &QuotaEntity, error: &crate::kafka::Error) -> Diagnostics {
+    let path = AttrPath::root(quota_attr::config);
+    kafka_diagnostic(&format!("Setting the quotas of {} failed", id_of(entity)), error, Some(path)).into()
 }
 
 #[cfg(test)]
@@ -394,7 +409,7 @@ mod tests {
         }
         let entity = parse_id("client-id|app|user|alice").unwrap();
         assert_eq!(id_of(&entity), "user|alice|client-id|app");
-        for bad in ["user", "user|a|b", "group|g", "ip|1|client-id|2", "user|a|user|b"] {
+        for bad in ["user", "user|a|b", "group|g", "ip|1|client-id|2", "user|a|user|b", "user|a|client-id|<default>"] {
             assert!(parse_id(bad).is_err(), "{bad}");
         }
     }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::framework::{Field, Plan, Resource, model, validators};
+use super::framework::{Field, Plan, Resource, model, validators, with_attribute};
 use super::kafka_connection::{self, KafkaConnection, Target};
 use super::{Context, import_hint, kafka_diagnostic};
 use crate::kafka::{Admin, SaslMechanism, Secret};
@@ -163,8 +163,11 @@ impl Resource for KafkaUser {
             Ok(Target::Unknown) => return,
             Err(d) => return plan.diagnostics.extend(d),
         };
+        // A replacement deletes the old credential first: only the same one would be ours.
+        let prior = User::read(&plan.prior).unwrap_or_default();
+        let ours = prior.name.known() == Some(&name) && mechanism_of(&prior) == Some(mechanism);
         match credential(ctx, &cluster, &name, mechanism).await {
-            Ok(Some(_)) if plan.is_create() => plan.diagnostics.push(foreign(&name, mechanism, &cluster)),
+            Ok(Some(_)) if !ours => plan.diagnostics.push(foreign(&name, mechanism, &cluster)),
             Ok(_) => {}
             Err(d) => plan.diagnostics.extend(d),
         }
@@ -183,7 +186,13 @@ impl Resource for KafkaUser {
         }
         tracing::info!(user = %change.name, mechanism = change.mechanism.name(), "creating SCRAM credential");
         match set_password(ctx, &change, &request.config).await {
-            Ok(()) => ApplyResponse { new_state: request.planned_state, ..Default::default() },
+            Ok(()) => {
+                let id = Value::string(id_of(&change.name, change.mechanism));
+                ApplyResponse {
+                    new_state: with_attribute(request.planned_state, user_attr::id, id),
+                    ..Default::default()
+                }
+            }
             Err(d) => failed(d),
         }
     }

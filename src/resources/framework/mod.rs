@@ -165,6 +165,18 @@ pub async fn plan(resource: &dyn Resource, ctx: &Context, request: PlanRequest) 
     }
 }
 
+/// A state with one attribute set: what apply learned that the plan could not know (an ID
+/// whose parts were unknown then).
+pub fn with_attribute(state: Value, name: &str, value: Value) -> Value {
+    match state {
+        Value::Object(mut object) => {
+            object.insert(name.to_string(), value);
+            Value::Object(object)
+        }
+        other => other,
+    }
+}
+
 /// Apply as create, update or delete, from which of the prior and planned states exist.
 pub async fn apply(resource: &dyn Resource, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
     if request.planned_state.is_null() {

@@ -257,8 +257,11 @@ pub(super) async fn update(ctx: &Context, request: ApplyRequest) -> ApplyRespons
         Ok(prepared) => prepared,
         Err(diagnostics) => return ApplyResponse { new_state: prior, diagnostics, private: planned_private },
     };
-    let (Ok(planned), Ok(before)) = (Topic::read(&planned), Topic::read(&prior)) else {
-        return ApplyResponse { new_state: prior, private: planned_private, ..Default::default() };
+    let (planned, before) = match (Topic::read(&planned), Topic::read(&prior)) {
+        (Ok(planned), Ok(before)) => (planned, before),
+        (Err(diagnostics), _) | (_, Err(diagnostics)) => {
+            return ApplyResponse { new_state: prior, private: planned_private, diagnostics };
+        }
     };
     // Start from the plan with the three live properties as they were; each is set as it is done.
     let mut state = Topic {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use rmp::Marker;
-use rmp::decode::{self, Bytes, MessageLen, NumValueReadError, RmpReadErr, ValueReadError};
+use rmp::decode::{self, Bytes, NumValueReadError, RmpReadErr, ValueReadError};
 
 use super::{CodecError, Number, Refinements, Type, Value};
 
@@ -180,15 +180,51 @@ impl<'a> Decoder<'a> {
                 }
                 // Refinements added by later Terraform versions are safe to ignore: they only
                 // narrow what the unknown value may become.
-                _ => {
-                    let len = MessageLen::with_limits(MAX_DEPTH, self.rest.len())
-                        .incremental_len(self.rest)
-                        .map_err(|_| self.error("a refinement is not one msgpack item"))?;
-                    self.take(len)?;
-                }
+                _ => self.skip(0)?,
             }
         }
         Ok(r)
+    }
+
+    /// Skips one item of any kind. (rmp's `MessageLen` would do, but it panics on extensions.)
+    fn skip(&mut self, depth: usize) -> Result<(), CodecError> {
+        if depth > MAX_DEPTH {
+            return Err(self.error("value nested too deeply"));
+        }
+        let len = match self.peek()? {
+            Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => {
+                for _ in 0..self.count("an array", decode::read_array_len)? {
+                    self.skip(depth + 1)?;
+                }
+                return Ok(());
+            }
+            Marker::FixMap(_) | Marker::Map16 | Marker::Map32 => {
+                for _ in 0..self.count("a map", decode::read_map_len)? {
+                    self.skip(depth + 1)?;
+                    self.skip(depth + 1)?;
+                }
+                return Ok(());
+            }
+            Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => {
+                self.read("a string", decode::read_str_len)? as usize
+            }
+            Marker::Bin8 | Marker::Bin16 | Marker::Bin32 => self.read("bytes", decode::read_bin_len)? as usize,
+            Marker::FixExt1
+            | Marker::FixExt2
+            | Marker::FixExt4
+            | Marker::FixExt8
+            | Marker::FixExt16
+            | Marker::Ext8
+            | Marker::Ext16
+            | Marker::Ext32 => self.read("an extension", decode::read_ext_meta)?.size as usize,
+            Marker::Null | Marker::True | Marker::False | Marker::FixPos(_) | Marker::FixNeg(_) => 1,
+            Marker::U8 | Marker::I8 => 2,
+            Marker::U16 | Marker::I16 => 3,
+            Marker::U32 | Marker::I32 | Marker::F32 => 5,
+            Marker::U64 | Marker::I64 | Marker::F64 => 9,
+            Marker::Reserved => return Err(self.error("reserved msgpack marker")),
+        };
+        self.take(len).map(drop)
     }
 
     fn value(&mut self, ty: &Type) -> Result<Value, CodecError> {

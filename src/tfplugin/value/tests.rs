@@ -218,3 +218,17 @@ fn attributes_of_an_unknown_object_are_unknown_not_absent() {
     assert!(Value::Null.attr("config_path").is_null());
     assert!(Value::string("x").attr("config_path").is_null());
 }
+
+/// Refinements a later Terraform adds are skipped whatever they hold, extensions included;
+/// one that is not a whole item is an error.
+#[test]
+fn unknown_refinements_of_any_kind_are_skipped() {
+    let ext_in_refinement = [0xc7, 0x05, 0x0c, 0x81, 0x07, 0xd4, 0x00, 0x00];
+    assert!(matches!(decode_msgpack(&ext_in_refinement, &Type::String), Ok(Value::Unknown(_))));
+    let nested = [0xc7, 0x07, 0x0c, 0x81, 0x09, 0x92, 0xc4, 0x01, 0xff, 0xcb];
+    assert!(decode_msgpack(&nested, &Type::String).is_err(), "a float cut short");
+    let mixed = [0xc7, 0x0b, 0x0c, 0x81, 0x09, 0x93, 0xc4, 0x01, 0xff, 0xc0, 0xd6, 0x01, 0, 0];
+    assert!(decode_msgpack(&mixed, &Type::String).is_err(), "the extension claims more than the body");
+    let whole = [0xc7, 0x0a, 0x0c, 0x81, 0x09, 0x93, 0xc4, 0x01, 0xff, 0xc0, 0xd4, 0x01, 0x00];
+    assert!(matches!(decode_msgpack(&whole, &Type::String), Ok(Value::Unknown(_))));
+}
