@@ -107,6 +107,8 @@ fn brokers_var(stack: &Stack) -> String {
 #[test]
 fn the_module_test_suite_passes_against_the_stack() {
     let Some(stack) = Stack::from_env() else { return };
+    // The namespace the module's own test deploys into, gone when this test ends.
+    let _cleanup = stack.namespace_cleanup("tftest-platform");
     let ws = Workspace::new(&stack);
     copy_dir(&Path::new(ROOT).join("examples/modules/kafka-platform"), ws.path());
     let output = check(ws.terraform(&["test", "-no-color", "-var", &brokers_var(&stack)]), "terraform test");
@@ -122,6 +124,7 @@ fn the_quickstart_applies_on_the_stack_and_plans_no_change_after() {
     copy_dir(&Path::new(ROOT).join("examples/quickstart"), ws.path());
     let namespace = support::unique("qs");
     stack.real_namespace(&namespace);
+    let _cleanup = stack.namespace_cleanup(&namespace);
     let vars = [
         "-var",
         &format!("namespace={namespace}"),
@@ -158,6 +161,7 @@ fn the_quickstart_applies_on_the_stack_and_plans_no_change_after() {
 #[test]
 fn the_dev_environment_promotes_the_module_on_the_stack() {
     let Some(stack) = Stack::from_env() else { return };
+    let _cleanup = stack.namespace_cleanup("events-dev");
     let ws = Workspace::new(&stack);
     copy_dir(&Path::new(ROOT).join("examples/environments/dev"), ws.path());
     bring_modules(&ws);

@@ -133,7 +133,9 @@ fn a_broker_killed_while_200_topics_are_created() {
     let _serial = serial();
     let Some(stack) = Stack::from_env() else { return };
     let witness = Witness::new(&stack);
+    let _witness_topic = stack.topic_cleanup(&[&witness.topic]);
     let prefix = unique("fault-broker");
+    let _topics = stack.topic_cleanup(&[&prefix]);
     let workspace = Workspace::new(&stack);
     workspace.write(&format!("{}{}", provider(&stack), topics(&prefix, 200, 2)));
     let apply = workspace.spawn_apply();
@@ -151,6 +153,7 @@ fn the_controller_killed_during_a_replication_factor_change() {
     let _serial = serial();
     let Some(stack) = Stack::from_env() else { return };
     let prefix = unique("fault-controller");
+    let _topics = stack.topic_cleanup(&[&prefix]);
     let workspace = Workspace::new(&stack);
     workspace.write(&format!("{}{}", provider(&stack), topics(&prefix, 3, 1)));
     workspace.apply();
@@ -158,6 +161,7 @@ fn the_controller_killed_during_a_replication_factor_change() {
     let acked: Vec<(String, BTreeSet<String>)> =
         names(&prefix, 3).into_iter().map(|t| (t.clone(), stack.produce(&t, 1000))).collect();
     let witness = Witness::new(&stack);
+    let _witness_topic = stack.topic_cleanup(&[&witness.topic]);
     workspace.write(&format!("{}{}", provider(&stack), topics(&prefix, 3, 3)));
     let controller = block_on(cluster(&stack).controller()).expect("controller").expect("an elected controller");
     let apply = workspace.spawn_apply();
@@ -190,7 +194,9 @@ fn the_zookeeper_leader_killed_during_an_apply() {
     let _serial = serial();
     let Some(stack) = Stack::from_env() else { return };
     let witness = Witness::new(&stack);
+    let _witness_topic = stack.topic_cleanup(&[&witness.topic]);
     let prefix = unique("fault-zk");
+    let _topics = stack.topic_cleanup(&[&prefix]);
     let workspace = Workspace::new(&stack);
     workspace.write(&format!("{}{}", provider(&stack), topics(&prefix, 60, 3)));
     let leader = stack.zookeeper_leader().expect("a ZooKeeper leader");
@@ -228,6 +234,7 @@ fn the_apiserver_restarted_during_a_helm_upgrade() {
     let _serial = serial();
     let Some(stack) = Stack::from_env() else { return };
     let witness = Witness::new(&stack);
+    let _witness_topic = stack.topic_cleanup(&[&witness.topic]);
     let namespace = unique("fault-apiserver");
     let _cleanup = stack.namespace_cleanup(&namespace);
     let workspace = Workspace::new(&stack);
@@ -272,7 +279,9 @@ fn the_provider_killed_mid_apply() {
     let _serial = serial();
     let Some(stack) = Stack::from_env() else { return };
     let witness = Witness::new(&stack);
+    let _witness_topic = stack.topic_cleanup(&[&witness.topic]);
     let prefix = unique("fault-provider");
+    let _topics = stack.topic_cleanup(&[&prefix]);
     let namespace = unique("fault-provider");
     let _cleanup = stack.namespace_cleanup(&namespace);
     let workspace = Workspace::new(&stack);
@@ -306,6 +315,7 @@ fn a_frozen_bootstrap_broker_during_a_plan() {
     let _serial = serial();
     let Some(stack) = Stack::from_env() else { return };
     let prefix = unique("fault-frozen");
+    let _topics = stack.topic_cleanup(&[&prefix]);
     let workspace = Workspace::new(&stack);
     workspace.write(&format!("{}{}", provider_with_request_timeout(&stack, "5s"), topics(&prefix, 200, 3)));
     workspace.apply();
@@ -331,6 +341,7 @@ fn a_create_colliding_with_a_foreign_topic_while_the_connection_is_unknown_at_pl
     let _serial = serial();
     let Some(stack) = Stack::from_env() else { return };
     let topic = unique("fault-foreign");
+    let _topics = stack.topic_cleanup(&[&topic]);
     let foreign = NewTopic { name: topic.clone(), partitions: 1, replication_factor: 1, configs: BTreeMap::new() };
     block_on(cluster(&stack).create_topic(&foreign, false, Duration::from_secs(60))).expect("the foreign topic");
     let records = stack.produce(&topic, 10);

@@ -358,6 +358,7 @@ fn lowering_the_broker_count_is_refused_while_brokers_to_remove_hold_replicas() 
     let ns = unique("hk-shrink");
     let _cleanup = stack.namespace_cleanup(&ns);
     let topic = unique("shrink");
+    let _topics = stack.topic_cleanup(&[&topic]);
     check(
         stack.kafka_tool(
             "org.apache.kafka.tools.TopicCommand",
@@ -466,6 +467,7 @@ fn topics_take_their_connection_from_a_cluster_created_in_the_same_run() {
     let ns = unique("hk-topics");
     let _cleanup = stack.namespace_cleanup(&ns);
     let topic = unique("same-run");
+    let _topics = stack.topic_cleanup(&[&topic]);
     let servers: Vec<String> = stack.plain_bootstrap.split(',').map(|s| format!("{s:?}")).collect();
     let ws = Workspace::new(&stack);
     ws.write(&format!(

@@ -83,6 +83,7 @@ fn acls_grant_what_they_name_with_drift_import_and_foreign_ones_refused() {
     let principal = format!("User:{user}");
     let prefix = unique("acl");
     let (granted, by_prefix, other) = (format!("{prefix}-granted"), format!("{prefix}-p-1"), unique("acl-other"));
+    let _topics = stack.topic_cleanup(&[&prefix, &other]);
     for topic in [&granted, &by_prefix, &other] {
         client.create_topic(topic);
     }

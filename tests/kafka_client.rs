@@ -86,6 +86,7 @@ async fn lifecycle(cluster: &Arc<Admin>, prefix: &str) {
 #[tokio::test]
 async fn full_lifecycle_over_plaintext() {
     let Some(stack) = Stack::from_env() else { return };
+    let _topics = stack.topic_cleanup(&[&format!("client-plain-{}-", std::process::id())]);
     lifecycle(&plaintext(&stack), "client-plain").await;
 }
 
@@ -93,6 +94,7 @@ async fn full_lifecycle_over_plaintext() {
 async fn full_lifecycle_over_sasl_ssl_with_every_mechanism() {
     let Some(stack) = Stack::from_env() else { return };
     let password = stack.sasl_password();
+    let _topics = stack.topic_cleanup(&[&format!("client-sasl-{}-", std::process::id())]);
     for mechanism in [SaslMechanism::ScramSha512, SaslMechanism::ScramSha256, SaslMechanism::Plain] {
         lifecycle(&sasl(&stack, mechanism, &password, None), "client-sasl").await;
     }

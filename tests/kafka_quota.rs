@@ -95,6 +95,7 @@ fn a_client_id_quota_throttles_a_real_producer() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let admin = std::sync::Arc::new(Admin::new(ConnectionConfig::plaintext(stack.plain_bootstrap.split(','))));
     let (topic, throttled) = (unique("quota-topic"), unique("throttled"));
+    let _topics = stack.topic_cleanup(&[&topic]);
     let new_topic = terraform_provider_hikube::kafka::NewTopic {
         name: topic.clone(),
         partitions: 1,

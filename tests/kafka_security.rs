@@ -94,6 +94,7 @@ async fn an_acl_grants_its_principal_exactly_what_it_names() {
     let admin = admin(&stack);
     let (user, password) = new_user(&admin).await;
     let (granted, other) = (unique("acl-granted"), unique("acl-other"));
+    let _topics = stack.topic_cleanup(&[&granted, &other]);
     for name in [&granted, &other] {
         let topic = NewTopic { name: name.clone(), partitions: 1, replication_factor: 1, configs: BTreeMap::new() };
         admin.create_topic(&topic, false, BUDGET).await.unwrap();

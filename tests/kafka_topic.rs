@@ -171,14 +171,18 @@ fn lifecycle(stack: &Stack, ws: &Workspace, provider: &str, name: &str) {
 fn lifecycle_over_plaintext() {
     let Some(stack) = Stack::from_env() else { return };
     let ws = Workspace::new(&stack);
-    lifecycle(&stack, &ws, &plaintext_provider(&stack), &unique("tf-plain"));
+    let name = unique("tf-plain");
+    let _topics = stack.topic_cleanup(&[&name]);
+    lifecycle(&stack, &ws, &plaintext_provider(&stack), &name);
 }
 
 #[test]
 fn lifecycle_over_sasl_ssl() {
     let Some(stack) = Stack::from_env() else { return };
     let ws = Workspace::new(&stack).env("TF_VAR_kafka_password", &stack.sasl_password());
-    lifecycle(&stack, &ws, &sasl_provider(&stack), &unique("tf-sasl"));
+    let name = unique("tf-sasl");
+    let _topics = stack.topic_cleanup(&[&name]);
+    lifecycle(&stack, &ws, &sasl_provider(&stack), &name);
     let state = std::fs::read_to_string(ws.path().join("terraform.tfstate")).unwrap_or_default();
     assert!(!state.contains(&stack.sasl_password()), "the SASL password never reaches the state");
 }
@@ -188,6 +192,7 @@ fn import_with_the_cli_and_with_an_import_block_then_no_diff() {
     let Some(stack) = Stack::from_env() else { return };
     let provider = plaintext_provider(&stack);
     let name = unique("tf-import");
+    let _topics = stack.topic_cleanup(&[&name]);
     let creator = Workspace::new(&stack);
     creator.write(&format!(
         "{provider}{}",
@@ -222,6 +227,7 @@ fn topic_deleted_out_of_band_is_recreated() {
     let Some(stack) = Stack::from_env() else { return };
     let ws = Workspace::new(&stack);
     let name = unique("tf-recreate");
+    let _topics = stack.topic_cleanup(&[&name]);
     ws.write(&format!("{}{}", plaintext_provider(&stack), topic(&name, 1, Some(1), &[])));
     ws.apply();
     delete_on_broker(&stack, &name);
@@ -238,6 +244,7 @@ fn partition_decrease_is_refused_unless_replacement_is_opted_into() {
     let provider = plaintext_provider(&stack);
     let ws = Workspace::new(&stack);
     let name = unique("tf-decrease");
+    let _topics = stack.topic_cleanup(&[&name]);
     ws.write(&format!("{provider}{}", topic(&name, 4, Some(1), &[])));
     ws.apply();
     ws.write(&format!("{provider}{}", topic(&name, 2, Some(1), &[])));
@@ -305,6 +312,7 @@ fn a_slow_reassignment_is_awaited_by_the_next_apply() {
     let Some(stack) = Stack::from_env() else { return };
     let provider = plaintext_provider(&stack);
     let name = unique("tf-slow-rf");
+    let _topics = stack.topic_cleanup(&[&name]);
     let ws = Workspace::new(&stack);
     ws.write(&format!("{provider}{}", topic(&name, 1, Some(1), &[])));
     ws.apply();
@@ -403,6 +411,7 @@ fn a_name_colliding_with_an_existing_topic_in_metrics_is_refused_at_plan() {
     let Some(stack) = Stack::from_env() else { return };
     let provider = plaintext_provider(&stack);
     let base = unique("tf.collide");
+    let _topics = stack.topic_cleanup(&[&base]);
     let existing = Workspace::new(&stack);
     existing.write(&format!("{provider}{}", topic(&base, 1, Some(1), &[])));
     let applied = existing.apply();
@@ -419,6 +428,7 @@ fn a_name_colliding_with_an_existing_topic_in_metrics_is_refused_at_plan() {
 fn connection_problems_are_reported_at_plan() {
     let Some(stack) = Stack::from_env() else { return };
     let name = unique("tf-conn");
+    let _topics = stack.topic_cleanup(&[&name]);
     let ws = Workspace::new(&stack).env("TF_VAR_kafka_password", "wrong-password");
     ws.write(&format!("{}{}", sasl_provider(&stack), topic(&name, 1, None, &[])));
     let text = ws.expect_failure(&["plan", "-no-color"]);
@@ -438,6 +448,7 @@ fn connection_problems_are_reported_at_plan() {
 fn unknown_connection_plans_without_contacting_the_cluster() {
     let Some(stack) = Stack::from_env() else { return };
     let name = unique("tf-later");
+    let _topics = stack.topic_cleanup(&[&name]);
     let servers: Vec<String> = stack.plain_bootstrap.split(',').map(|s| format!("{s:?}")).collect();
     let ws = Workspace::new(&stack);
     ws.write(&format!(
@@ -464,6 +475,7 @@ fn a_large_refresh_reads_ahead_and_still_sees_every_drift() {
     let Some(stack) = Stack::from_env() else { return };
     let ws = Workspace::new(&stack).env("TF_LOG_PROVIDER", "debug");
     let prefix = unique("tf-readahead");
+    let _topics = stack.topic_cleanup(&[&prefix]);
     ws.write(&format!(
         "{}\nresource \"hikube_kafka_topic\" \"t\" {{\n  count      = {COUNT}\n  name       = format(\"{prefix}-%03d\", count.index)\n  \
          partitions = 1\n  config     = {{ \"retention.ms\" = \"86400000\" }}\n}}\n",
@@ -502,6 +514,7 @@ fn data_sources_read_a_topic_and_list_topics_by_prefix() {
     let Some(stack) = Stack::from_env() else { return };
     let provider = plaintext_provider(&stack);
     let prefix = unique("tf-data");
+    let _topics = stack.topic_cleanup(&[&prefix]);
     let (first, second) = (format!("{prefix}.a"), format!("{prefix}.b"));
     let creator = Workspace::new(&stack);
     creator.write(&format!(

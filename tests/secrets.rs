@@ -96,6 +96,7 @@ fn no_secret_in_logs_output_state_argv_or_temp_files() {
         std::fs::read_to_string(Path::new(&std::env::var("HIKUBE_STATE_DIR").unwrap()).join("pki/kube-ca.crt"))
             .unwrap();
     let topic = unique("secrets");
+    let _topics = stack.topic_cleanup(&[&topic]);
     let (user, user_password) = (unique("secrets-user"), unique("user-password"));
     let servers = stack.sasl_bootstrap.split(',').map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
     let temp_dir = tempfile::tempdir().unwrap();

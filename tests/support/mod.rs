@@ -70,6 +70,13 @@ impl Stack {
         NamespaceCleanup { stack: self, namespace: namespace.to_string() }
     }
 
+    /// Deletes the topics whose names begin with one of `prefixes` when the test ends, failing
+    /// or not, so that a failed test leaves no topic on the stack's brokers.
+    pub fn topic_cleanup(&self, prefixes: &[&str]) -> TopicCleanup {
+        let prefixes = prefixes.iter().map(|p| p.to_string()).collect();
+        TopicCleanup { bootstrap: self.plain_bootstrap.clone(), prefixes }
+    }
+
     pub fn sasl_password(&self) -> String {
         std::fs::read_to_string(&self.sasl_password_file).expect("SASL password file").trim().to_string()
     }
@@ -228,6 +235,32 @@ pub struct NamespaceCleanup<'a> {
 impl Drop for NamespaceCleanup<'_> {
     fn drop(&mut self) {
         self.stack.kubectl(&["delete", "namespace", &self.namespace, "--wait=false", "--ignore-not-found"]);
+    }
+}
+
+pub struct TopicCleanup {
+    bootstrap: String,
+    prefixes: Vec<String>,
+}
+
+impl Drop for TopicCleanup {
+    /// On a thread of its own: the test may be running on a runtime, where another cannot start.
+    fn drop(&mut self) {
+        use terraform_provider_hikube::kafka::{Admin, ConnectionConfig};
+        let (bootstrap, prefixes) = (self.bootstrap.clone(), std::mem::take(&mut self.prefixes));
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Runtime::new() else { return };
+            let mut config = ConnectionConfig::plaintext(bootstrap.split(','));
+            config.request_timeout = std::time::Duration::from_secs(10);
+            let admin = std::sync::Arc::new(Admin::new(config));
+            runtime.block_on(async {
+                let Ok(topics) = admin.all_topics().await else { return };
+                for topic in topics.iter().filter(|t| prefixes.iter().any(|p| t.name.starts_with(p.as_str()))) {
+                    let _ = admin.delete_topic(&topic.name, std::time::Duration::from_secs(30)).await;
+                }
+            });
+        });
+        let _ = cleanup.join();
     }
 }
 
