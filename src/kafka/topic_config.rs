@@ -67,6 +67,16 @@ pub struct ConfigEntry {
     pub sensitive: bool,
 }
 
+/// The overrides set on a topic, as a configuration would hold them: not the broker's defaults,
+/// and no sensitive value.
+pub fn overrides(entries: Vec<ConfigEntry>) -> std::collections::BTreeMap<String, String> {
+    entries
+        .into_iter()
+        .filter(|c| c.source == ConfigSource::TopicOverride && !c.sensitive)
+        .filter_map(|c| c.value.map(|v| (c.name, v)))
+        .collect()
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfigOp {
     Set(String, String),

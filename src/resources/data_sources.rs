@@ -10,7 +10,7 @@ use super::kafka_cluster::KafkaCluster;
 use super::kafka_connection::{self, KafkaConnection};
 use super::{Context, kafka_diagnostic, kube_diagnostic};
 use crate::kafka::Admin;
-use crate::kafka::topic_config::ConfigSource;
+use crate::kafka::topic_config;
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::schema::{Block, Schema};
 use crate::tfplugin::value::Value;
@@ -108,12 +108,7 @@ impl DataSource for TopicData {
             let why = format!("No topic named {name:?} exists at {}.", cluster.describe());
             return Err(Diagnostic::error("Topic not found", why).at(AttrPath::root(found_topic::name)).into());
         };
-        let overrides = configs
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|c| c.source == ConfigSource::TopicOverride && !c.sensitive)
-            .filter_map(|c| c.value.map(|v| (c.name, v)))
-            .collect();
+        let overrides = topic_config::overrides(configs.unwrap_or_default());
         let found = FoundTopic {
             id: Field::Known(name),
             partitions: Field::Known(info.partitions.len() as i64),

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::apply::Private;
 use super::schema::{Topic, attr};
 use super::{Target, target};
-use crate::kafka::topic_config::{ConfigSource, same_value};
+use crate::kafka::topic_config::{self, same_value};
 use crate::resources::framework::Field;
 use crate::resources::{Context, kafka_diagnostic};
 use crate::tfplugin::diag::Diagnostic;
@@ -122,12 +122,7 @@ pub(super) async fn import(ctx: &Context, id: &str) -> ImportResponse {
             ..Default::default()
         };
     };
-    let overrides: BTreeMap<String, String> = configs
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|c| c.source == ConfigSource::TopicOverride && !c.sensitive)
-        .filter_map(|c| c.value.map(|v| (c.name, v)))
-        .collect();
+    let overrides = topic_config::overrides(configs.unwrap_or_default());
     let state = Topic {
         id: Field::Known(id.to_string()),
         name: Field::Known(id.to_string()),
