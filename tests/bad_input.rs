@@ -757,6 +757,9 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
     // hikube_kafka_quota.
     for (label, attribute, value, says) in [
         ("unknown entity type", "entity_type", r#""group""#, "Invalid entity type"),
+        ("empty entity name", "entity_name", r#""""#, "Invalid entity name"),
+        ("entity name with a pipe", "entity_name", r#""a|b""#, "Invalid entity name"),
+        ("client ID with a pipe", "client_id", r#""app|x""#, "Invalid client ID"),
         ("negative rate", "config", r#"{ "producer_byte_rate" = "-1" }"#, "Invalid quota"),
         ("zero rate", "config", r#"{ "consumer_byte_rate" = "0" }"#, "Invalid quota"),
         ("rate in words", "config", r#"{ "consumer_byte_rate" = "fast" }"#, "Invalid quota"),
