@@ -303,8 +303,20 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
         (
             "topic: SASL without password",
             r#"{ bootstrap_servers = ["kafka-0:9092"], sasl = { mechanism = "PLAIN", username = "u" } }"#,
-            "kafka",
-            &["password"],
+            "kafka.sasl.password",
+            &["Incomplete SASL credentials", "password"],
+        ),
+        (
+            "topic: credentials Secret that names no Secret",
+            r#"{ bootstrap_servers = ["kafka-0:9092"], sasl = { credentials_secret = "kafka/admin/password" } }"#,
+            "kafka.sasl.credentials_secret",
+            &["Invalid Secret reference"],
+        ),
+        (
+            "topic: password beside a credentials Secret",
+            r#"{ bootstrap_servers = ["kafka-0:9092"], sasl = { credentials_secret = "events-kafka-admin", username = "u", password = "p" } }"#,
+            "kafka.sasl.username",
+            &["Two sources of SASL credentials"],
         ),
         (
             "topic: CA that is not PEM",
@@ -504,6 +516,12 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
         &["Invalid broker setting", "listeners cannot be set"],
     );
     c.cluster(
+        "broker setting making everyone a super user",
+        &[("config", Some(r#"{ "super.users" = "User:*" }"#))],
+        "config",
+        &["Invalid broker setting", "super.users cannot be set"],
+    );
+    c.cluster(
         "broker setting continued on the next line",
         &[("config", Some(r#"{ "num.partitions" = "3\\" }"#))],
         "config",
@@ -520,6 +538,38 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
         &[("external", Some("true"))],
         "external",
         &["External access needs a domain", "external_domain"],
+    );
+    c.cluster(
+        "cluster authentication SCRAM-SHA-1",
+        &[("authentication", Some(r#""SCRAM-SHA-1""#))],
+        "authentication",
+        &["Invalid authentication", "SCRAM-SHA-512"],
+    );
+    c.cluster(
+        "external access without authentication",
+        &[
+            ("external", Some("true")),
+            ("external_domain", Some(r#""kafka.example.com""#)),
+            ("authentication", Some(r#""none""#)),
+        ],
+        "authentication",
+        &["External access needs authentication"],
+    );
+    c.cluster(
+        "LoadBalancer source range without its prefix length",
+        &[
+            ("external", Some("true")),
+            ("external_domain", Some(r#""kafka.example.com""#)),
+            ("load_balancer_source_ranges", Some(r#"["10.0.0.0"]"#)),
+        ],
+        "load_balancer_source_ranges",
+        &["Invalid source range", "CIDR"],
+    );
+    c.cluster(
+        "LoadBalancer source ranges without LoadBalancers",
+        &[("load_balancer_source_ranges", Some(r#"["10.0.0.0/8"]"#))],
+        "load_balancer_source_ranges",
+        &["Source ranges without LoadBalancers"],
     );
     c.cluster(
         "cluster preset giant",
@@ -746,6 +796,7 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
     for (label, attribute, value, says) in [
         ("user name with a pipe", "name", r#""a|b""#, "Invalid user name"),
         ("empty user name", "name", r#""""#, "Invalid user name"),
+        ("user named ANONYMOUS", "name", r#""ANONYMOUS""#, "reserved"),
         ("PLAIN is no SCRAM mechanism", "mechanism", r#""PLAIN""#, "Invalid mechanism"),
         ("too few iterations", "iterations", "100", "Invalid iteration count"),
         ("too many iterations", "iterations", "20000", "Invalid iteration count"),

@@ -3,7 +3,10 @@
 //! records kept while a broker pod is deleted, while a configuration change rolls every broker
 //! and while the ensemble grows from three members to five and back (one leader throughout, no
 //! member restarted), Kafka's metadata kept over a restart of the whole ensemble, and volumes
-//! kept or deleted as `delete_volumes` says.
+//! kept or deleted as `delete_volumes` says. The cluster authenticates every client (the
+//! default): Terraform and the tools sign in as its admin, from the Secret the provider made, and
+//! a client without credentials is refused on the plaintext and the TLS listener; an application
+//! user made in the same apply writes where its ACL allows, at its quota, and nowhere else.
 //!
 //! One deployment serves every step, one after the other: a 3 + 3 cluster takes most of this
 //! 2-core machine, so nothing else of this file runs beside it.
@@ -58,12 +61,57 @@ resource "hikube_kafka_cluster" "kafka" {{
   {tls}
 }}
 
+variable "app_password" {{
+  type      = string
+  sensitive = true
+  ephemeral = true
+}}
+
+locals {{
+  kafka = {{
+    bootstrap_servers = hikube_kafka_cluster.kafka.bootstrap_servers
+    sasl              = {{ credentials_secret = hikube_kafka_cluster.kafka.admin_secret }}
+  }}
+}}
+
+# The application: it may write to "metered" only, at 20 kB/s at most. A quota holds on each
+# broker: one partition keeps the application on one.
+resource "hikube_kafka_user" "app" {{
+  name                = "app"
+  password_wo         = var.app_password
+  password_wo_version = 1
+  kafka               = local.kafka
+}}
+
+resource "hikube_kafka_acl" "app_writes_metered" {{
+  resource_type       = "Topic"
+  resource_name       = "metered"
+  acl_principal       = "User:app"
+  acl_operation       = "Write"
+  acl_permission_type = "Allow"
+  kafka               = local.kafka
+}}
+
+resource "hikube_kafka_quota" "app" {{
+  entity_type = "user"
+  entity_name = hikube_kafka_user.app.name
+  config      = {{ "producer_byte_rate" = "20000" }}
+  kafka       = local.kafka
+}}
+
+resource "hikube_kafka_topic" "metered" {{
+  name               = "metered"
+  partitions         = 1
+  replication_factor = 3
+  kafka              = local.kafka
+}}
+
 resource "hikube_kafka_topic" "acked" {{
   name               = "acked"
   partitions         = 6
   replication_factor = 3
   config             = {{ "min.insync.replicas" = "2" }}
-  kafka              = {{ bootstrap_servers = hikube_kafka_cluster.kafka.bootstrap_servers }}
+  kafka              = local.kafka
 }}
 "#
     )
@@ -73,9 +121,83 @@ struct Deployed<'a> {
     stack: &'a Stack,
     namespace: String,
     bootstrap: String,
+    /// The tools' settings: SCRAM as the cluster's admin (see `sign_in`), in a private directory.
+    client: tempfile::TempDir,
 }
 
 impl Deployed<'_> {
+    fn client_config(&self) -> String {
+        self.client.path().join("admin.properties").display().to_string()
+    }
+
+    /// The tools sign in as the admin, with the password of the admin Secret as it now is (a
+    /// cluster destroyed and created again has a new one).
+    fn sign_in(&self) {
+        let field = |key: &str| {
+            let encoded =
+                self.kubectl(&["get", "secret", "events-kafka-admin", "-o", &format!("jsonpath={{.data.{key}}}")]);
+            String::from_utf8(
+                base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded.trim()).unwrap(),
+            )
+            .unwrap()
+        };
+        let (username, password) = (field("username"), field("password"));
+        let jaas = format!(
+            "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{username}\" password=\"{password}\";"
+        );
+        for (file, protocol) in [("admin.properties", "SASL_PLAINTEXT"), ("admin-tls.properties", "SASL_SSL")] {
+            let mut text =
+                format!("security.protocol={protocol}\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config={jaas}\n");
+            if protocol == "SASL_SSL" {
+                text += &format!(
+                    "ssl.truststore.type=PEM\nssl.truststore.location={}\nssl.endpoint.identification.algorithm=https\n",
+                    self.client.path().join("ca.crt").display()
+                );
+            }
+            std::fs::write(self.client.path().join(file), text).unwrap();
+        }
+    }
+
+    /// The rate Kafka's producer benchmark reached with the client settings `config`, in bytes
+    /// per second, sending `records` of 1 kB to `topic`.
+    fn produced_rate(&self, config: &str, topic: &str, records: u32) -> f64 {
+        let records = records.to_string();
+        let args = [
+            "--topic",
+            topic,
+            "--record-size",
+            "1000",
+            "--throughput",
+            "-1",
+            "--num-records",
+            &records,
+            "--producer-props",
+            &format!("bootstrap.servers={}", self.bootstrap),
+            "acks=1",
+            "--producer.config",
+            config,
+        ];
+        let output = check(
+            support::run(&mut self.tool("org.apache.kafka.tools.ProducerPerformance", &args)),
+            "producer benchmark",
+        );
+        // The summary line: "N records sent, R records/sec (M MB/sec), ...".
+        let summary = output.lines().rev().find(|l| l.contains("records sent")).expect("a summary line");
+        let per_second: f64 = summary.split(", ").nth(1).and_then(|f| f.split(' ').next()).unwrap().parse().unwrap();
+        per_second * 1000.0
+    }
+
+    /// Whether a client with `settings` (and nothing else) may list the topics at `bootstrap`.
+    fn lists_topics(&self, bootstrap: &str, settings: &str) -> bool {
+        let file = self.client.path().join("probe.properties");
+        std::fs::write(&file, format!("request.timeout.ms=5000\ndefault.api.timeout.ms=10000\n{settings}")).unwrap();
+        let mut list = self.tool(
+            "org.apache.kafka.tools.TopicCommand",
+            &["--bootstrap-server", bootstrap, "--list", "--command-config", file.to_str().unwrap()],
+        );
+        support::run(&mut list).status.success()
+    }
+
     fn kubectl(&self, args: &[&str]) -> String {
         let mut all = vec!["-n", self.namespace.as_str()];
         all.extend(args);
@@ -182,6 +304,8 @@ impl Deployed<'_> {
                 "-1",
                 "--value-prefix",
                 step,
+                "--producer.config",
+                &self.client_config(),
             ],
         )
         .stdout(Stdio::piped())
@@ -206,7 +330,17 @@ impl Deployed<'_> {
         let output = self
             .tool(
                 "org.apache.kafka.tools.consumer.ConsoleConsumer",
-                &["--bootstrap-server", &self.bootstrap, "--topic", topic, "--from-beginning", "--timeout-ms", "20000"],
+                &[
+                    "--bootstrap-server",
+                    &self.bootstrap,
+                    "--topic",
+                    topic,
+                    "--from-beginning",
+                    "--timeout-ms",
+                    "20000",
+                    "--consumer.config",
+                    &self.client_config(),
+                ],
             )
             .output()
             .expect("ConsoleConsumer");
@@ -228,8 +362,11 @@ impl Deployed<'_> {
     }
 
     fn topics(&self) -> BTreeSet<String> {
-        let mut list =
-            self.tool("org.apache.kafka.tools.TopicCommand", &["--bootstrap-server", &self.bootstrap, "--list"]);
+        let config = self.client_config();
+        let mut list = self.tool(
+            "org.apache.kafka.tools.TopicCommand",
+            &["--bootstrap-server", &self.bootstrap, "--list", "--command-config", &config],
+        );
         stdout(&support::run(&mut list)).lines().map(str::to_string).collect()
     }
 
@@ -244,7 +381,8 @@ fn a_deployed_cluster_forms_its_quorum_keeps_acknowledged_records_and_its_metada
     let namespace = unique("real");
     let _cleanup = stack.namespace_cleanup(&namespace);
     stack.real_namespace(&namespace);
-    let ws = Workspace::new(&stack).with_cluster_dns();
+    let app_password = unique("app-password");
+    let ws = Workspace::new(&stack).with_cluster_dns().env("TF_VAR_app_password", &app_password);
     ws.write(&config(&namespace, "", false, false));
     let started = Instant::now();
     ws.apply();
@@ -252,9 +390,52 @@ fn a_deployed_cluster_forms_its_quorum_keeps_acknowledged_records_and_its_metada
         stack: &stack,
         bootstrap: format!("events-kafka-bootstrap.{namespace}.svc.cluster.local:9092"),
         namespace: namespace.clone(),
+        client: tempfile::tempdir().unwrap(),
     };
     deployed.all_ready();
     eprintln!("ensemble, cluster and topic deployed and Ready in {:?}", started.elapsed());
+
+    // Only the admin's credentials get in: none, or a wrong password, are refused.
+    deployed.sign_in();
+    assert!(deployed.topics().contains("acked"), "the admin lists the topics");
+    assert!(!deployed.lists_topics(&deployed.bootstrap, ""), "a client without credentials got in on 9092");
+    let wrong = "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"hikube-admin\" password=\"wrong\";\n";
+    assert!(!deployed.lists_topics(&deployed.bootstrap, wrong), "a wrong password got in");
+
+    // The application user writes where its ACL allows, at its quota, and nowhere else.
+    let app = deployed.client.path().join("app.properties");
+    std::fs::write(&app, format!("security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"app\" password=\"{app_password}\";\n")).unwrap();
+    let app = app.to_str().unwrap();
+    let free = deployed.produced_rate(&deployed.client_config(), "metered", 500);
+    // Kafka measures a rate over at least ten seconds: 800 kB take long enough for the quota to
+    // show.
+    let limited = deployed.produced_rate(app, "metered", 800);
+    eprintln!(
+        "on the real node: the admin produced {free:.0} B/s, the app user {limited:.0} B/s under its 20000 B/s quota"
+    );
+    assert!(limited < 40_000.0, "the quota did not throttle the app user: {limited:.0} B/s");
+    assert!(free > 80_000.0, "the admin's producer is too slow to tell: {free:.0} B/s");
+    let denied = deployed
+        .tool(
+            "org.apache.kafka.tools.VerifiableProducer",
+            &[
+                "--bootstrap-server",
+                &deployed.bootstrap,
+                "--topic",
+                "acked",
+                "--max-messages",
+                "5",
+                "--producer.config",
+                app,
+            ],
+        )
+        .output()
+        .expect("VerifiableProducer");
+    let events = String::from_utf8_lossy(&denied.stdout);
+    assert!(
+        !events.contains("producer_send_success") && events.contains("TopicAuthorization"),
+        "the app user wrote to a topic no ACL gives it: {events}"
+    );
 
     let modes = deployed.zookeeper_modes(3);
     assert_eq!(modes, ["Mode: follower", "Mode: follower", "Mode: leader"], "one quorum of three");
@@ -265,8 +446,11 @@ fn a_deployed_cluster_forms_its_quorum_keeps_acknowledged_records_and_its_metada
     let producer = deployed.start_producer("1", "acked", 3000, 100);
     std::thread::sleep(Duration::from_secs(8));
     deployed.kubectl(&["delete", "pod", "events-kafka-1", "--wait=false"]);
-    deployed.assert_kept("a broker pod deleted", "acked", &Deployed::acknowledged(producer));
+    let acked = Deployed::acknowledged(producer);
+    // Read once the broker is back: a consumer that finds its group's coordinator moving for
+    // longer than its idle timeout gives up before reading anything.
     deployed.all_ready();
+    deployed.assert_kept("a broker pod deleted", "acked", &acked);
 
     // A configuration change rolls every broker, while records are produced.
     ws.write(&config(&namespace, r#""log.retention.hours" = "72""#, false, false));
@@ -351,15 +535,14 @@ fn a_deployed_cluster_forms_its_quorum_keeps_acknowledged_records_and_its_metada
     ws.apply();
     let tls_bootstrap =
         ws.resource("hikube_kafka_cluster.kafka")["tls_bootstrap_servers"][0].as_str().unwrap().to_string();
-    let client = pki.path().join("client.properties");
-    std::fs::write(
-        &client,
-        format!(
-            "security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={}\nssl.endpoint.identification.algorithm=https\n",
-            pki.path().join("ca.crt").display()
-        ),
-    )
-    .unwrap();
+    std::fs::copy(pki.path().join("ca.crt"), deployed.client.path().join("ca.crt")).unwrap();
+    deployed.sign_in();
+    let client = deployed.client.path().join("admin-tls.properties");
+    let tls_only = format!(
+        "security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={}\n",
+        pki.path().join("ca.crt").display()
+    );
+    assert!(!deployed.lists_topics(&tls_bootstrap, &tls_only), "a client without credentials got in on 9093");
     let over_tls = deployed
         .tool(
             "org.apache.kafka.tools.consumer.ConsoleConsumer",
@@ -388,15 +571,31 @@ fn a_deployed_cluster_forms_its_quorum_keeps_acknowledged_records_and_its_metada
     check(
         support::run(&mut deployed.tool(
             "org.apache.kafka.tools.TopicCommand",
-            &["--bootstrap-server", &deployed.bootstrap, "--create", "--topic", "kept", "--replication-factor", "3"],
+            &[
+                "--bootstrap-server",
+                &deployed.bootstrap,
+                "--create",
+                "--topic",
+                "kept",
+                "--replication-factor",
+                "3",
+                "--command-config",
+                &deployed.client_config(),
+            ],
         )),
         "create topic kept",
     );
     let kept = Deployed::acknowledged(deployed.start_producer("3", "kept", 500, 500));
     ws.destroy();
     assert_eq!(deployed.claims(), 6, "the volumes are kept by default");
+    assert_eq!(
+        deployed.kubectl(&["get", "secret", "events-kafka-admin", "--ignore-not-found", "-o", "name"]),
+        "",
+        "the admin Secret is deleted with the cluster"
+    );
     ws.apply();
     deployed.all_ready();
+    deployed.sign_in();
     deployed.assert_kept("the cluster destroyed and created again on its kept volumes", "kept", &kept);
     ws.write(&config(&namespace, r#""log.retention.hours" = "72""#, true, true));
     ws.apply();

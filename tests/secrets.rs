@@ -1,8 +1,10 @@
 //! Secrets never leave their sensitive attributes: with `TF_LOG=trace`, a plan and an apply that
 //! use a SASL password, a TLS client key, a Kubernetes bearer token and a Kafka user's write-only
-//! password are searched for them —
+//! password, and that deploy a cluster whose admin password the provider generates, are searched
+//! for them —
 //! Terraform's and the provider's logs, what the CLI printed, the state, helm's command lines
-//! while it runs and every temp file the provider writes (each 0600, each removed afterwards).
+//! while it runs, every temp file the provider writes (each 0600, each removed afterwards), the
+//! namespace's ConfigMaps and the Helm releases' values and manifests.
 
 mod support;
 
@@ -178,6 +180,16 @@ resource "hikube_zookeeper_ensemble" "zk" {{
   resources_preset = "nano"
   storage_size     = "1Gi"
 }}
+
+resource "hikube_kafka_cluster" "kafka" {{
+  name                = "kafka"
+  namespace           = {namespace:?}
+  replicas            = 1
+  zookeeper           = hikube_zookeeper_ensemble.zk.connect_string
+  resources_preset    = "nano"
+  storage_size        = "1Gi"
+  deletion_protection = false
+}}
 "#,
         username = stack.sasl_username,
     ));
@@ -207,11 +219,23 @@ resource "hikube_zookeeper_ensemble" "zk" {{
     assert!(!seen.helm_command_lines.is_empty(), "no helm process was seen running");
     assert!(!seen.temp_files.is_empty(), "no temp file of the provider was seen");
 
+    // The admin password the provider generated, from the one place it belongs.
+    let admin_secret = workspace.resource("hikube_kafka_cluster.kafka")["admin_secret"].as_str().unwrap().to_string();
+    assert_eq!(admin_secret, format!("{namespace}/kafka-kafka-admin"));
+    let encoded = check(
+        stack.kubectl(&["-n", &namespace, "get", "secret", "kafka-kafka-admin", "-o", "jsonpath={.data.password}"]),
+        "read the admin Secret",
+    );
+    let admin_password =
+        String::from_utf8(base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded.trim()).unwrap())
+            .unwrap();
+    assert_eq!(admin_password.len(), 32, "a generated admin password");
     let secrets = [
         ("SASL password", password.as_str()),
         ("TLS client key", client_key.trim()),
         ("kube token", token.as_str()),
         ("user password", user_password.as_str()),
+        ("cluster admin password", admin_password.as_str()),
     ];
     let mut places: Vec<(String, String)> = vec![
         ("the trace log".into(), log),
@@ -222,6 +246,18 @@ resource "hikube_zookeeper_ensemble" "zk" {{
             String::from_utf8_lossy(&std::fs::read(workspace.path().join("tfplan")).unwrap()).into(),
         ),
     ];
+    places.push((
+        "the namespace's ConfigMaps".into(),
+        check(stack.kubectl(&["-n", &namespace, "get", "configmaps", "-o", "yaml"]), "read the ConfigMaps"),
+    ));
+    for release in ["zk-zookeeper", "kafka-kafka"] {
+        let mut all = std::process::Command::new(&stack.helm);
+        all.args(["get", "all", release, "-n", &namespace]);
+        places.push((
+            format!("Helm release {release} (values and manifest)"),
+            check(support::run(&mut all), "helm get all"),
+        ));
+    }
     places.extend(seen.helm_command_lines.iter().map(|l| ("helm's command line".to_string(), l.clone())));
     places.extend(seen.temp_files.iter().map(|(p, (_, c))| (format!("temp file {}", p.display()), c.clone())));
     let mut found = Vec::new();

@@ -1,6 +1,6 @@
 # The quickstart: an event bus on Hikube-style managed Kafka. A ZooKeeper ensemble, a Kafka
-# cluster coordinated by it, and the topics of the bus, with compaction and retention where
-# they fit.
+# cluster coordinated by it (SCRAM on every listener, deny-by-default ACLs), the topics of the
+# bus, with compaction and retention where they fit, and the application user that may use them.
 terraform {
   required_providers {
     hikube = {
@@ -31,6 +31,13 @@ variable "broker_resources" {
   description = "CPU and memory of each broker instead of the preset, for a small machine."
   type        = object({ cpu = string, memory = string })
   default     = null
+}
+
+variable "app_password" {
+  description = "Password of the bus's application user: sent to the brokers, kept in no plan and no state."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
 }
 
 variable "topic_prefix" {
@@ -65,6 +72,16 @@ resource "hikube_kafka_cluster" "bus" {
   deletion_protection = false
 }
 
+locals {
+  # The cluster's own brokers, reached by their in-cluster names: Terraform runs where those
+  # resolve (inside the cluster network, or with its DNS, as scripts/quickstart does). The
+  # provider signs in as the cluster's admin, whose password it reads from the Secret it made.
+  bus = {
+    bootstrap_servers = hikube_kafka_cluster.bus.bootstrap_servers
+    sasl              = { credentials_secret = hikube_kafka_cluster.bus.admin_secret }
+  }
+}
+
 # Every order event, kept a week.
 resource "hikube_kafka_topic" "orders" {
   name               = "${var.topic_prefix}orders"
@@ -75,9 +92,7 @@ resource "hikube_kafka_topic" "orders" {
     "retention.ms"        = "604800000"
     "min.insync.replicas" = "2"
   }
-  # The cluster's own brokers, reached by their in-cluster names: Terraform runs where those
-  # resolve (inside the cluster network, or with its DNS, as scripts/quickstart does).
-  kafka = { bootstrap_servers = hikube_kafka_cluster.bus.bootstrap_servers }
+  kafka = local.bus
 }
 
 # Payments are kept 30 days and never acknowledged before two replicas have them.
@@ -89,7 +104,7 @@ resource "hikube_kafka_topic" "payments" {
     "retention.ms"        = "2592000000"
     "min.insync.replicas" = "2"
   }
-  kafka = { bootstrap_servers = hikube_kafka_cluster.bus.bootstrap_servers }
+  kafka = local.bus
 }
 
 # The latest notification preference per customer: compacted, not expired.
@@ -100,7 +115,38 @@ resource "hikube_kafka_topic" "notifications" {
   config = {
     "cleanup.policy" = "compact"
   }
-  kafka = { bootstrap_servers = hikube_kafka_cluster.bus.bootstrap_servers }
+  kafka = local.bus
+}
+
+# The application: it signs in as "bus-app", writes and reads the bus's topics, and commits its
+# consumer offsets in the groups named after it. Nothing else is allowed to it.
+resource "hikube_kafka_user" "app" {
+  name                = "bus-app"
+  password_wo         = var.app_password
+  password_wo_version = 1
+  kafka               = local.bus
+}
+
+resource "hikube_kafka_acl" "app_topics" {
+  for_each = toset(["Write", "Read", "Describe"])
+
+  resource_type                = "Topic"
+  resource_name                = var.topic_prefix == "" ? "*" : var.topic_prefix
+  resource_pattern_type_filter = var.topic_prefix == "" ? "Literal" : "Prefixed"
+  acl_principal                = "User:${hikube_kafka_user.app.name}"
+  acl_operation                = each.key
+  acl_permission_type          = "Allow"
+  kafka                        = local.bus
+}
+
+resource "hikube_kafka_acl" "app_groups" {
+  resource_type                = "Group"
+  resource_name                = "bus-app"
+  resource_pattern_type_filter = "Prefixed"
+  acl_principal                = "User:${hikube_kafka_user.app.name}"
+  acl_operation                = "Read"
+  acl_permission_type          = "Allow"
+  kafka                        = local.bus
 }
 
 output "zookeeper_connect" {
@@ -109,6 +155,11 @@ output "zookeeper_connect" {
 
 output "bootstrap_servers" {
   value = hikube_kafka_cluster.bus.bootstrap_servers
+}
+
+output "admin_secret" {
+  description = "The Secret with the cluster admin's credentials."
+  value       = hikube_kafka_cluster.bus.admin_secret
 }
 
 output "topics" {

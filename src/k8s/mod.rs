@@ -1,9 +1,11 @@
 //! Kubernetes, as the Helm-backed resources need it: the connection, a release's record from
 //! its Secret, the comparison of live objects with the release manifest that reveals changes
-//! made behind Terraform's back, and commands run in a pod (an ensemble's reconfiguration).
+//! made behind Terraform's back, commands run in a pod (an ensemble's reconfiguration), and
+//! the Secrets of credentials the provider makes or reads.
 //! Named `k8s` so that the `kube` crate it builds on keeps its name.
 
 mod drift;
+mod secrets;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
@@ -12,6 +14,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio::io::AsyncReadExt;
 
 pub use drift::{Drift, live_drift, subset_differences};
+pub use secrets::Ensured;
 
 use crate::helm::{Release, decode_release_secret};
 
@@ -29,6 +32,12 @@ pub enum Error {
     Release(#[from] crate::helm::Error),
     #[error("`{command}` in pod {pod} failed: {detail}")]
     Exec { pod: String, command: String, detail: String },
+    /// An object the provider expects is not there.
+    #[error("{0} not found")]
+    Missing(String),
+    /// An object of the name the provider would use belongs to somebody else.
+    #[error("{0}")]
+    Foreign(String),
     #[error("`{command}` in pod {pod} did not end within {seconds} s")]
     ExecTimeout { pod: String, command: String, seconds: u64 },
 }
@@ -43,7 +52,7 @@ impl Error {
     }
 
     pub fn is_not_found(&self) -> bool {
-        self.status_code() == Some(404)
+        self.status_code() == Some(404) || matches!(self, Error::Missing(_))
     }
 
     /// The provider's identity may not do this: its RBAC, not the request, needs a change.

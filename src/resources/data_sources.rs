@@ -60,6 +60,11 @@ model! {
         external_bootstrap_servers: Vec<String> = computed(
             "One address per broker on port 9094 when it is exposed outside the cluster."
         );
+        authentication: String = computed("`SCRAM-SHA-512`, `SCRAM-SHA-256`, or `none`.");
+        admin_secret: String = computed(
+            "`namespace/name` of the Secret with the admin's credentials, for a connection's \
+             `sasl.credentials_secret`; null without authentication."
+        );
     }
 }
 
@@ -68,8 +73,8 @@ fn schema(description: &str, attributes: Vec<crate::tfplugin::schema::Attribute>
 }
 
 /// The cluster a data source reads: its own `kafka`, else the provider's.
-fn cluster(ctx: &Context, kafka: &Field<KafkaConnection>, path: &str) -> Result<Arc<Admin>, Diagnostics> {
-    kafka_connection::known_target(ctx, kafka, &AttrPath::root(path))
+async fn cluster(ctx: &Context, kafka: &Field<KafkaConnection>, path: &str) -> Result<Arc<Admin>, Diagnostics> {
+    kafka_connection::known_target(ctx, kafka, &AttrPath::root(path)).await
 }
 
 fn known(field: &Field<String>, path: &str) -> Result<String, Diagnostics> {
@@ -99,7 +104,7 @@ impl DataSource for TopicData {
     async fn read(&self, ctx: &Context, config: Value) -> Result<Value, Diagnostics> {
         let found = FoundTopic::read(&config)?;
         let name = known(&found.name, found_topic::name)?;
-        let cluster = cluster(ctx, &found.kafka, found_topic::kafka)?;
+        let cluster = cluster(ctx, &found.kafka, found_topic::kafka).await?;
         let (info, configs) = ctx
             .cancellable(cluster.read_topic(&name))
             .await
@@ -140,7 +145,7 @@ impl DataSource for TopicsData {
     async fn read(&self, ctx: &Context, config: Value) -> Result<Value, Diagnostics> {
         let list = TopicList::read(&config)?;
         let prefix = list.prefix.known().cloned().unwrap_or_default();
-        let cluster = cluster(ctx, &list.kafka, topic_list::kafka)?;
+        let cluster = cluster(ctx, &list.kafka, topic_list::kafka).await?;
         let topics = ctx
             .cancellable(cluster.all_topics())
             .await
@@ -167,8 +172,8 @@ impl DataSource for ClusterData {
 
     fn schema(&self) -> Schema {
         let description = "How to reach a Kafka cluster this provider deployed, read from its Helm release: bootstrap \
-                           addresses, the TLS Secret, the ZooKeeper it uses. For configurations that connect to a \
-                           cluster another one manages.";
+                           addresses, the TLS Secret, the admin Secret, the ZooKeeper it uses. For configurations that \
+                           connect to a cluster another one manages.";
         schema(description, FoundCluster::attributes())
     }
 
@@ -216,6 +221,8 @@ impl DataSource for ClusterData {
             bootstrap_servers: Field::Known(list("bootstrap_servers")),
             tls_bootstrap_servers: Field::Known(list("tls_bootstrap_servers")),
             external_bootstrap_servers: Field::Known(list("external_bootstrap_servers")),
+            authentication: text("authentication").map_or(Field::Null, Field::Known),
+            admin_secret: text("admin_secret").map_or(Field::Null, Field::Known),
             ..found
         };
         Ok(found.to_value())

@@ -155,8 +155,8 @@ fn the_state(binding: &AclBinding, kafka: Field<KafkaConnection>) -> Acl {
     }
 }
 
-fn target(ctx: &Context, acl: &Acl) -> Result<Target, Diagnostics> {
-    kafka_connection::target(ctx, &acl.kafka, &AttrPath::root(acl_attr::kafka))
+async fn target(ctx: &Context, acl: &Acl) -> Result<Target, Diagnostics> {
+    kafka_connection::target(ctx, &acl.kafka, &AttrPath::root(acl_attr::kafka)).await
 }
 
 /// Whether the cluster holds exactly this binding.
@@ -249,7 +249,7 @@ impl Resource for KafkaAcl {
         if !(plan.is_create() || plan.replaces()) || plan.diagnostics.has_errors() {
             return;
         }
-        let cluster = match target(ctx, &acl) {
+        let cluster = match target(ctx, &acl).await {
             Ok(Target::Cluster(cluster)) => cluster,
             Ok(Target::Unknown) => return,
             Err(d) => return plan.diagnostics.extend(d),
@@ -266,7 +266,7 @@ impl Resource for KafkaAcl {
 
     async fn create(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
         let failed = |diagnostics| ApplyResponse { diagnostics, ..Default::default() };
-        let (cluster, binding) = match prepare(ctx, &request.planned_state) {
+        let (cluster, binding) = match prepare(ctx, &request.planned_state).await {
             Ok(prepared) => prepared,
             Err(d) => return failed(d),
         };
@@ -297,7 +297,7 @@ impl Resource for KafkaAcl {
 
     async fn delete(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
         let prior = request.prior_state;
-        let (cluster, binding) = match prepare(ctx, &prior) {
+        let (cluster, binding) = match prepare(ctx, &prior).await {
             Ok(prepared) => prepared,
             Err(diagnostics) => return ApplyResponse { new_state: prior, diagnostics, ..Default::default() },
         };
@@ -321,7 +321,7 @@ impl Resource for KafkaAcl {
             Ok(acl) => acl,
             Err(d) => return keep(d),
         };
-        let (Some(binding), Ok(Target::Cluster(cluster))) = (binding_of(&acl), target(ctx, &acl)) else {
+        let (Some(binding), Ok(Target::Cluster(cluster))) = (binding_of(&acl), target(ctx, &acl).await) else {
             return keep(Diagnostics::default());
         };
         // A broker learns of a binding made through another from ZooKeeper, moments later: an
@@ -347,7 +347,7 @@ impl Resource for KafkaAcl {
             Ok(binding) => binding,
             Err(why) => return failed(Diagnostic::error("Invalid import ID", why).into()),
         };
-        let cluster = match kafka_connection::known_target(ctx, &Field::Null, &AttrPath::root(acl_attr::kafka)) {
+        let cluster = match kafka_connection::known_target(ctx, &Field::Null, &AttrPath::root(acl_attr::kafka)).await {
             Ok(cluster) => cluster,
             Err(d) => return failed(d),
         };
@@ -362,11 +362,11 @@ impl Resource for KafkaAcl {
 }
 
 /// The cluster and the binding of a state about to be applied.
-fn prepare(ctx: &Context, state: &Value) -> Result<(std::sync::Arc<Admin>, AclBinding), Diagnostics> {
+async fn prepare(ctx: &Context, state: &Value) -> Result<(std::sync::Arc<Admin>, AclBinding), Diagnostics> {
     let acl = Acl::read(state)?;
     let unknown = |what: &str| Diagnostic::error(format!("{what} unknown at apply"), "It must be known by now.");
     let binding = binding_of(&acl).ok_or_else(|| unknown("A field of the ACL"))?;
-    Ok((kafka_connection::known_target(ctx, &acl.kafka, &AttrPath::root(acl_attr::kafka))?, binding))
+    Ok((kafka_connection::known_target(ctx, &acl.kafka, &AttrPath::root(acl_attr::kafka)).await?, binding))
 }
 
 #[cfg(test)]

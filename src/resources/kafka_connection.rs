@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::framework::{Field, model, validators};
-use super::{Context, duration};
+use super::provider_config::is_dns_label;
+use super::{Context, duration, kube_diagnostic};
 use crate::kafka::{Admin, ConnectionConfig, SaslConfig, SaslMechanism, Secret, TlsConfig};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::value::Value;
@@ -50,11 +51,56 @@ model! {
 
 model! {
     pub struct Sasl in sasl_attr {
-        mechanism: String = required("`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.")
-            .validate_str("Unsupported SASL mechanism", |name| mechanism(name).map(drop));
-        username: String = required("SASL username.");
-        password: String = required("SASL password.").sensitive();
+        mechanism: String = optional(
+            "`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`. Required with `username`; with `credentials_secret`, the \
+             Secret's `mechanism` (else SCRAM-SHA-512) when unset."
+        )
+        .validate_str("Unsupported SASL mechanism", |name| mechanism(name).map(drop));
+        username: String = optional("SASL username; set it with `password`, or use `credentials_secret`.");
+        password: String = optional("SASL password.").sensitive();
+        credentials_secret: String = optional(
+            "`namespace/name` (or `name`, in the provider's namespace) of a Kubernetes Secret with `username`, \
+             `password` and optionally `mechanism`, such as `hikube_kafka_cluster.<name>.admin_secret`: read when the \
+             provider connects, so the password enters no plan and no state. Instead of `username` and `password`."
+        )
+        .validate_str("Invalid Secret reference", |reference| match secret_reference(reference) {
+            Some(_) => Ok(()),
+            None => Err(format!("{reference:?} is not `namespace/name` or `name` of a Secret.")),
+        });
     }
+}
+
+/// A Secret that holds a connection's SASL credentials: resolved when the provider connects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CredentialsSecret {
+    /// The provider's namespace when `None`.
+    pub namespace: Option<String>,
+    pub name: String,
+    /// Overrides the Secret's own `mechanism`.
+    pub mechanism: Option<SaslMechanism>,
+}
+
+/// A connection as configured: settings, and where its credentials come from when a Secret
+/// holds them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectionSpec {
+    pub config: ConnectionConfig,
+    pub credentials_secret: Option<CredentialsSecret>,
+}
+
+impl From<ConnectionConfig> for ConnectionSpec {
+    fn from(config: ConnectionConfig) -> ConnectionSpec {
+        ConnectionSpec { config, credentials_secret: None }
+    }
+}
+
+fn secret_reference(reference: &str) -> Option<(Option<&str>, &str)> {
+    let (namespace, name) = match reference.split_once('/') {
+        Some((namespace, name)) => (Some(namespace), name),
+        None => (None, reference),
+    };
+    let name_ok = !name.is_empty() && name.len() <= 253 && name.split('.').all(is_dns_label);
+    (name_ok && namespace.is_none_or(is_dns_label)).then_some((namespace, name))
 }
 
 fn mechanism(name: &str) -> Result<SaslMechanism, String> {
@@ -66,7 +112,7 @@ pub enum Connection {
     Absent,
     /// Some part is only known after apply (a cluster created in the same run).
     Unknown,
-    Known(ConnectionConfig),
+    Known(Box<ConnectionSpec>),
 }
 
 /// The cluster a resource works on: its own `kafka` connection, else the provider's.
@@ -77,13 +123,13 @@ pub enum Target {
 }
 
 /// The cluster of a resource whose `kafka` attribute, at `path`, is `field`.
-pub fn target(ctx: &Context, field: &Field<KafkaConnection>, path: &AttrPath) -> Result<Target, Diagnostics> {
+pub async fn target(ctx: &Context, field: &Field<KafkaConnection>, path: &AttrPath) -> Result<Target, Diagnostics> {
     match parse_field(field, path)? {
-        Connection::Known(config) => Ok(Target::Cluster(ctx.kafka_pool.admin(&config))),
+        Connection::Known(spec) => Ok(Target::Cluster(admin(ctx, &spec, path).await?)),
         Connection::Unknown => Ok(Target::Unknown),
         Connection::Absent if ctx.config.is_deferred("kafka") => Ok(Target::Unknown),
         Connection::Absent => match &ctx.config.kafka {
-            Some(config) => Ok(Target::Cluster(ctx.kafka_pool.admin(config))),
+            Some(spec) => Ok(Target::Cluster(admin(ctx, spec, &AttrPath::root("kafka")).await?)),
             None => Err(Diagnostic::error(
                 "No Kafka connection",
                 "Set `kafka` in the provider block (or HIKUBE_KAFKA_BOOTSTRAP_SERVERS), or on this resource.",
@@ -94,9 +140,53 @@ pub fn target(ctx: &Context, field: &Field<KafkaConnection>, path: &AttrPath) ->
     }
 }
 
+/// The client of a connection, its credentials read from their Secret when one holds them.
+/// `path` is the connection attribute's.
+pub async fn admin(ctx: &Context, spec: &ConnectionSpec, path: &AttrPath) -> Result<Arc<Admin>, Diagnostics> {
+    let Some(secret) = &spec.credentials_secret else { return Ok(ctx.kafka_pool.admin(&spec.config)) };
+    let at = path.clone().attr(connection_attr::sasl).attr(sasl_attr::credentials_secret);
+    let namespace = secret.namespace.as_deref().unwrap_or(&ctx.config.namespace);
+    let reference = format!("{namespace}/{}", secret.name);
+    let kube = ctx.kube().await.map_err(|d| Diagnostics::from(d.at(at.clone())))?;
+    let data = kube.secret_data(namespace, &secret.name).await.map_err(|e| {
+        Diagnostics::from(
+            kube_diagnostic(format!("Reading the credentials Secret {reference} failed"), &e).at(at.clone()),
+        )
+    })?;
+    let incomplete =
+        |why: String| Diagnostics::from(Diagnostic::error("Unusable credentials Secret", why).at(at.clone()));
+    let field = |key: &str| {
+        data.get(key).filter(|v| !v.is_empty()).cloned().ok_or_else(|| {
+            incomplete(format!("Secret {reference} has no `{key}`: it needs `username` and `password`."))
+        })
+    };
+    let mechanism = match (secret.mechanism, data.get("mechanism")) {
+        (Some(mechanism), _) => mechanism,
+        (None, Some(name)) => SaslMechanism::parse(name).ok_or_else(|| {
+            incomplete(format!(
+                "Secret {reference} names mechanism {name:?}, not one of {}.",
+                SaslMechanism::NAMES.join(", ")
+            ))
+        })?,
+        (None, None) => SaslMechanism::ScramSha512,
+    };
+    if mechanism == SaslMechanism::Plain && spec.config.tls.is_none() {
+        return Err(incomplete(format!(
+            "Secret {reference} asks for PLAIN, which would send its password in the clear: add a `tls` block or use \
+             SCRAM-SHA-512."
+        )));
+    }
+    let sasl = SaslConfig { mechanism, username: field("username")?, password: Secret::new(field("password")?) };
+    Ok(ctx.kafka_pool.admin(&ConnectionConfig { sasl: Some(sasl), ..spec.config.clone() }))
+}
+
 /// The cluster of an operation that cannot wait for a connection known only after apply.
-pub fn known_target(ctx: &Context, field: &Field<KafkaConnection>, path: &AttrPath) -> Result<Arc<Admin>, Diagnostics> {
-    match target(ctx, field, path)? {
+pub async fn known_target(
+    ctx: &Context,
+    field: &Field<KafkaConnection>,
+    path: &AttrPath,
+) -> Result<Arc<Admin>, Diagnostics> {
+    match target(ctx, field, path).await? {
         Target::Cluster(cluster) => Ok(cluster),
         Target::Unknown => Err(Diagnostic::error(
             "Kafka connection not known yet",
@@ -139,15 +229,32 @@ pub fn parse(value: &Value, path: &AttrPath) -> Result<Connection, Diagnostics> 
     let refused = |summary: &str, why: String, steps: &[&str]| {
         Diagnostics::from(Diagnostic::error(summary, why).at(steps.iter().fold(path.clone(), |p, s| p.attr(s))))
     };
-    let sasl = match connection.sasl.known() {
-        None => None,
-        Some(sasl) => Some(SaslConfig {
-            mechanism: mechanism(sasl.mechanism.as_deref().unwrap_or_default()).map_err(|why| {
-                refused("Unsupported SASL mechanism", why, &[connection_attr::sasl, sasl_attr::mechanism])
-            })?,
-            username: sasl.username.known().cloned().unwrap_or_default(),
-            password: Secret::new(sasl.password.known().cloned().unwrap_or_default()),
-        }),
+    let sasl_mechanism = |sasl: &Sasl| match sasl.mechanism.as_deref() {
+        None => Ok(None),
+        Some(name) => mechanism(name)
+            .map(Some)
+            .map_err(|why| refused("Unsupported SASL mechanism", why, &[connection_attr::sasl, sasl_attr::mechanism])),
+    };
+    let (sasl, credentials_secret) = match connection.sasl.known() {
+        None => (None, None),
+        Some(sasl) => match sasl.credentials_secret.as_deref().and_then(secret_reference) {
+            Some((namespace, name)) => (
+                None,
+                Some(CredentialsSecret {
+                    namespace: namespace.map(str::to_string),
+                    name: name.to_string(),
+                    mechanism: sasl_mechanism(sasl)?,
+                }),
+            ),
+            None => (
+                Some(SaslConfig {
+                    mechanism: sasl_mechanism(sasl)?.unwrap_or(SaslMechanism::ScramSha512),
+                    username: sasl.username.known().cloned().unwrap_or_default(),
+                    password: Secret::new(sasl.password.known().cloned().unwrap_or_default()),
+                }),
+                None,
+            ),
+        },
     };
     let request_timeout = match connection.request_timeout.as_deref() {
         None => DEFAULT_REQUEST_TIMEOUT,
@@ -156,7 +263,8 @@ pub fn parse(value: &Value, path: &AttrPath) -> Result<Connection, Diagnostics> 
         }
     };
     let bootstrap_servers = connection.bootstrap_servers.known().cloned().unwrap_or_default();
-    Ok(Connection::Known(ConnectionConfig { bootstrap_servers, tls, sasl, request_timeout }))
+    let config = ConnectionConfig { bootstrap_servers, tls, sasl, request_timeout };
+    Ok(Connection::Known(Box::new(ConnectionSpec { config, credentials_secret })))
 }
 
 /// What the attribute's validators cannot see, each looking at one attribute: the brokers'
@@ -204,6 +312,47 @@ fn check_together(connection: &KafkaConnection, path: &AttrPath) -> Diagnostics 
         );
     }
     let Some(sasl) = connection.sasl.known() else { return diagnostics };
+    let sasl_at = |attribute: &str| at(&[connection_attr::sasl, attribute]);
+    let nothing =
+        [&sasl.mechanism, &sasl.username, &sasl.password, &sasl.credentials_secret].iter().all(|f| f.is_null());
+    if nothing {
+        diagnostics.push(
+            Diagnostic::error(
+                "Empty SASL settings",
+                "Set credentials_secret, or mechanism, username and password; or leave sasl out for a listener without \
+                 authentication (a cluster with authentication = \"none\" has no admin_secret).",
+            )
+            .at(at(&[connection_attr::sasl])),
+        );
+    } else if sasl.credentials_secret.is_null() {
+        for (field, attribute) in [
+            (&sasl.mechanism, sasl_attr::mechanism),
+            (&sasl.username, sasl_attr::username),
+            (&sasl.password, sasl_attr::password),
+        ] {
+            if field.is_null() {
+                diagnostics.push(
+                    Diagnostic::error(
+                        "Incomplete SASL credentials",
+                        format!("Set mechanism, username and password, or credentials_secret instead; {attribute} is missing."),
+                    )
+                    .at(sasl_at(attribute)),
+                );
+            }
+        }
+    } else {
+        for (field, attribute) in [(&sasl.username, sasl_attr::username), (&sasl.password, sasl_attr::password)] {
+            if !field.is_null() {
+                diagnostics.push(
+                    Diagnostic::error(
+                        "Two sources of SASL credentials",
+                        format!("{attribute} is set beside credentials_secret: keep one of them."),
+                    )
+                    .at(sasl_at(attribute)),
+                );
+            }
+        }
+    }
     if sasl.mechanism.as_deref().map(mechanism) == Some(Ok(SaslMechanism::Plain)) && tls.is_none() {
         diagnostics.push(
             Diagnostic::error(
@@ -271,5 +420,51 @@ mod tests {
         let unverified = check(&connection("SCRAM-SHA-512", "skip"), &path);
         assert!(!unverified.has_errors() && !unverified.is_empty(), "{unverified:?}");
         assert!(check(&connection("", "skip"), &path).is_empty(), "no credentials, nothing to hand over");
+    }
+
+    fn sasl(fields: &[(&str, &str)]) -> Value {
+        let sasl = fields.iter().map(|(k, v)| (k.to_string(), Value::string(*v))).collect();
+        Value::Object(BTreeMap::from([
+            ("bootstrap_servers".to_string(), Value::List(vec![Value::string("kafka-0:9092")])),
+            ("sasl".to_string(), Value::Object(sasl)),
+        ]))
+    }
+
+    #[test]
+    fn credentials_come_whole_from_the_attributes_or_from_a_secret() {
+        let path = AttrPath::root("kafka");
+        let errors_at = |value: Value| -> Vec<String> {
+            check(&value, &path)
+                .0
+                .iter()
+                .filter(|d| d.severity == crate::tfplugin::diag::Severity::Error)
+                .map(|d| d.path.as_ref().map(ToString::to_string).unwrap_or_default())
+                .collect()
+        };
+        assert_eq!(errors_at(sasl(&[("mechanism", "SCRAM-SHA-512"), ("username", "u")])), ["kafka.sasl.password"]);
+        assert!(errors_at(sasl(&[("credentials_secret", "data/events-kafka-admin")])).is_empty());
+        assert_eq!(
+            errors_at(sasl(&[("credentials_secret", "events-kafka-admin"), ("password", "p")])),
+            ["kafka.sasl.password"]
+        );
+
+        let parsed = |value: Value| match parse(&value, &path) {
+            Ok(Connection::Known(spec)) => spec,
+            _ => panic!("not a known connection"),
+        };
+        let spec = parsed(sasl(&[("credentials_secret", "data/events-kafka-admin"), ("mechanism", "SCRAM-SHA-256")]));
+        assert!(spec.config.sasl.is_none(), "no password until the Secret is read");
+        assert_eq!(
+            spec.credentials_secret,
+            Some(CredentialsSecret {
+                namespace: Some("data".into()),
+                name: "events-kafka-admin".into(),
+                mechanism: Some(SaslMechanism::ScramSha256),
+            })
+        );
+        assert_eq!(parsed(sasl(&[("credentials_secret", "admin")])).credentials_secret.unwrap().namespace, None);
+        for bad in ["a/b/c", "Admin", "", "ns/", "/name"] {
+            assert!(secret_reference(bad).is_none(), "{bad:?}");
+        }
     }
 }

@@ -123,8 +123,8 @@ fn text_of(value: f64) -> String {
     if value.fract() == 0.0 && value.abs() < 1e15 { format!("{}", value as i64) } else { value.to_string() }
 }
 
-fn target(ctx: &Context, quota: &Quota) -> Result<Target, Diagnostics> {
-    kafka_connection::target(ctx, &quota.kafka, &AttrPath::root(quota_attr::kafka))
+async fn target(ctx: &Context, quota: &Quota) -> Result<Target, Diagnostics> {
+    kafka_connection::target(ctx, &quota.kafka, &AttrPath::root(quota_attr::kafka)).await
 }
 
 async fn live(ctx: &Context, cluster: &Admin, entity: &QuotaEntity) -> Result<BTreeMap<String, f64>, Diagnostics> {
@@ -212,7 +212,7 @@ impl Resource for KafkaQuota {
         if plan.diagnostics.has_errors() || plan.planned() == plan.prior {
             return;
         }
-        let cluster = match target(ctx, &quota) {
+        let cluster = match target(ctx, &quota).await {
             Ok(Target::Cluster(cluster)) => cluster,
             Ok(Target::Unknown) => return,
             Err(d) => return plan.diagnostics.extend(d),
@@ -241,7 +241,7 @@ impl Resource for KafkaQuota {
 
     async fn create(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
         let failed = |diagnostics| ApplyResponse { diagnostics, ..Default::default() };
-        let Change { cluster, entity, config } = match prepare(ctx, &request.planned_state) {
+        let Change { cluster, entity, config } = match prepare(ctx, &request.planned_state).await {
             Ok(prepared) => prepared,
             Err(d) => return failed(d),
         };
@@ -271,7 +271,7 @@ impl Resource for KafkaQuota {
     async fn update(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
         let keep =
             |diagnostics| ApplyResponse { new_state: request.prior_state.clone(), diagnostics, ..Default::default() };
-        let Change { cluster, entity, config } = match prepare(ctx, &request.planned_state) {
+        let Change { cluster, entity, config } = match prepare(ctx, &request.planned_state).await {
             Ok(prepared) => prepared,
             Err(d) => return keep(d),
         };
@@ -286,7 +286,7 @@ impl Resource for KafkaQuota {
 
     async fn delete(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
         let prior = request.prior_state;
-        let Change { cluster, entity, config } = match prepare(ctx, &prior) {
+        let Change { cluster, entity, config } = match prepare(ctx, &prior).await {
             Ok(prepared) => prepared,
             Err(diagnostics) => return ApplyResponse { new_state: prior, diagnostics, ..Default::default() },
         };
@@ -311,7 +311,7 @@ impl Resource for KafkaQuota {
             Err(d) => return keep(d),
         };
         let (Some(entity), Some(managed), Ok(Target::Cluster(cluster))) =
-            (entity_of(&quota), quota.config.known(), target(ctx, &quota))
+            (entity_of(&quota), quota.config.known(), target(ctx, &quota).await)
         else {
             return keep(Diagnostics::default());
         };
@@ -342,7 +342,8 @@ impl Resource for KafkaQuota {
             Ok(entity) => entity,
             Err(why) => return failed(Diagnostic::error("Invalid import ID", why).into()),
         };
-        let cluster = match kafka_connection::known_target(ctx, &Field::Null, &AttrPath::root(quota_attr::kafka)) {
+        let cluster = match kafka_connection::known_target(ctx, &Field::Null, &AttrPath::root(quota_attr::kafka)).await
+        {
             Ok(cluster) => cluster,
             Err(d) => return failed(d),
         };
@@ -378,12 +379,12 @@ struct Change {
     config: BTreeMap<String, String>,
 }
 
-fn prepare(ctx: &Context, state: &Value) -> Result<Change, Diagnostics> {
+async fn prepare(ctx: &Context, state: &Value) -> Result<Change, Diagnostics> {
     let quota = Quota::read(state)?;
     let unknown = |what: &str| Diagnostic::error(format!("{what} unknown at apply"), "It must be known by now.");
     let entity = entity_of(&quota).ok_or_else(|| unknown("The quota's entity"))?;
     let config = quota.config.known().cloned().ok_or_else(|| unknown("The quota's config"))?;
-    let cluster = kafka_connection::known_target(ctx, &quota.kafka, &AttrPath::root(quota_attr::kafka))?;
+    let cluster = kafka_connection::known_target(ctx, &quota.kafka, &AttrPath::root(quota_attr::kafka)).await?;
     Ok(Change { cluster, entity, config })
 }
 

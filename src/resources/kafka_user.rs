@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use super::framework::{Field, Plan, Resource, model, validators, with_attribute};
+use super::kafka_cluster::ADMIN_USERNAME;
 use super::kafka_connection::{self, KafkaConnection, Target};
 use super::{Context, import_hint, kafka_diagnostic};
 use crate::kafka::{Admin, SaslMechanism, Secret};
@@ -27,9 +28,17 @@ model! {
             "The user name clients authenticate with; ACLs name it as the principal `User:<name>`."
         )
         .requires_replace()
-        .validate_str("Invalid user name", |name| match name.is_empty() || name.contains(['|', ',', '=']) {
-            true => Err(format!("{name:?} is not a SCRAM user name: it is empty or holds `|`, `,` or `=`.")),
-            false => Ok(()),
+        .validate_str("Invalid user name", |name| {
+            if name.is_empty() || name.contains(['|', ',', '=']) {
+                Err(format!("{name:?} is not a SCRAM user name: it is empty or holds `|`, `,` or `=`."))
+            } else if RESERVED_NAMES.contains(&name) {
+                Err(format!(
+                    "{name:?} is reserved: ANONYMOUS is the principal of unauthenticated connections, and {ADMIN_USERNAME} \
+                     is the admin of the clusters this provider deploys (its password is in their admin Secret)."
+                ))
+            } else {
+                Ok(())
+            }
         });
         mechanism: String = optional_computed("`SCRAM-SHA-512` (`SCRAM-SHA-512`) or `SCRAM-SHA-256`.")
             .with_default(Value::string("SCRAM-SHA-512"))
@@ -68,8 +77,11 @@ fn id_of(name: &str, mechanism: SaslMechanism) -> String {
     format!("{name}|{}", mechanism.name())
 }
 
-fn target(ctx: &Context, user: &User) -> Result<Target, Diagnostics> {
-    kafka_connection::target(ctx, &user.kafka, &AttrPath::root(user_attr::kafka))
+/// A credential under either name would take over a principal that is not an application's.
+const RESERVED_NAMES: [&str; 2] = ["ANONYMOUS", ADMIN_USERNAME];
+
+async fn target(ctx: &Context, user: &User) -> Result<Target, Diagnostics> {
+    kafka_connection::target(ctx, &user.kafka, &AttrPath::root(user_attr::kafka)).await
 }
 
 /// The iteration count of the user's credential for this mechanism, if it has one.
@@ -108,12 +120,12 @@ struct Change {
     user: User,
 }
 
-fn prepare(ctx: &Context, state: &Value) -> Result<Change, Diagnostics> {
+async fn prepare(ctx: &Context, state: &Value) -> Result<Change, Diagnostics> {
     let user = User::read(state)?;
     let unknown = |what: &str| Diagnostic::error(format!("{what} unknown at apply"), "It must be known by now.");
     let name = user.name.known().cloned().ok_or_else(|| unknown("The user name"))?;
     let mechanism = mechanism_of(&user).ok_or_else(|| unknown("The mechanism"))?;
-    let cluster = kafka_connection::known_target(ctx, &user.kafka, &AttrPath::root(user_attr::kafka))?;
+    let cluster = kafka_connection::known_target(ctx, &user.kafka, &AttrPath::root(user_attr::kafka)).await?;
     Ok(Change { cluster, name, mechanism, user })
 }
 
@@ -158,7 +170,7 @@ impl Resource for KafkaUser {
         if !(plan.is_create() || plan.replaces()) || plan.diagnostics.has_errors() {
             return;
         }
-        let cluster = match target(ctx, &user) {
+        let cluster = match target(ctx, &user).await {
             Ok(Target::Cluster(cluster)) => cluster,
             Ok(Target::Unknown) => return,
             Err(d) => return plan.diagnostics.extend(d),
@@ -175,7 +187,7 @@ impl Resource for KafkaUser {
 
     async fn create(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
         let failed = |diagnostics| ApplyResponse { diagnostics, ..Default::default() };
-        let change = match prepare(ctx, &request.planned_state) {
+        let change = match prepare(ctx, &request.planned_state).await {
             Ok(change) => change,
             Err(d) => return failed(d),
         };
@@ -202,7 +214,7 @@ impl Resource for KafkaUser {
     async fn update(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
         let keep =
             |diagnostics| ApplyResponse { new_state: request.prior_state.clone(), diagnostics, ..Default::default() };
-        let change = match prepare(ctx, &request.planned_state) {
+        let change = match prepare(ctx, &request.planned_state).await {
             Ok(change) => change,
             Err(d) => return keep(d),
         };
@@ -219,7 +231,7 @@ impl Resource for KafkaUser {
 
     async fn delete(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
         let prior = request.prior_state;
-        let change = match prepare(ctx, &prior) {
+        let change = match prepare(ctx, &prior).await {
             Ok(change) => change,
             Err(diagnostics) => return ApplyResponse { new_state: prior, diagnostics, ..Default::default() },
         };
@@ -245,7 +257,7 @@ impl Resource for KafkaUser {
             Err(d) => return keep(d),
         };
         let (Some(name), Some(mechanism), Ok(Target::Cluster(cluster))) =
-            (user.name.known().cloned(), mechanism_of(&user), target(ctx, &user))
+            (user.name.known().cloned(), mechanism_of(&user), target(ctx, &user).await)
         else {
             return keep(Diagnostics::default());
         };
@@ -281,7 +293,7 @@ impl Resource for KafkaUser {
             );
             return failed(Diagnostic::error("Invalid import ID", why).into());
         };
-        let cluster = match kafka_connection::known_target(ctx, &Field::Null, &AttrPath::root(user_attr::kafka)) {
+        let cluster = match kafka_connection::known_target(ctx, &Field::Null, &AttrPath::root(user_attr::kafka)).await {
             Ok(cluster) => cluster,
             Err(d) => return failed(d),
         };

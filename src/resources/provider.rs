@@ -96,7 +96,7 @@ impl ProviderHandler for HikubeProvider {
         match provider_config::parse(&config, |k| std::env::var(k).ok()) {
             Ok((parsed, warnings)) => {
                 if let Some(kafka) = &parsed.kafka {
-                    tracing::debug!(kafka = %kafka.describe(), "default Kafka connection");
+                    tracing::debug!(kafka = %kafka.config.describe(), credentials_secret = ?kafka.credentials_secret, "default Kafka connection");
                 }
                 if !parsed.deferred.is_empty() {
                     tracing::info!(deferred = ?parsed.deferred, "provider settings known only after apply; live checks wait");

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use super::framework::{Field, model, validate_attributes};
-use super::kafka_connection::{self, Connection, KafkaConnection};
+use super::kafka_connection::{self, Connection, ConnectionSpec, KafkaConnection};
 use crate::kafka::{ConnectionConfig, SaslConfig, SaslMechanism, Secret};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::schema::{Block, Schema};
@@ -24,7 +24,7 @@ pub struct KubernetesConfig {
 #[derive(Clone, Debug, Default)]
 pub struct ProviderConfig {
     /// The connection topics use unless they name their own; `None` when none is configured.
-    pub kafka: Option<ConnectionConfig>,
+    pub kafka: Option<ConnectionSpec>,
     pub kubernetes: KubernetesConfig,
     pub namespace: String,
     pub helm_binary: PathBuf,
@@ -145,8 +145,8 @@ pub fn parse(
             .filter(|name| !config.attr(name).is_wholly_known())
             .collect();
     let kafka = match kafka_connection::parse_field(&block.kafka, &kafka_path) {
-        Ok(Connection::Known(c)) => Some(c),
-        Ok(Connection::Absent) => kafka_from_env(&env).unwrap_or_else(|d| {
+        Ok(Connection::Known(c)) => Some(*c),
+        Ok(Connection::Absent) => kafka_from_env(&env).map(|c| c.map(ConnectionSpec::from)).unwrap_or_else(|d| {
             diagnostics.push(d);
             None
         }),
@@ -295,7 +295,7 @@ mod tests {
         let mut with_tls = vars.to_vec();
         with_tls.push(("HIKUBE_KAFKA_CA_CERT", "-----BEGIN CERTIFICATE-----"));
         let (parsed, _) = parse(&Value::Object(BTreeMap::new()), env(&with_tls)).unwrap();
-        assert!(parsed.kafka.unwrap().sasl.is_some());
+        assert!(parsed.kafka.unwrap().config.sasl.is_some());
     }
 
     /// A validator's refusal and the checks across attributes come together, each once.

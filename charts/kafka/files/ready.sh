@@ -7,7 +7,8 @@
 # and the stack's have them.
 set -euo pipefail
 id=${HOSTNAME##*-}
-exec 3<>/dev/tcp/127.0.0.1/9092
+# The port of a plaintext listener on the loopback: 9092, or the port given.
+exec 3<>/dev/tcp/127.0.0.1/"${1:-9092}"
 # Size 19, api key 3 (Metadata), version 0, correlation id 1, client id "ready", no topic
 # named (version 0: every topic).
 printf '\x00\x00\x00\x13\x00\x03\x00\x00\x00\x00\x00\x01\x00\x05ready\x00\x00\x00\x00' >&3

@@ -53,3 +53,18 @@ transaction.state.log.replication.factor={{ $rf }}
 transaction.state.log.min.isr={{ $isr }}
 min.insync.replicas={{ $isr }}
 {{- end -}}
+
+{{/* The SCRAM mechanism of the admin and of the brokers among themselves; empty without authentication. */}}
+{{- define "kafka.auth" -}}
+{{- $mechanism := .Values.auth.mechanism | default "" -}}
+{{- if and $mechanism (not (has $mechanism (list "SCRAM-SHA-512" "SCRAM-SHA-256"))) -}}
+{{- fail (printf "auth.mechanism must be SCRAM-SHA-512, SCRAM-SHA-256 or empty, not %q" $mechanism) -}}
+{{- end -}}
+{{- if and $mechanism (not .Values.auth.adminSecret) -}}
+{{- fail "auth.adminSecret is required with auth.mechanism: a Secret with the admin's username and password" -}}
+{{- end -}}
+{{- if and .Values.external.enabled (not $mechanism) -}}
+{{- fail "external.enabled needs auth.mechanism: brokers on a LoadBalancer must authenticate their clients" -}}
+{{- end -}}
+{{- $mechanism -}}
+{{- end -}}

@@ -9,5 +9,7 @@ resource "hikube_kafka_topic" "clicks" {
   partitions = 6
   kafka = {
     bootstrap_servers = data.hikube_kafka_cluster.shared.bootstrap_servers
+    # The admin's password is read from its Secret when the provider connects.
+    sasl = { credentials_secret = data.hikube_kafka_cluster.shared.admin_secret }
   }
 }

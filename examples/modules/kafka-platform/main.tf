@@ -31,7 +31,8 @@ resource "hikube_kafka_cluster" "this" {
 locals {
   # Where Terraform reaches the brokers: the cluster's own address unless the caller knows
   # better (an external listener, or the local stack's brokers).
-  bootstrap_servers = length(var.kafka_bootstrap_servers) > 0 ? var.kafka_bootstrap_servers : hikube_kafka_cluster.this.bootstrap_servers
+  own_brokers       = length(var.kafka_bootstrap_servers) == 0
+  bootstrap_servers = local.own_brokers ? hikube_kafka_cluster.this.bootstrap_servers : var.kafka_bootstrap_servers
   replication       = min(var.kafka_replicas, 3)
 }
 
@@ -48,6 +49,11 @@ resource "hikube_kafka_topic" "this" {
   )
   kafka = {
     bootstrap_servers = local.bootstrap_servers
+    # The cluster's own brokers take the admin's credentials, read from its Secret when the
+    # provider connects; brokers the caller names are reached as the provider's `kafka` says.
+    sasl = local.own_brokers && hikube_kafka_cluster.this.admin_secret != null ? {
+      credentials_secret = hikube_kafka_cluster.this.admin_secret
+    } : null
   }
 
   depends_on = [hikube_kafka_cluster.this]

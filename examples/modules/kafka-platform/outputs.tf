@@ -12,3 +12,8 @@ output "topics" {
   description = "Topic names by key."
   value       = { for key, topic in hikube_kafka_topic.this : key => topic.name }
 }
+
+output "admin_secret" {
+  description = "`namespace/name` of the Secret with the cluster admin's credentials."
+  value       = hikube_kafka_cluster.this.admin_secret
+}

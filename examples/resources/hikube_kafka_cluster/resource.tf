@@ -3,7 +3,9 @@ resource "hikube_zookeeper_ensemble" "events" {
   namespace = "kafka"
 }
 
-# Three brokers coordinated by the ensemble above, with TLS and one LoadBalancer per broker.
+# Three brokers coordinated by the ensemble above, with TLS and one LoadBalancer per broker that
+# only the office and the CI runners reach. Every listener authenticates with SCRAM-SHA-512
+# (the default) and the authorizer denies what no ACL allows.
 resource "hikube_kafka_cluster" "events" {
   name             = "events"
   namespace        = "kafka"
@@ -19,9 +21,10 @@ resource "hikube_kafka_cluster" "events" {
     "message.max.bytes"   = "2097152"
   }
 
-  external        = true
-  external_domain = "kafka.example.com"
-  tls_secret_name = "events-kafka-tls"
+  external                    = true
+  external_domain             = "kafka.example.com"
+  load_balancer_source_ranges = ["203.0.113.0/24", "198.51.100.0/24"]
+  tls_secret_name             = "events-kafka-tls"
 
   # Keep the data if the cluster is destroyed (the default), and refuse to destroy it at all
   # until deletion_protection is set to false.
@@ -43,5 +46,6 @@ resource "hikube_kafka_topic" "orders" {
     tls = {
       ca_cert = var.events_ca_pem
     }
+    sasl = { credentials_secret = hikube_kafka_cluster.events.admin_secret }
   }
 }

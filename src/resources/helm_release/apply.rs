@@ -105,12 +105,18 @@ impl<K: ReleaseKind> HelmRelease<K> {
             return fail(prior, helm_diagnostic(format!("Uninstalling {name} failed"), &e));
         }
         ctx.journal.forget(RELEASE_INTENT, &Self::intent_target(kube, &namespace, &name));
+        // The release is gone either way: each step after it runs, and their failures are told
+        // together, with nothing left in state.
+        let mut diagnostics = Diagnostics::default();
         if prior.attr("delete_volumes").as_bool() == Some(true)
             && let Err(e) = kube.delete_volume_claims(&namespace, &name).await
         {
-            return fail(Value::Null, kube_diagnostic(format!("Deleting the volumes of {name} failed"), &e));
+            diagnostics.push(kube_diagnostic(format!("Deleting the volumes of {name} failed"), &e));
         }
-        ApplyResponse::default()
+        if let Err(d) = self.0.after_uninstall(kube, &name, &namespace).await {
+            diagnostics.push(d);
+        }
+        ApplyResponse { diagnostics, ..Default::default() }
     }
 
     /// Clears the way for an install or upgrade: a release found there is recovered or refused.
@@ -215,6 +221,9 @@ impl<K: ReleaseKind> HelmRelease<K> {
                         .at(AttrPath::root(sizing::sizing_attr::storage_size)),
                 );
             }
+        }
+        if let Err(d) = self.0.before_install(&kube, &name, &namespace, &prior_state, &planned_state).await {
+            return fail(unchanged(), d);
         }
         let change =
             Change { kube: &kube, release: &name, namespace: &namespace, prior: &prior_state, planned: &planned_state };

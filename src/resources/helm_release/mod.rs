@@ -55,6 +55,11 @@ pub trait ReleaseKind: Send + Sync + 'static {
     fn reachable_once_installed(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Attributes whose change replaces the release so that the new one starts on the old
+    /// one's volumes, on purpose (the same brokers, secured differently).
+    fn reuses_volumes(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Refusals that need the live system (a broker count that would strand replicas).
     async fn check_change(&self, _ctx: &Context, _prior: &Value, _planned: &Value) -> Diagnostics {
         Diagnostics::default()
@@ -72,6 +77,23 @@ pub trait ReleaseKind: Send + Sync + 'static {
     /// Work on the running release that must precede an upgrade of it (an ensemble's members
     /// removed before their pods go). Idempotent: a failed apply is resumed by the next.
     async fn before_upgrade(&self, _change: Change<'_>) -> Result<(), Diagnostic> {
+        Ok(())
+    }
+    /// Objects the release needs that Helm must not hold (a Secret of generated credentials:
+    /// Helm would keep it in its release record), made before an install and checked before
+    /// every upgrade (`prior` is null for an install). Idempotent.
+    async fn before_install(
+        &self,
+        _kube: &Kube,
+        _release: &str,
+        _namespace: &str,
+        _prior: &Value,
+        _planned: &Value,
+    ) -> Result<(), Diagnostic> {
+        Ok(())
+    }
+    /// Deletes what [`ReleaseKind::before_install`] made, once the release is uninstalled.
+    async fn after_uninstall(&self, _kube: &Kube, _release: &str, _namespace: &str) -> Result<(), Diagnostic> {
         Ok(())
     }
     /// Work that completes an upgrade once helm is done (an ensemble's new members added once

@@ -5,13 +5,16 @@ use super::*;
 
 /// A replacement under the same name and namespace installs a release whose pods claim the
 /// volumes the old one left (Helm keeps them): a new storage class silently does not apply, and
-/// old data meets the new settings. Refused unless the old release deletes its volumes.
-fn volumes_rebound(prior: &Value, requires_replace: &[AttrPath]) -> Option<Diagnostic> {
+/// old data meets the new settings. Refused unless the old release deletes its volumes, or
+/// every attribute that replaces it is one whose new release is meant to find the old data
+/// (`reuses_volumes`).
+fn volumes_rebound(prior: &Value, requires_replace: &[AttrPath], reuses_volumes: &[&str]) -> Option<Diagnostic> {
     let renamed = requires_replace
         .iter()
         .any(|p| *p == AttrPath::root(release_attr::name) || *p == AttrPath::root(release_attr::namespace));
     let cause = requires_replace.first()?;
-    if renamed || prior.attr("delete_volumes").as_bool() == Some(true) {
+    let meant = requires_replace.iter().all(|p| reuses_volumes.iter().any(|a| *p == AttrPath::root(a)));
+    if renamed || meant || prior.attr("delete_volumes").as_bool() == Some(true) {
         return None;
     }
     Some(
@@ -89,7 +92,7 @@ impl<K: ReleaseKind> HelmRelease<K> {
                 plan.requires_replace.push(AttrPath::root(release_attr::namespace));
             }
         }
-        if let Some(d) = volumes_rebound(&plan.prior, &plan.requires_replace) {
+        if let Some(d) = volumes_rebound(&plan.prior, &plan.requires_replace, self.0.reuses_volumes()) {
             plan.diagnostics.push(d);
         }
         let size = |state: &Value| text(state, sizing::sizing_attr::storage_size);
@@ -242,14 +245,21 @@ mod tests {
             Value::Object(BTreeMap::from([("delete_volumes".to_string(), Value::Bool(delete_volumes))]))
         };
         let by_class = [AttrPath::root("storage_class")];
-        let refused = volumes_rebound(&state(false), &by_class).expect("refused");
+        let refused = volumes_rebound(&state(false), &by_class, &[]).expect("refused");
         assert_eq!(refused.path, Some(AttrPath::root("storage_class")));
-        assert!(volumes_rebound(&state(true), &by_class).is_none());
-        assert!(volumes_rebound(&Value::Null, &by_class).is_some(), "an ensemble without the attribute");
+        assert!(volumes_rebound(&state(true), &by_class, &[]).is_none());
+        assert!(volumes_rebound(&Value::Null, &by_class, &[]).is_some(), "an ensemble without the attribute");
         assert!(
-            volumes_rebound(&state(false), &[AttrPath::root(release_attr::name), AttrPath::root("storage_class")])
+            volumes_rebound(&state(false), &[AttrPath::root(release_attr::name), AttrPath::root("storage_class")], &[])
                 .is_none()
         );
-        assert!(volumes_rebound(&state(false), &[]).is_none());
+        assert!(volumes_rebound(&state(false), &[], &[]).is_none());
+        let by_authentication = [AttrPath::root("authentication")];
+        assert!(volumes_rebound(&state(false), &by_authentication, &["authentication"]).is_none(), "meant");
+        let both = [AttrPath::root("authentication"), AttrPath::root("storage_class")];
+        assert!(
+            volumes_rebound(&state(false), &both, &["authentication"]).is_some(),
+            "the class still would not apply"
+        );
     }
 }

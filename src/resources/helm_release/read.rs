@@ -145,10 +145,10 @@ impl<K: ReleaseKind> HelmRelease<K> {
     }
 }
 
-/// Chart values cannot tell an empty map from an absent one: the configuration's choice stands,
-/// or `config = {}` would read back as null and plan a change on every run.
+/// Chart values cannot tell an empty map or list from an absent one: the configuration's choice
+/// stands, or `config = {}` would read back as null and plan a change on every run.
 fn as_configured(read: Value, state: &Value) -> Value {
-    let empty = |v: &Value| matches!(v, Value::Map(m) if m.is_empty());
+    let empty = |v: &Value| matches!(v, Value::Map(m) if m.is_empty()) || matches!(v, Value::List(l) if l.is_empty());
     if read.is_null() && empty(state) { state.clone() } else { read }
 }
 

@@ -41,9 +41,9 @@ impl Private {
 }
 
 /// The cluster and the spec of a topic about to change.
-fn prepare(ctx: &Context, state: &Value) -> Result<(Arc<Admin>, TopicSpec), Diagnostics> {
+async fn prepare(ctx: &Context, state: &Value) -> Result<(Arc<Admin>, TopicSpec), Diagnostics> {
     let topic = Topic::read(state)?;
-    match target(ctx, &topic)? {
+    match target(ctx, &topic).await? {
         Target::Cluster(cluster) => Ok((cluster, TopicSpec::from_model(&topic)?)),
         Target::Unknown => Err(Diagnostic::error(
             "Kafka connection unknown at apply",
@@ -56,7 +56,7 @@ fn prepare(ctx: &Context, state: &Value) -> Result<(Arc<Admin>, TopicSpec), Diag
 
 pub(super) async fn delete(ctx: &Context, request: ApplyRequest) -> ApplyResponse {
     let ApplyRequest { prior_state: prior, planned_private: private, .. } = request;
-    let (cluster, spec) = match prepare(ctx, &prior) {
+    let (cluster, spec) = match prepare(ctx, &prior).await {
         Ok(prepared) => prepared,
         Err(diagnostics) => return ApplyResponse { new_state: prior, diagnostics, private },
     };
@@ -77,7 +77,7 @@ fn intent_target(cluster: &Admin, name: &str) -> String {
 
 pub(super) async fn create(ctx: &Context, request: ApplyRequest) -> ApplyResponse {
     let planned = request.planned_state;
-    let (cluster, spec) = match prepare(ctx, &planned) {
+    let (cluster, spec) = match prepare(ctx, &planned).await {
         Ok(prepared) => prepared,
         Err(diagnostics) => return ApplyResponse { diagnostics, ..Default::default() },
     };
@@ -253,7 +253,7 @@ fn created_state(planned: Value, info: Option<&TopicInfo>) -> Value {
 
 pub(super) async fn update(ctx: &Context, request: ApplyRequest) -> ApplyResponse {
     let ApplyRequest { prior_state: prior, planned_state: planned, planned_private, .. } = request;
-    let (cluster, spec) = match prepare(ctx, &planned) {
+    let (cluster, spec) = match prepare(ctx, &planned).await {
         Ok(prepared) => prepared,
         Err(diagnostics) => return ApplyResponse { new_state: prior, diagnostics, private: planned_private },
     };

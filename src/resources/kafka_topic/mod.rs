@@ -96,8 +96,8 @@ fn timeout_of(topic: &Topic) -> Duration {
 }
 
 /// The cluster a topic lives in: its own `kafka` connection, else the provider's.
-fn target(ctx: &Context, topic: &Topic) -> Result<Target, Diagnostics> {
-    kafka_connection::target(ctx, &topic.kafka, &AttrPath::root(attr::kafka))
+async fn target(ctx: &Context, topic: &Topic) -> Result<Target, Diagnostics> {
+    kafka_connection::target(ctx, &topic.kafka, &AttrPath::root(attr::kafka)).await
 }
 
 /// The checks across attributes and inside the config map; the schema's validators check each

@@ -61,7 +61,7 @@ fn not_null_unknown() -> Value {
 async fn check_live(ctx: &Context, prior: &Value, planned: &Value, replacing: bool) -> Diagnostics {
     let mut diagnostics = Diagnostics::default();
     let Ok(topic) = Topic::read(planned) else { return diagnostics };
-    let cluster = match target(ctx, &topic) {
+    let cluster = match target(ctx, &topic).await {
         Ok(Target::Cluster(cluster)) => cluster,
         Ok(Target::Unknown) => return diagnostics,
         Err(d) => return d,

@@ -21,7 +21,7 @@ pub(super) async fn read(ctx: &Context, request: ReadRequest) -> ReadResponse {
         Ok(topic) => topic,
         Err(d) => return keep(d),
     };
-    let cluster = match target(ctx, &topic) {
+    let cluster = match target(ctx, &topic).await {
         Ok(Target::Cluster(cluster)) => cluster,
         Ok(Target::Unknown) => return keep(Default::default()),
         Err(d) => return keep(d),
@@ -88,7 +88,7 @@ fn settled_replication_factor(ongoing: &BTreeMap<i32, crate::kafka::OngoingReass
 /// Imports a topic by name through the provider's connection. Every override set on the topic
 /// becomes managed configuration, so a configuration written to match plans no change.
 pub(super) async fn import(ctx: &Context, id: &str) -> ImportResponse {
-    let cluster = match target(ctx, &Topic::default()) {
+    let cluster = match target(ctx, &Topic::default()).await {
         Ok(Target::Cluster(cluster)) => cluster,
         Ok(Target::Unknown) => {
             return ImportResponse {

@@ -1,14 +1,21 @@
 //! `hikube_kafka_cluster`: Kafka 3.9 brokers in ZooKeeper mode, as a Helm release of
-//! `charts/kafka`.
+//! `charts/kafka`. `settings` checks what `config` may hold; `round_trip` proves that its chart
+//! values read back as the plan had them.
+
+#[cfg(test)]
+mod round_trip;
+mod settings;
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value as Json, json};
 
+use self::settings::{check_cidr, check_connect_string, refused_setting};
 use super::framework::{Field, model, validators};
 use super::helm_release::{ReleaseKind, dns_name, sizing_attributes, sizing_from_values, sizing_values, text_field};
 use super::kafka_connection::{self, Connection, KafkaConnection};
-use super::{Context, kafka_diagnostic};
+use super::{Context, kafka_diagnostic, kube_diagnostic};
+use crate::k8s::Kube;
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::schema::Attribute;
 use crate::tfplugin::value::Value;
@@ -46,10 +53,28 @@ model! {
              it hosts (its readiness)."
         )
         .validate("Invalid broker setting", validators::no_null_values);
+        authentication: String = optional_computed(
+            "How clients and brokers prove who they are: `SCRAM-SHA-512` (the default) or `SCRAM-SHA-256` on every \
+             listener, with an authorizer that denies what no ACL allows; or `none` (anyone who reaches a listener may do \
+             anything). The mechanism is the admin's and the brokers' own; clients may use either. Changing it replaces \
+             the cluster: volumes and ZooKeeper metadata are kept, so topics and their data come back (see \
+             docs/guides/cluster-authentication.md)."
+        )
+        .with_default(Value::string(SCRAM_SHA_512))
+        .requires_replace()
+        .validate_str("Invalid authentication", validators::one_of(&[SCRAM_SHA_512, "SCRAM-SHA-256", NO_AUTHENTICATION]));
         external: bool = optional_computed(
-            "Expose each broker through a LoadBalancer on port 9094 with TLS, as Hikube does (false)."
+            "Expose each broker through a LoadBalancer on port 9094 with TLS, as Hikube does (false). Needs \
+             `authentication`."
         )
         .with_default(Value::Bool(false));
+        load_balancer_source_ranges: Vec<String> = optional(
+            "CIDRs that may reach the external LoadBalancers (`loadBalancerSourceRanges`); anyone when unset."
+        )
+        .validate("Invalid source range", |value| match value {
+            Value::List(ranges) => ranges.iter().filter_map(Value::as_str).try_for_each(check_cidr),
+            _ => Ok(()),
+        });
         external_domain: String = optional(
             "DNS domain under which the external LoadBalancers are published (`<name>-kafka-<n>.<domain>`); required \
              with `external`."
@@ -84,24 +109,43 @@ model! {
             "One address per broker on port 9094 when `external` is on; known once the cluster is installed."
         );
         service_names: Vec<String> = computed("The Services of the cluster.");
+        admin_secret: String = computed(
+            "`namespace/name` of the Secret holding the admin's `username`, `password` and `mechanism`, which the \
+             provider makes before the brokers start and deletes with the cluster; null without authentication. Name it \
+             in a `kafka` connection's `sasl.credentials_secret`: the password stays in Kubernetes, out of plans and \
+             state."
+        );
     }
 }
 
-/// Written as one line of server.properties: anything but host names and ports could add lines
-/// of its own.
-fn check_connect_string(connect: &str) -> Result<(), String> {
-    let valid = !connect.is_empty()
-        && connect.split(',').all(|hp| {
-            hp.rsplit_once(':').is_some_and(|(h, p)| {
-                !h.is_empty()
-                    && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-_[]:".contains(c))
-                    && p.parse::<u16>().is_ok()
-            })
-        });
-    if valid {
-        Ok(())
-    } else {
-        Err(format!("{connect:?} must be host:port[,host:port...]; the chroot goes in zookeeper_chroot."))
+const SCRAM_SHA_512: &str = "SCRAM-SHA-512";
+const NO_AUTHENTICATION: &str = "none";
+/// The admin's name: a super user of the authorizer, and the brokers' own among themselves.
+pub(crate) const ADMIN_USERNAME: &str = "hikube-admin";
+
+/// 32 letters and digits (190 bits): nothing a JAAS line or a properties file must escape.
+fn generate_password() -> String {
+    use rand::Rng;
+    rand::rng().sample_iter(rand::distr::Alphanumeric).take(32).map(char::from).collect()
+}
+
+/// The admin Secret of a release: made by the provider, named after the release.
+fn admin_secret_name(release: &str) -> String {
+    format!("{release}-admin")
+}
+
+/// The Helm release of a state: `<name>-kafka`.
+fn release_name(state: &Value) -> String {
+    format!("{}-kafka", state.attr("name").as_str().unwrap_or_default())
+}
+
+/// A chart value that holds a list of strings, as an attribute: an empty list is no value.
+fn text_list(value: &Json) -> Value {
+    match value.as_array() {
+        Some(items) if !items.is_empty() => {
+            Value::List(items.iter().filter_map(Json::as_str).map(Value::string).collect())
+        }
+        _ => Value::Null,
     }
 }
 
@@ -110,48 +154,6 @@ fn cluster(state: &Value) -> ClusterState {
 }
 
 const IMAGE: &str = "docker.io/confluentinc/cp-kafka:7.9.1";
-
-/// Settings the chart derives from the resource's own attributes or from the pod: set through
-/// `config`, they would break what those attributes promise (where the data lives, which
-/// ZooKeeper and listeners the brokers use, which broker is which).
-const STRUCTURAL_SETTINGS: [(&str, &str); 17] = [
-    ("broker.id", "each broker's id comes from its pod's ordinal"),
-    ("node.id", "each broker's id comes from its pod's ordinal"),
-    ("broker.id.generation.enable", "each broker's id comes from its pod's ordinal"),
-    ("reserved.broker.max.id", "each broker's id comes from its pod's ordinal"),
-    ("log.dirs", "the data lives on the brokers' volumes"),
-    ("log.dir", "the data lives on the brokers' volumes"),
-    ("listeners", "the listeners follow tls_secret_name and external"),
-    ("advertised.listeners", "the listeners follow tls_secret_name and external"),
-    ("listener.security.protocol.map", "the listeners follow tls_secret_name and external"),
-    ("inter.broker.listener.name", "the brokers talk to each other on their own listener"),
-    ("security.inter.broker.protocol", "the brokers talk to each other on their own listener"),
-    ("zookeeper.connect", "set the zookeeper and zookeeper_chroot attributes instead"),
-    ("broker.rack", "each broker's rack is its node's zone"),
-    ("process.roles", "these clusters run in ZooKeeper mode"),
-    ("controller.quorum.voters", "these clusters run in ZooKeeper mode"),
-    ("ssl.keystore.location", "the TLS material comes from tls_secret_name"),
-    ("ssl.truststore.location", "the TLS material comes from tls_secret_name"),
-];
-
-/// Why a `config` entry is refused, if it is: a structural setting, or text that would not stay
-/// one `key=value` line of server.properties.
-fn refused_setting(key: &str, value: Option<&str>) -> Option<String> {
-    if let Some((_, why)) = STRUCTURAL_SETTINGS.iter().find(|(name, _)| *name == key) {
-        return Some(format!("{key} cannot be set through config: {why}."));
-    }
-    if key.starts_with("ssl.keystore.") || key.starts_with("ssl.truststore.") {
-        return Some(format!("{key} cannot be set through config: the TLS material comes from tls_secret_name."));
-    }
-    let bad_key = key.is_empty() || key.chars().any(|c| c.is_whitespace() || c.is_control() || "=:#!\\".contains(c));
-    // A trailing backslash continues the line: the next setting would become part of this value.
-    let bad_value = value.is_some_and(|v| v.chars().any(char::is_control) || v.ends_with('\\'));
-    (bad_key || bad_value).then(|| {
-        "Keys are server.properties names (no spaces, '=', ':', '#', '!' or '\\'); values fit on one line and do not end \
-         with '\\'."
-            .to_string()
-    })
-}
 
 #[tonic::async_trait]
 impl ReleaseKind for KafkaCluster {
@@ -185,9 +187,30 @@ impl ReleaseKind for KafkaCluster {
                 }
             }
         }
-        if config.attr(cluster_attr::external).as_bool() == Some(true)
-            && config.attr(cluster_attr::external_domain).is_null()
+        let external = config.attr(cluster_attr::external).as_bool() == Some(true);
+        if external && config.attr(cluster_attr::authentication).as_str() == Some(NO_AUTHENTICATION) {
+            diagnostics.push(
+                Diagnostic::error(
+                    "External access needs authentication",
+                    "Brokers on LoadBalancers would let whoever reaches them read, write and delete every topic. Keep \
+                     authentication (SCRAM-SHA-512), or set external = false.",
+                )
+                .at(AttrPath::root(cluster_attr::authentication)),
+            );
+        }
+        if !external
+            && matches!(config.attr(cluster_attr::load_balancer_source_ranges), Value::List(r) if !r.is_empty())
         {
+            diagnostics.push(
+                Diagnostic::error(
+                    "Source ranges without LoadBalancers",
+                    "load_balancer_source_ranges limits who reaches the external LoadBalancers; set external = true, or \
+                     remove it.",
+                )
+                .at(AttrPath::root(cluster_attr::load_balancer_source_ranges)),
+            );
+        }
+        if external && config.attr(cluster_attr::external_domain).is_null() {
             diagnostics.push(
                 Diagnostic::error("External access needs a domain", "Set external_domain: brokers advertise <name>-kafka-<n>.<domain>:9094 to clients outside the cluster.")
                     .at(AttrPath::root(cluster_attr::external)),
@@ -206,7 +229,17 @@ impl ReleaseKind for KafkaCluster {
         values["replicas"] = json!(cluster.replicas.or(3));
         values["zookeeper"] = json!({"connect": text(&cluster.zookeeper), "chroot": text(&cluster.zookeeper_chroot)});
         values["config"] = json!(cluster.config.known().cloned().unwrap_or_default());
-        values["external"] = json!({"enabled": cluster.external.or(false), "domain": text(&cluster.external_domain)});
+        let ranges = cluster.load_balancer_source_ranges.known().cloned().unwrap_or_default();
+        values["external"] = json!({
+            "enabled": cluster.external.or(false),
+            "domain": text(&cluster.external_domain),
+            "loadBalancerSourceRanges": ranges,
+        });
+        let mechanism = cluster.authentication.known().map_or(SCRAM_SHA_512, String::as_str);
+        values["auth"] = match mechanism {
+            NO_AUTHENTICATION => json!({"mechanism": "", "adminSecret": ""}),
+            mechanism => json!({"mechanism": mechanism, "adminSecret": admin_secret_name(&release_name(planned))}),
+        };
         values["tls"] = json!({"enabled": !tls.is_empty(), "secretName": tls});
         values
     }
@@ -224,6 +257,15 @@ impl ReleaseKind for KafkaCluster {
             (cluster_attr::external, Value::Bool(values["external"]["enabled"].as_bool().unwrap_or(false))),
             (cluster_attr::external_domain, text_field(&values["external"]["domain"]).encode()),
             (cluster_attr::tls_secret_name, text_field(&values["tls"]["secretName"]).encode()),
+            (cluster_attr::load_balancer_source_ranges, text_list(&values["external"]["loadBalancerSourceRanges"])),
+            // A release of chart 0.1 has no auth values: it authenticates nobody.
+            (
+                cluster_attr::authentication,
+                Value::string(match values["auth"]["mechanism"].as_str() {
+                    Some(mechanism) if !mechanism.is_empty() => mechanism,
+                    _ => NO_AUTHENTICATION,
+                }),
+            ),
         ];
         attributes.extend(read.into_iter().map(|(k, v)| (k.to_string(), v)));
         if let Some(n) = values["replicas"].as_i64() {
@@ -257,12 +299,19 @@ impl ReleaseKind for KafkaCluster {
             services.extend((0..n).map(|i| Value::string(format!("{name}-kafka-{i}-external"))));
         }
         let chroot = cluster.zookeeper_chroot.known().cloned().unwrap_or_else(|| format!("/hikube/{namespace}/{name}"));
+        // Null only in a state written before the attribute existed, whose release authenticates nobody.
+        let admin_secret = match cluster.authentication.known().map(String::as_str) {
+            None if cluster.authentication.is_unknown() => Value::unknown(),
+            None | Some(NO_AUTHENTICATION) => Value::Null,
+            Some(_) => Value::string(format!("{namespace}/{}", admin_secret_name(&format!("{name}-kafka")))),
+        };
         vec![
             (cluster_attr::bootstrap_servers, Value::List(vec![Value::string(format!("{host}:9092"))])),
             (cluster_attr::tls_bootstrap_servers, tls_servers),
             (cluster_attr::external_bootstrap_servers, external),
             (cluster_attr::service_names, Value::List(services)),
             (cluster_attr::zookeeper_chroot, Value::string(chroot)),
+            (cluster_attr::admin_secret, admin_secret),
         ]
     }
 
@@ -275,13 +324,13 @@ impl ReleaseKind for KafkaCluster {
             return Diagnostics::default();
         }
         let path = AttrPath::root(cluster_attr::replicas);
-        let config = match kafka_connection::parse_field(&cluster(planned).kafka, &AttrPath::root(cluster_attr::kafka))
-        {
-            Ok(Connection::Known(c)) => Some(c),
+        let kafka = AttrPath::root(cluster_attr::kafka);
+        let spec = match kafka_connection::parse_field(&cluster(planned).kafka, &kafka) {
+            Ok(Connection::Known(c)) => Some(*c),
             Ok(Connection::Absent) if !ctx.config.is_deferred("kafka") => ctx.config.kafka.clone(),
             _ => None,
         };
-        let Some(config) = config else {
+        let Some(spec) = spec else {
             return Diagnostic::error(
                 "Cannot check the brokers to remove",
                 format!("Going from {before} to {after} brokers removes brokers {after} to {}; the provider must see that they hold no partition replicas first. Set `kafka` on this resource or the provider.", before - 1),
@@ -289,7 +338,12 @@ impl ReleaseKind for KafkaCluster {
             .at(path)
             .into();
         };
-        let cluster = ctx.kafka_pool.admin(&config);
+        // Only a resource's own connection has its path: the provider's is named at the root.
+        let at = if cluster(planned).kafka.is_null() { AttrPath::root("kafka") } else { kafka };
+        let cluster = match kafka_connection::admin(ctx, &spec, &at).await {
+            Ok(cluster) => cluster,
+            Err(diagnostics) => return diagnostics,
+        };
         let topics = match ctx.cancellable(cluster.all_topics()).await {
             Ok(topics) => topics,
             Err(e) => return kafka_diagnostic("Cannot check the brokers to remove", &e, Some(path)).into(),
@@ -323,6 +377,66 @@ impl ReleaseKind for KafkaCluster {
         .into()
     }
 
+    /// The admin Secret, made before the brokers that mount it: its password is generated here
+    /// and written nowhere else (not in values, the manifest or the state). A running cluster
+    /// must still have its own: a new password would reach only the brokers that restart, and
+    /// the others could no longer talk to them.
+    async fn before_install(
+        &self,
+        kube: &Kube,
+        release: &str,
+        namespace: &str,
+        prior: &Value,
+        planned: &Value,
+    ) -> Result<(), Diagnostic> {
+        let mechanism = match cluster(planned).authentication.known() {
+            Some(mechanism) if mechanism != NO_AUTHENTICATION => mechanism.clone(),
+            _ => return Ok(()),
+        };
+        let name = admin_secret_name(release);
+        let generate = || {
+            BTreeMap::from([
+                ("username".to_string(), ADMIN_USERNAME.to_string()),
+                ("password".to_string(), generate_password()),
+                ("mechanism".to_string(), mechanism),
+            ])
+        };
+        let running = !prior.is_null();
+        match kube.ensure_owned_secret(namespace, &name, release, !running, generate).await {
+            Ok(ensured) => {
+                tracing::info!(secret = %name, namespace = %namespace, ?ensured, "admin Secret ready");
+                Ok(())
+            }
+            Err(e @ crate::k8s::Error::Foreign(_)) => {
+                Err(kube_diagnostic(format!("The admin Secret {namespace}/{name} is not this cluster's"), &e)
+                    .with_hint("Delete or rename that Secret: the cluster's admin Secret is made by the provider.")
+                    .at(AttrPath::root("name")))
+            }
+            Err(e) if e.is_not_found() => Err(Diagnostic::error(
+                format!("The admin Secret {namespace}/{name} is gone"),
+                "It was deleted outside Terraform while the brokers run with its password. Restore it from a backup; \
+                 or replace the cluster (terraform apply -replace) to start it with a new one: its volumes and ZooKeeper \
+                 metadata are kept.",
+            )),
+            Err(e) => Err(kube_diagnostic(format!("Reading or making the admin Secret {namespace}/{name} failed"), &e)),
+        }
+    }
+
+    async fn after_uninstall(&self, kube: &Kube, release: &str, namespace: &str) -> Result<(), Diagnostic> {
+        let name = admin_secret_name(release);
+        match kube.delete_owned_secret(namespace, &name, release).await {
+            Ok(_) => Ok(()),
+            // Somebody else's Secret of that name is left alone: the release is gone all the same.
+            Err(crate::k8s::Error::Foreign(_)) => Ok(()),
+            Err(e) => Err(kube_diagnostic(format!("Deleting the admin Secret {namespace}/{name} failed"), &e)),
+        }
+    }
+
+    /// A change of authentication replaces the brokers' listeners, not their data.
+    fn reuses_volumes(&self) -> &'static [&'static str] {
+        &[cluster_attr::authentication]
+    }
+
     fn reachable_once_installed(&self) -> &'static [&'static str] {
         &[
             cluster_attr::bootstrap_servers,
@@ -339,117 +453,5 @@ impl ReleaseKind for KafkaCluster {
             )
             .at(AttrPath::root(cluster_attr::deletion_protection))
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn structural_settings_and_line_breaking_text_are_refused() {
-        for key in
-            ["log.dirs", "listeners", "advertised.listeners", "zookeeper.connect", "broker.id", "ssl.keystore.type"]
-        {
-            assert!(refused_setting(key, Some("x")).is_some(), "{key}");
-        }
-        for (key, value) in [("a b", "1"), ("k", "1\nlog.dirs=/tmp"), ("k", "1\\"), ("k\rx", "1"), ("#k", "1")] {
-            assert!(refused_setting(key, Some(value)).is_some(), "{key:?}={value:?}");
-        }
-        assert_eq!(refused_setting("log.retention.hours", Some("168")), None);
-        assert_eq!(refused_setting("auto.create.topics.enable", Some("false")), None);
-    }
-
-    #[test]
-    fn a_connect_string_cannot_carry_lines_of_its_own() {
-        assert!(check_connect_string("zk:2181\nlog.dirs=/tmp:2181").is_err());
-        assert!(check_connect_string("zk 1:2181").is_err());
-        assert!(check_connect_string("zk-0.zk.ns.svc.cluster.local:2181,zk-1:2181").is_ok());
-    }
-}
-
-/// `ReleaseKind::values` promises that every attribute is represented, so that reading a
-/// release back gives exactly what the plan had: otherwise a refresh would report drift that
-/// is not there.
-#[cfg(test)]
-mod values_round_trip {
-    use std::collections::BTreeMap;
-
-    use proptest::prelude::*;
-
-    use super::KafkaCluster;
-    use crate::resources::helm_release::ReleaseKind;
-    use crate::resources::zookeeper_ensemble::ZookeeperEnsemble;
-    use crate::tfplugin::value::Value;
-
-    fn text_or_null(s: Option<String>) -> Value {
-        s.map(Value::string).unwrap_or(Value::Null)
-    }
-
-    prop_compose! {
-        fn sizing()(
-            image in "[a-z0-9./:-]{1,30}",
-            preset in prop::sample::select(vec!["nano", "micro", "small", "medium", "large", "xlarge", "2xlarge"]),
-            resources in prop::option::of(("[1-9][0-9]{0,2}m", "[1-9][0-9]{0,3}Mi")),
-            size in "[1-9][0-9]{0,2}Gi",
-            class in prop::option::of("[a-z][a-z0-9-]{0,20}"),
-        ) -> BTreeMap<String, Value> {
-            BTreeMap::from([
-                ("image".to_string(), Value::string(image)),
-                ("resources_preset".to_string(), Value::string(preset)),
-                ("resources".to_string(), resources.map_or(Value::Null, |(cpu, memory)| Value::Object(BTreeMap::from([
-                    ("cpu".to_string(), Value::string(cpu)),
-                    ("memory".to_string(), Value::string(memory)),
-                ])))),
-                ("storage_size".to_string(), Value::string(size)),
-                ("storage_class".to_string(), text_or_null(class)),
-            ])
-        }
-    }
-
-    /// Read back, every attribute is what the plan had; only an empty map comes back null (read
-    /// then keeps the configuration's, see `helm_release::read`).
-    fn assert_round_trip(kind: &dyn ReleaseKind, planned: BTreeMap<String, Value>) -> Result<(), TestCaseError> {
-        let read = kind.attributes_from_values(&kind.values(&Value::Object(planned.clone())));
-        for (name, value) in &read {
-            let expected = match planned.get(name) {
-                Some(Value::Map(m)) if m.is_empty() => &Value::Null,
-                Some(v) => v,
-                None => &Value::Null,
-            };
-            prop_assert_eq!(value, expected, "{}", name);
-        }
-        Ok(())
-    }
-
-    proptest! {
-        #[test]
-        fn an_ensemble_reads_back_as_planned(mut planned in sizing(), replicas in prop::sample::select(vec![1i64, 3, 5, 7, 9])) {
-            planned.insert("replicas".into(), Value::int(replicas));
-            assert_round_trip(&ZookeeperEnsemble, planned)?;
-        }
-
-        #[test]
-        fn a_cluster_reads_back_as_planned(
-            mut planned in sizing(),
-            replicas in 1i64..=100,
-            zookeeper in "[a-z0-9.-]{1,20}:2181",
-            chroot in prop::option::of("/[a-z0-9/-]{1,20}"),
-            config in prop::option::of(prop::collection::btree_map("[a-z.]{1,20}", "[a-z0-9]{0,8}", 0..4)),
-            external in prop::option::of("[a-z.]{1,20}"),
-            tls in prop::option::of("[a-z-]{1,20}"),
-        ) {
-            planned.insert("replicas".into(), Value::int(replicas));
-            planned.insert("zookeeper".into(), Value::string(zookeeper));
-            planned.insert("zookeeper_chroot".into(), text_or_null(chroot));
-            planned.insert(
-                "config".into(),
-                config.map_or(Value::Null, |c| Value::Map(c.into_iter().map(|(k, v)| (k, Value::string(v))).collect())),
-            );
-            planned.insert("external".into(), Value::Bool(external.is_some()));
-            planned.insert("external_domain".into(), text_or_null(external));
-            planned.insert("tls_secret_name".into(), text_or_null(tls));
-            assert_round_trip(&KafkaCluster, planned)?;
-        }
     }
 }
