@@ -14,7 +14,21 @@ fn chart(name: &str) -> String {
 #[test]
 fn charts_lint_and_render_cleanly() {
     let Some(stack) = Stack::from_env() else { return };
-    for (name, args) in [("zookeeper", vec![]), ("kafka", vec!["--set", "zookeeper.connect=zk:2181"])] {
+    let kafka = |more: &[&'static str]| [&["--set", "zookeeper.connect=zk:2181"][..], more].concat();
+    for (name, args) in [
+        ("zookeeper", vec![]),
+        ("kafka", kafka(&["--set", "auth.adminSecret=release-admin"])),
+        ("kafka", kafka(&["--set", "auth.mechanism="])),
+        (
+            "kafka",
+            kafka(&[
+                "--set",
+                "auth.mechanism=SCRAM-SHA-256,auth.adminSecret=release-admin,tls.enabled=true,tls.secretName=tls",
+                "--set",
+                "external.enabled=true,external.domain=kafka.example.com,external.loadBalancerSourceRanges={10.0.0.0/8}",
+            ]),
+        ),
+    ] {
         let mut lint = vec!["lint", "--strict"];
         let path = chart(name);
         lint.push(&path);
@@ -43,6 +57,8 @@ fn schemas_refuse_bad_values() {
         ("kafka", vec!["--set", "zookeeper.connect=zk:2181", "--set", "tls.enabled=true"]),
         ("kafka", vec!["--set", "zookeeper.connect=zk:2181", "--set", "config.retention=1"]),
         ("kafka", vec!["--set", "zookeeper.connect=zk:2181", "--set", "unknown=1"]),
+        ("kafka", vec!["--set", "zookeeper.connect=zk:2181", "--set", "auth.mechanism=SCRAM-SHA-1"]),
+        ("kafka", vec!["--set", "zookeeper.connect=zk:2181", "--set", "external.loadBalancerSourceRanges={10.0.0.0}"]),
     ];
     for (name, args) in cases {
         let path = chart(name);
@@ -66,11 +82,12 @@ fn schemas_refuse_bad_values() {
 fn the_broker_readiness_script_means_registered_and_caught_up() {
     let Some(stack) = Stack::from_env() else { return };
     let script = std::fs::read_to_string(chart("kafka") + "/files/ready.sh").unwrap();
-    let address = stack.plain_bootstrap.split(',').next().unwrap().replace(':', "/");
-    let script = script.replace("/dev/tcp/127.0.0.1/9092", &format!("/dev/tcp/{address}"));
+    // The stack's brokers listen on the loopback too, each on a port of its own, given as the
+    // chart gives LOCAL's.
+    let port = stack.plain_bootstrap.split(',').next().unwrap().strip_prefix("127.0.0.1:").unwrap().to_string();
     let ready = |id: u32| {
         let out = std::process::Command::new("bash")
-            .args(["-c", &script])
+            .args(["-c", &script, "ready.sh", &port])
             .env("HOSTNAME", format!("events-kafka-{id}"))
             .output()
             .unwrap();

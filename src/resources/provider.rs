@@ -122,13 +122,12 @@ impl ProviderHandler for HikubeProvider {
         }
     }
 
-    /// No resource has changed its schema version yet: an older state has nothing to upgrade from.
-    async fn upgrade_resource_state(&self, type_name: &str, version: i64, _state: Value) -> (Value, Diagnostics) {
-        let unsupported = Diagnostic::error(
-            "Unsupported state version",
-            format!("No provider version wrote {type_name} states with schema version {version}."),
-        );
-        (Value::Null, unsupported.into())
+    async fn upgrade_resource_state(&self, type_name: &str, version: i64, state: Value) -> (Value, Diagnostics) {
+        match self.resource(type_name).map(|resource| resource.upgrade_state(version, state)) {
+            Ok(Ok(upgraded)) => (upgraded, Diagnostics::default()),
+            Ok(Err(diagnostic)) => (Value::Null, diagnostic.into()),
+            Err(diagnostics) => (Value::Null, diagnostics),
+        }
     }
 
     async fn read_resource(&self, request: ReadRequest) -> ReadResponse {

@@ -77,6 +77,14 @@ pub trait Resource: Send + Sync {
     fn refuse_destroy(&self, _prior: &Value) -> Option<Diagnostic> {
         None
     }
+    /// A state of an older schema version (decoded with the current schema: attributes it
+    /// lacks are null), as the current version writes it.
+    fn upgrade_state(&self, version: i64, _state: Value) -> Result<Value, Diagnostic> {
+        Err(Diagnostic::error(
+            "Unsupported state version",
+            format!("No provider version wrote {} states with schema version {version}.", self.type_name()),
+        ))
+    }
     async fn create(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse;
     async fn update(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse;
     async fn delete(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse;

@@ -55,6 +55,17 @@ pub trait ReleaseKind: Send + Sync + 'static {
     fn reachable_once_installed(&self) -> &'static [&'static str] {
         &[]
     }
+    /// The version of this kind's state schema; an older state goes through
+    /// [`ReleaseKind::upgrade_state`].
+    fn schema_version(&self) -> i64 {
+        0
+    }
+    fn upgrade_state(&self, version: i64, _state: Value) -> Result<Value, Diagnostic> {
+        Err(Diagnostic::error(
+            "Unsupported state version",
+            format!("No provider version wrote {} states with schema version {version}.", self.type_name()),
+        ))
+    }
     /// Attributes whose change replaces the release so that the new one starts on the old
     /// one's volumes, on purpose (the same brokers, secured differently).
     fn reuses_volumes(&self) -> &'static [&'static str] {
@@ -284,7 +295,14 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
     fn schema(&self) -> Schema {
         let mut attributes = ReleaseState::attributes();
         attributes.extend(self.0.attributes());
-        Schema { version: 0, block: Block { description: self.0.description().into(), attributes } }
+        Schema {
+            version: self.0.schema_version(),
+            block: Block { description: self.0.description().into(), attributes },
+        }
+    }
+
+    fn upgrade_state(&self, version: i64, state: Value) -> Result<Value, Diagnostic> {
+        self.0.upgrade_state(version, state)
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {

@@ -432,6 +432,28 @@ impl ReleaseKind for KafkaCluster {
         }
     }
 
+    /// Version 1 added authentication.
+    fn schema_version(&self) -> i64 {
+        1
+    }
+
+    /// A version 0 state was written with chart 0.1, which authenticates nobody: it says so,
+    /// so that a plan made without refreshing does not read the new default as a change.
+    fn upgrade_state(&self, version: i64, state: Value) -> Result<Value, Diagnostic> {
+        match (version, state) {
+            (0, Value::Object(mut attributes)) => {
+                attributes.insert(cluster_attr::authentication.into(), Value::string(NO_AUTHENTICATION));
+                attributes.insert(cluster_attr::admin_secret.into(), Value::Null);
+                Ok(Value::Object(attributes))
+            }
+            (0, state) => Ok(state),
+            (version, _) => Err(Diagnostic::error(
+                "Unsupported state version",
+                format!("No provider version wrote hikube_kafka_cluster states with schema version {version}."),
+            )),
+        }
+    }
+
     /// A change of authentication replaces the brokers' listeners, not their data.
     fn reuses_volumes(&self) -> &'static [&'static str] {
         &[cluster_attr::authentication]

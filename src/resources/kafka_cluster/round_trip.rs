@@ -88,3 +88,14 @@ proptest! {
         assert_round_trip(&KafkaCluster, planned)?;
     }
 }
+
+/// A state written before authentication existed (schema version 0, chart 0.1) reads as a
+/// cluster without it, whatever the new default.
+#[test]
+fn a_version_0_state_upgrades_to_a_cluster_without_authentication() {
+    let old = Value::Object(BTreeMap::from([("name".to_string(), Value::string("events"))]));
+    let upgraded = KafkaCluster.upgrade_state(0, old).unwrap();
+    assert_eq!(upgraded.attr("authentication"), &Value::string("none"));
+    assert_eq!(upgraded.attr("name"), &Value::string("events"));
+    assert!(KafkaCluster.upgrade_state(7, Value::Null).is_err());
+}
