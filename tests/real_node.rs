@@ -117,6 +117,14 @@ resource "hikube_kafka_topic" "acked" {{
     )
 }
 
+/// A Kafka client's settings for a SCRAM-SHA-512 user over `protocol`.
+fn scram_settings(protocol: &str, username: &str, password: &str) -> String {
+    format!(
+        "security.protocol={protocol}\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=\
+         org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{username}\" password=\"{password}\";\n"
+    )
+}
+
 struct Deployed<'a> {
     stack: &'a Stack,
     namespace: String,
@@ -142,12 +150,8 @@ impl Deployed<'_> {
             .unwrap()
         };
         let (username, password) = (field("username"), field("password"));
-        let jaas = format!(
-            "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{username}\" password=\"{password}\";"
-        );
         for (file, protocol) in [("admin.properties", "SASL_PLAINTEXT"), ("admin-tls.properties", "SASL_SSL")] {
-            let mut text =
-                format!("security.protocol={protocol}\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config={jaas}\n");
+            let mut text = scram_settings(protocol, &username, &password);
             if protocol == "SASL_SSL" {
                 text += &format!(
                     "ssl.truststore.type=PEM\nssl.truststore.location={}\nssl.endpoint.identification.algorithm=https\n",
@@ -399,12 +403,12 @@ fn a_deployed_cluster_forms_its_quorum_keeps_acknowledged_records_and_its_metada
     deployed.sign_in();
     assert!(deployed.topics().contains("acked"), "the admin lists the topics");
     assert!(!deployed.lists_topics(&deployed.bootstrap, ""), "a client without credentials got in on 9092");
-    let wrong = "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"hikube-admin\" password=\"wrong\";\n";
-    assert!(!deployed.lists_topics(&deployed.bootstrap, wrong), "a wrong password got in");
+    let wrong = scram_settings("SASL_PLAINTEXT", "hikube-admin", "wrong");
+    assert!(!deployed.lists_topics(&deployed.bootstrap, &wrong), "a wrong password got in");
 
     // The application user writes where its ACL allows, at its quota, and nowhere else.
     let app = deployed.client.path().join("app.properties");
-    std::fs::write(&app, format!("security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"app\" password=\"{app_password}\";\n")).unwrap();
+    std::fs::write(&app, scram_settings("SASL_PLAINTEXT", "app", &app_password)).unwrap();
     let app = app.to_str().unwrap();
     let free = deployed.produced_rate(&deployed.client_config(), "metered", 500);
     // Kafka measures a rate over at least ten seconds: 800 kB take long enough for the quota to

@@ -27,6 +27,11 @@ fn owned_by(secret: &Secret, owner: &str) -> bool {
     label(MANAGED_BY) == Some(PROVIDER) && label(INSTANCE) == Some(owner)
 }
 
+/// A Secret found where one would be made: kept if it is `owner`'s, refused otherwise.
+fn kept_if_owned(found: &Secret, namespace: &str, name: &str, owner: &str) -> Result<Ensured, Error> {
+    if owned_by(found, owner) { Ok(Ensured::Kept) } else { Err(foreign(namespace, name, owner)) }
+}
+
 fn foreign(namespace: &str, name: &str, owner: &str) -> Error {
     Error::Foreign(format!(
         "Secret {namespace}/{name} exists and was not made by this provider for {owner} (labels \
@@ -48,8 +53,7 @@ impl Kube {
     ) -> Result<Ensured, Error> {
         let secrets: Api<Secret> = Api::namespaced(self.client(), namespace);
         match secrets.get_opt(name).await? {
-            Some(found) if owned_by(&found, owner) => return Ok(Ensured::Kept),
-            Some(_) => return Err(foreign(namespace, name, owner)),
+            Some(found) => return kept_if_owned(&found, namespace, name, owner),
             None if !create => return Err(Error::Missing(format!("Secret {namespace}/{name}"))),
             None => {}
         }
@@ -83,8 +87,8 @@ impl Kube {
             Ok(_) => Ok(Ensured::Created),
             // Made meanwhile (a retried apply): whose it is decides, as above.
             Err(kube::Error::Api(status)) if status.code == 409 => match secrets.get_opt(name).await? {
-                Some(found) if owned_by(&found, owner) => Ok(Ensured::Kept),
-                _ => Err(foreign(namespace, name, owner)),
+                Some(found) => kept_if_owned(&found, namespace, name, owner),
+                None => Err(foreign(namespace, name, owner)),
             },
             Err(e) => Err(e.into()),
         }

@@ -80,16 +80,21 @@ pub trait Resource: Send + Sync {
     /// A state of an older schema version (decoded with the current schema: attributes it
     /// lacks are null), as the current version writes it.
     fn upgrade_state(&self, version: i64, _state: Value) -> Result<Value, Diagnostic> {
-        Err(Diagnostic::error(
-            "Unsupported state version",
-            format!("No provider version wrote {} states with schema version {version}.", self.type_name()),
-        ))
+        Err(unsupported_state_version(self.type_name(), version))
     }
     async fn create(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse;
     async fn update(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse;
     async fn delete(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse;
     async fn read(&self, ctx: &Context, request: ReadRequest) -> ReadResponse;
     async fn import(&self, ctx: &Context, id: &str) -> ImportResponse;
+}
+
+/// The refusal of a stored state whose schema version no provider version wrote.
+pub fn unsupported_state_version(type_name: &str, version: i64) -> Diagnostic {
+    Diagnostic::error(
+        "Unsupported state version",
+        format!("No provider version wrote {type_name} states with schema version {version}."),
+    )
 }
 
 /// A data source: a configuration in, the same with its computed attributes filled in out.

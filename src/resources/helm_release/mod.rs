@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 pub use sizing::{dns_name, sizing_attributes, sizing_from_values, sizing_values, storage_bytes, text_field};
 
-use super::framework::{Field, Plan, Resource, model, validators};
+use super::framework::{Field, Plan, Resource, model, unsupported_state_version, validators};
 use super::{Context, duration, helm_diagnostic, kube_diagnostic, provider_config::is_dns_label};
 use crate::helm::{self, ChartSource, Release, ReleaseStatus};
 use crate::k8s::Kube;
@@ -60,11 +60,10 @@ pub trait ReleaseKind: Send + Sync + 'static {
     fn schema_version(&self) -> i64 {
         0
     }
-    fn upgrade_state(&self, version: i64, _state: Value) -> Result<Value, Diagnostic> {
-        Err(Diagnostic::error(
-            "Unsupported state version",
-            format!("No provider version wrote {} states with schema version {version}.", self.type_name()),
-        ))
+    /// A state of an older schema version as the current one writes it; `None` for a version
+    /// this kind never had.
+    fn upgrade_state(&self, _version: i64, _state: Value) -> Option<Value> {
+        None
     }
     /// Attributes whose change replaces the release so that the new one starts on the old
     /// one's volumes, on purpose (the same brokers, secured differently).
@@ -302,7 +301,7 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
     }
 
     fn upgrade_state(&self, version: i64, state: Value) -> Result<Value, Diagnostic> {
-        self.0.upgrade_state(version, state)
+        self.0.upgrade_state(version, state).ok_or_else(|| unsupported_state_version(self.type_name(), version))
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {

@@ -134,9 +134,9 @@ fn admin_secret_name(release: &str) -> String {
     format!("{release}-admin")
 }
 
-/// The Helm release of a state: `<name>-kafka`.
-fn release_name(state: &Value) -> String {
-    format!("{}-kafka", state.attr("name").as_str().unwrap_or_default())
+/// The Helm release of a cluster: `<name>-kafka`.
+fn release_of(name: &str) -> String {
+    format!("{name}-kafka")
 }
 
 /// A chart value that holds a list of strings, as an attribute: an empty list is no value.
@@ -238,7 +238,9 @@ impl ReleaseKind for KafkaCluster {
         let mechanism = cluster.authentication.known().map_or(SCRAM_SHA_512, String::as_str);
         values["auth"] = match mechanism {
             NO_AUTHENTICATION => json!({"mechanism": "", "adminSecret": ""}),
-            mechanism => json!({"mechanism": mechanism, "adminSecret": admin_secret_name(&release_name(planned))}),
+            mechanism => {
+                json!({"mechanism": mechanism, "adminSecret": admin_secret_name(&release_of(planned.attr("name").as_str().unwrap_or_default()))})
+            }
         };
         values["tls"] = json!({"enabled": !tls.is_empty(), "secretName": tls});
         values
@@ -303,7 +305,7 @@ impl ReleaseKind for KafkaCluster {
         let admin_secret = match cluster.authentication.known().map(String::as_str) {
             None if cluster.authentication.is_unknown() => Value::unknown(),
             None | Some(NO_AUTHENTICATION) => Value::Null,
-            Some(_) => Value::string(format!("{namespace}/{}", admin_secret_name(&format!("{name}-kafka")))),
+            Some(_) => Value::string(format!("{namespace}/{}", admin_secret_name(&release_of(name)))),
         };
         vec![
             (cluster_attr::bootstrap_servers, Value::List(vec![Value::string(format!("{host}:9092"))])),
@@ -439,18 +441,15 @@ impl ReleaseKind for KafkaCluster {
 
     /// A version 0 state was written with chart 0.1, which authenticates nobody: it says so,
     /// so that a plan made without refreshing does not read the new default as a change.
-    fn upgrade_state(&self, version: i64, state: Value) -> Result<Value, Diagnostic> {
+    fn upgrade_state(&self, version: i64, state: Value) -> Option<Value> {
         match (version, state) {
             (0, Value::Object(mut attributes)) => {
                 attributes.insert(cluster_attr::authentication.into(), Value::string(NO_AUTHENTICATION));
                 attributes.insert(cluster_attr::admin_secret.into(), Value::Null);
-                Ok(Value::Object(attributes))
+                Some(Value::Object(attributes))
             }
-            (0, state) => Ok(state),
-            (version, _) => Err(Diagnostic::error(
-                "Unsupported state version",
-                format!("No provider version wrote hikube_kafka_cluster states with schema version {version}."),
-            )),
+            (0, state) => Some(state),
+            _ => None,
         }
     }
 

@@ -94,8 +94,8 @@ proptest! {
 #[test]
 fn a_version_0_state_upgrades_to_a_cluster_without_authentication() {
     let old = Value::Object(BTreeMap::from([("name".to_string(), Value::string("events"))]));
-    let upgraded = KafkaCluster.upgrade_state(0, old).unwrap();
+    let upgraded = KafkaCluster.upgrade_state(0, old).expect("version 0 upgrades");
     assert_eq!(upgraded.attr("authentication"), &Value::string("none"));
     assert_eq!(upgraded.attr("name"), &Value::string("events"));
-    assert!(KafkaCluster.upgrade_state(7, Value::Null).is_err());
+    assert!(KafkaCluster.upgrade_state(7, Value::Null).is_none());
 }
