@@ -319,6 +319,12 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
             &["Two sources of SASL credentials"],
         ),
         (
+            "topic: tunnel to a namespace that cannot exist",
+            r#"{ bootstrap_servers = ["kafka-0:9092"], tunnel = { namespace = "Data_Team" } }"#,
+            "kafka.tunnel.namespace",
+            &["Invalid namespace", "DNS label"],
+        ),
+        (
             "topic: CA that is not PEM",
             r#"{ bootstrap_servers = ["kafka-0:9092"], tls = { ca_cert = "not a certificate" } }"#,
             "kafka.tls.ca_cert",

@@ -14,11 +14,11 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use support::deployed::{Deployed, scram_settings};
 use support::terraform::Workspace;
-use support::{Stack, check, stdout, unique};
+use support::{Stack, check, unique};
 
 /// An ensemble and a cluster of three, sized for this machine, with one topic whose records
 /// must never be lost (replication factor 3, min.insync.replicas 2).
@@ -71,6 +71,7 @@ locals {{
   kafka = {{
     bootstrap_servers = hikube_kafka_cluster.kafka.bootstrap_servers
     sasl              = {{ credentials_secret = hikube_kafka_cluster.kafka.admin_secret }}
+    tunnel            = {{ namespace = "{namespace}" }}
   }}
 }}
 
@@ -117,113 +118,10 @@ resource "hikube_kafka_topic" "acked" {{
     )
 }
 
-/// A Kafka client's settings for a SCRAM-SHA-512 user over `protocol`.
-fn scram_settings(protocol: &str, username: &str, password: &str) -> String {
-    format!(
-        "security.protocol={protocol}\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=\
-         org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{username}\" password=\"{password}\";\n"
-    )
-}
-
-struct Deployed<'a> {
-    stack: &'a Stack,
-    namespace: String,
-    bootstrap: String,
-    /// The tools' settings: SCRAM as the cluster's admin (see `sign_in`), in a private directory.
-    client: tempfile::TempDir,
-}
-
 impl Deployed<'_> {
-    fn client_config(&self) -> String {
-        self.client.path().join("admin.properties").display().to_string()
-    }
-
-    /// The tools sign in as the admin, with the password of the admin Secret as it now is (a
-    /// cluster destroyed and created again has a new one).
-    fn sign_in(&self) {
-        let field = |key: &str| {
-            let encoded =
-                self.kubectl(&["get", "secret", "events-kafka-admin", "-o", &format!("jsonpath={{.data.{key}}}")]);
-            String::from_utf8(
-                base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded.trim()).unwrap(),
-            )
-            .unwrap()
-        };
-        let (username, password) = (field("username"), field("password"));
-        for (file, protocol) in [("admin.properties", "SASL_PLAINTEXT"), ("admin-tls.properties", "SASL_SSL")] {
-            let mut text = scram_settings(protocol, &username, &password);
-            if protocol == "SASL_SSL" {
-                text += &format!(
-                    "ssl.truststore.type=PEM\nssl.truststore.location={}\nssl.endpoint.identification.algorithm=https\n",
-                    self.client.path().join("ca.crt").display()
-                );
-            }
-            std::fs::write(self.client.path().join(file), text).unwrap();
-        }
-    }
-
-    /// The rate Kafka's producer benchmark reached with the client settings `config`, in bytes
-    /// per second, sending `records` of 1 kB to `topic`.
-    fn produced_rate(&self, config: &str, topic: &str, records: u32) -> f64 {
-        let records = records.to_string();
-        let args = [
-            "--topic",
-            topic,
-            "--record-size",
-            "1000",
-            "--throughput",
-            "-1",
-            "--num-records",
-            &records,
-            "--producer-props",
-            &format!("bootstrap.servers={}", self.bootstrap),
-            "acks=1",
-            "--producer.config",
-            config,
-        ];
-        let output = check(
-            support::run(&mut self.tool("org.apache.kafka.tools.ProducerPerformance", &args)),
-            "producer benchmark",
-        );
-        // The summary line: "N records sent, R records/sec (M MB/sec), ...".
-        let summary = output.lines().rev().find(|l| l.contains("records sent")).expect("a summary line");
-        let per_second: f64 = summary.split(", ").nth(1).and_then(|f| f.split(' ').next()).unwrap().parse().unwrap();
-        per_second * 1000.0
-    }
-
-    /// Whether a client with `settings` (and nothing else) may list the topics at `bootstrap`.
-    fn lists_topics(&self, bootstrap: &str, settings: &str) -> bool {
-        let file = self.client.path().join("probe.properties");
-        std::fs::write(&file, format!("request.timeout.ms=5000\ndefault.api.timeout.ms=10000\n{settings}")).unwrap();
-        let mut list = self.tool(
-            "org.apache.kafka.tools.TopicCommand",
-            &["--bootstrap-server", bootstrap, "--list", "--command-config", file.to_str().unwrap()],
-        );
-        support::run(&mut list).status.success()
-    }
-
-    fn kubectl(&self, args: &[&str]) -> String {
-        let mut all = vec!["-n", self.namespace.as_str()];
-        all.extend(args);
-        stdout(&self.stack.kubectl(&all))
-    }
-
-    fn ready(&self, statefulset: &str) -> String {
-        self.kubectl(&["get", "statefulset", statefulset, "-o", "jsonpath={.status.readyReplicas}/{.spec.replicas}"])
-    }
-
-    fn wait_until(&self, what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-        let deadline = Instant::now() + timeout;
-        while !done() {
-            assert!(Instant::now() < deadline, "timed out waiting until {what}");
-            std::thread::sleep(Duration::from_secs(2));
-        }
-    }
-
     fn all_ready(&self) {
         self.members_ready(3);
     }
-
     fn members_ready(&self, members: u32) {
         let want = format!("{members}/{members}");
         self.wait_until(
@@ -232,7 +130,6 @@ impl Deployed<'_> {
             || self.ready("events-zookeeper") == want && self.ready("events-kafka") == "3/3",
         );
     }
-
     /// Each member's role, as `srvr` reports it inside the pod, sorted.
     fn zookeeper_modes(&self, members: u32) -> Vec<String> {
         let mut modes: Vec<String> = (0..members)
@@ -252,13 +149,11 @@ impl Deployed<'_> {
         modes.sort();
         modes
     }
-
     /// The voting members, as the ensemble's first member reports them (`server.N=...` lines).
     fn voting_members(&self) -> Vec<String> {
         let out = self.kubectl(&["exec", "events-zookeeper-0", "--", "bash", "/conf/members.sh", "current"]);
         out.lines().map(|l| l.split('=').next().unwrap_or_default().to_string()).collect()
     }
-
     /// Each pod of the ensemble with the time its container started: a restart changes it.
     fn member_starts(&self) -> BTreeSet<String> {
         self.kubectl(&[
@@ -273,7 +168,6 @@ impl Deployed<'_> {
         .map(str::to_string)
         .collect()
     }
-
     fn registered_brokers(&self) -> String {
         let chroot = format!("/hikube/{}/events/brokers/ids", self.namespace);
         check(
@@ -284,96 +178,6 @@ impl Deployed<'_> {
             "ZooKeeperMain ls",
         )
     }
-
-    fn tool(&self, class: &str, args: &[&str]) -> std::process::Command {
-        self.stack.kafka_tool_command(true, class, args)
-    }
-
-    /// A producer with acks=all sending `count` records at `per_second`, in the background; the
-    /// values carry the number `step` (a whole number: the tool refuses anything else), so that
-    /// what each step acknowledged is told apart.
-    fn start_producer(&self, step: &str, topic: &str, count: usize, per_second: usize) -> Child {
-        self.tool(
-            "org.apache.kafka.tools.VerifiableProducer",
-            &[
-                "--bootstrap-server",
-                &self.bootstrap,
-                "--topic",
-                topic,
-                "--max-messages",
-                &count.to_string(),
-                "--throughput",
-                &per_second.to_string(),
-                "--acks",
-                "-1",
-                "--value-prefix",
-                step,
-                "--producer.config",
-                &self.client_config(),
-            ],
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("VerifiableProducer")
-    }
-
-    /// The records the producer had acknowledged, once it is done.
-    fn acknowledged(producer: Child) -> BTreeSet<String> {
-        let output = producer.wait_with_output().expect("VerifiableProducer");
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|event| event["name"] == "producer_send_success")
-            .filter_map(|event| event["value"].as_str().map(str::to_string))
-            .collect()
-    }
-
-    /// Every record of the topic: the consumer stops once nothing new came for 20 s.
-    fn consume(&self, topic: &str) -> BTreeSet<String> {
-        let output = self
-            .tool(
-                "org.apache.kafka.tools.consumer.ConsoleConsumer",
-                &[
-                    "--bootstrap-server",
-                    &self.bootstrap,
-                    "--topic",
-                    topic,
-                    "--from-beginning",
-                    "--timeout-ms",
-                    "20000",
-                    "--consumer.config",
-                    &self.client_config(),
-                ],
-            )
-            .output()
-            .expect("ConsoleConsumer");
-        String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect()
-    }
-
-    fn assert_kept(&self, what: &str, topic: &str, acked: &BTreeSet<String>) {
-        assert!(acked.len() > 100, "{what}: only {} records were acknowledged", acked.len());
-        let read = self.consume(topic);
-        let lost: Vec<&String> = acked.difference(&read).collect();
-        assert!(
-            lost.is_empty(),
-            "{what}: {} of {} acknowledged records lost, e.g. {:?}",
-            lost.len(),
-            acked.len(),
-            &lost[..lost.len().min(5)]
-        );
-        eprintln!("{what}: {} acknowledged records, all read back", acked.len());
-    }
-
-    fn topics(&self) -> BTreeSet<String> {
-        let config = self.client_config();
-        let mut list = self.tool(
-            "org.apache.kafka.tools.TopicCommand",
-            &["--bootstrap-server", &self.bootstrap, "--list", "--command-config", &config],
-        );
-        stdout(&support::run(&mut list)).lines().map(str::to_string).collect()
-    }
-
     fn claims(&self) -> usize {
         self.kubectl(&["get", "pvc", "-o", "name"]).lines().filter(|l| !l.is_empty()).count()
     }
@@ -386,7 +190,8 @@ fn a_deployed_cluster_forms_its_quorum_keeps_acknowledged_records_and_its_metada
     let _cleanup = stack.namespace_cleanup(&namespace);
     stack.real_namespace(&namespace);
     let app_password = unique("app-password");
-    let ws = Workspace::new(&stack).with_cluster_dns().env("TF_VAR_app_password", &app_password);
+    // Terraform reaches the brokers through the API server: it runs without the cluster's DNS.
+    let ws = Workspace::new(&stack).env("TF_VAR_app_password", &app_password);
     ws.write(&config(&namespace, "", false, false));
     let started = Instant::now();
     ws.apply();

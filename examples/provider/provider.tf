@@ -6,11 +6,6 @@ terraform {
   }
 }
 
-variable "kafka_password" {
-  type      = string
-  sensitive = true
-}
-
 provider "hikube" {
   # Where the ZooKeeper ensembles and Kafka clusters are installed.
   kubernetes = {
@@ -19,16 +14,12 @@ provider "hikube" {
   }
   namespace = "kafka"
 
-  # The default connection for topics: the cluster's SASL_SSL listener.
+  # The default connection for topics: the cluster "events" of this namespace, reached through
+  # the Kubernetes API server (Terraform needs no route to the brokers, only kube credentials),
+  # signed in as its admin with the credentials of the Secret the provider made for it.
   kafka = {
-    bootstrap_servers = ["kafka-0.example.com:9094", "kafka-1.example.com:9094", "kafka-2.example.com:9094"]
-    tls = {
-      ca_cert = file("${path.module}/kafka-ca.pem")
-    }
-    sasl = {
-      mechanism = "SCRAM-SHA-512"
-      username  = "platform"
-      password  = var.kafka_password
-    }
+    bootstrap_servers = ["events-kafka-bootstrap.kafka.svc.cluster.local:9092"]
+    sasl              = { credentials_secret = "events-kafka-admin" }
+    tunnel            = {}
   }
 }

@@ -73,12 +73,13 @@ resource "hikube_kafka_cluster" "bus" {
 }
 
 locals {
-  # The cluster's own brokers, reached by their in-cluster names: Terraform runs where those
-  # resolve (inside the cluster network, or with its DNS, as scripts/quickstart does). The
-  # provider signs in as the cluster's admin, whose password it reads from the Secret it made.
+  # The cluster's own brokers, reached through the Kubernetes API server: their in-cluster names
+  # need not resolve where Terraform runs, a laptop or a CI runner with kube credentials will do.
+  # The provider signs in as the cluster's admin, whose password it reads from the Secret it made.
   bus = {
     bootstrap_servers = hikube_kafka_cluster.bus.bootstrap_servers
     sasl              = { credentials_secret = hikube_kafka_cluster.bus.admin_secret }
+    tunnel            = { namespace = hikube_kafka_cluster.bus.namespace }
   }
 }
 

@@ -1,11 +1,12 @@
 //! Kubernetes, as the Helm-backed resources need it: the connection, a release's record from
 //! its Secret, the comparison of live objects with the release manifest that reveals changes
-//! made behind Terraform's back, commands run in a pod (an ensemble's reconfiguration), and
-//! the Secrets of credentials the provider makes or reads.
+//! made behind Terraform's back, commands run in a pod (an ensemble's reconfiguration), the
+//! Secrets of credentials the provider makes or reads, and port-forwards to brokers.
 //! Named `k8s` so that the `kube` crate it builds on keeps its name.
 
 mod drift;
 mod secrets;
+mod tunnel;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
@@ -15,6 +16,7 @@ use tokio::io::AsyncReadExt;
 
 pub use drift::{Drift, live_drift, subset_differences};
 pub use secrets::Ensured;
+pub use tunnel::{PodTunnel, PortStream};
 
 use crate::helm::{Release, decode_release_secret};
 

@@ -146,8 +146,13 @@ impl Cluster {
         for address in candidates {
             match self.connection(address).await {
                 Ok(conn) => return Ok(conn),
-                // Credentials and TLS fail the same way on every broker: no point in trying on.
-                Err(e @ (Error::Authentication(_) | Error::Tls { .. } | Error::TlsConfig(_))) => return Err(e),
+                // Credentials, TLS and a tunnel refused fail the same way on every broker: no point
+                // in trying on.
+                Err(
+                    e @ (Error::Authentication(_) | Error::Tls { .. } | Error::TlsConfig(_) | Error::Tunnel { .. }),
+                ) => {
+                    return Err(e);
+                }
                 Err(e) => last_error = Some(e),
             }
         }

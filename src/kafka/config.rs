@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::route::Route;
+
 /// A secret string: compared and hashed by value, never printed.
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Secret(String);
@@ -77,6 +79,7 @@ pub struct ConnectionConfig {
     pub sasl: Option<SaslConfig>,
     /// Bounds each request and each connection attempt; operations retry within their own budget.
     pub request_timeout: Duration,
+    pub route: Route,
 }
 
 impl ConnectionConfig {
@@ -86,6 +89,7 @@ impl ConnectionConfig {
             tls: None,
             sasl: None,
             request_timeout: Duration::from_secs(30),
+            route: Route::Direct,
         }
     }
 
@@ -114,6 +118,9 @@ impl ConnectionConfig {
             (None, Some(s)) => format!("SASL_PLAINTEXT/{}", s.mechanism.name()),
             (Some(_), Some(s)) => format!("SASL_SSL/{}", s.mechanism.name()),
         };
-        format!("{} ({security})", self.bootstrap_servers.join(","))
+        match &self.route {
+            Route::Direct => format!("{} ({security})", self.bootstrap_servers.join(",")),
+            route => format!("{} ({security}, {route:?})", self.bootstrap_servers.join(",")),
+        }
     }
 }

@@ -14,12 +14,13 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{Mutex, oneshot};
 
 use super::Error;
 use super::config::{ConnectionConfig, SaslMechanism, TlsConfig};
+use super::route::{Route, Stream};
 use super::sasl::{Scram, plain_message};
 
 const CLIENT_ID: &str = "terraform-provider-hikube";
@@ -30,14 +31,11 @@ const MAX_FRAME: usize = 256 * 1024 * 1024;
 /// few hundred bytes: anything larger is not a broker worth believing.
 const MAX_FRAME_BEFORE_AUTHENTICATION: usize = 1024 * 1024;
 
-trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
-
 type Pending = Arc<StdMutex<HashMap<i32, oneshot::Sender<Result<Bytes, Error>>>>>;
 
 pub struct Connection {
     pub address: String,
-    writer: Mutex<WriteHalf<Box<dyn Io>>>,
+    writer: Mutex<WriteHalf<Box<dyn Stream>>>,
     pending: Pending,
     next_correlation_id: AtomicI32,
     /// The broker's supported version range per API key.
@@ -64,14 +62,12 @@ impl Connection {
             address: address.into(),
             reason: format!("{step} got no answer within {timeout:?} (the broker may be down, frozen or unreachable)"),
         };
-        let tcp = tokio::time::timeout_at(deadline, TcpStream::connect(address))
+        let transport = tokio::time::timeout_at(deadline, dial(&config.route, address))
             .await
-            .map_err(|_| late("TCP connect"))?
-            .map_err(|e| Error::Connect { address: address.into(), reason: e.to_string() })?;
-        tcp.set_nodelay(true).ok();
-        let mut stream: Box<dyn Io> = match &config.tls {
-            None => Box::new(tcp),
-            Some(tls) => Box::new(tls_connect(tcp, address, tls, deadline).await?),
+            .map_err(|_| late(if config.route == Route::Direct { "TCP connect" } else { "Opening the tunnel" }))??;
+        let mut stream: Box<dyn Stream> = match &config.tls {
+            None => transport,
+            Some(tls) => Box::new(tls_connect(transport, address, tls, deadline).await?),
         };
         let versions = tokio::time::timeout_at(deadline, negotiate_versions(&mut stream, address))
             .await
@@ -282,7 +278,12 @@ async fn read_frame<S: AsyncRead + Unpin>(stream: &mut S, max: usize) -> std::io
     Ok(Bytes::from(body))
 }
 
-async fn read_responses(mut reader: ReadHalf<Box<dyn Io>>, pending: Pending, closed: Arc<AtomicBool>, address: String) {
+async fn read_responses(
+    mut reader: ReadHalf<Box<dyn Stream>>,
+    pending: Pending,
+    closed: Arc<AtomicBool>,
+    address: String,
+) {
     let error = loop {
         match read_frame(&mut reader, MAX_FRAME).await {
             Ok(frame) => {
@@ -302,14 +303,14 @@ async fn read_responses(mut reader: ReadHalf<Box<dyn Io>>, pending: Pending, clo
 }
 
 /// One request and its response before the connection is shared: ApiVersions and SASL.
-async fn roundtrip<R: Request>(stream: &mut Box<dyn Io>, request: &R, version: i16) -> Result<R::Response, Error> {
+async fn roundtrip<R: Request>(stream: &mut Box<dyn Stream>, request: &R, version: i16) -> Result<R::Response, Error> {
     let frame = encode_request(request, version, 0)?;
     stream.write_all(&frame).await.map_err(|e| Error::io("", &e))?;
     let response = read_frame(stream, MAX_FRAME_BEFORE_AUTHENTICATION).await.map_err(|e| Error::io("", &e))?;
     decode_response::<R>(response, version)
 }
 
-async fn negotiate_versions(stream: &mut Box<dyn Io>, address: &str) -> Result<HashMap<i16, (i16, i16)>, Error> {
+async fn negotiate_versions(stream: &mut Box<dyn Stream>, address: &str) -> Result<HashMap<i16, (i16, i16)>, Error> {
     let request = ApiVersionsRequest::default()
         .with_client_software_name(StrBytes::from_static_str(CLIENT_ID))
         .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
@@ -333,7 +334,7 @@ async fn negotiate_versions(stream: &mut Box<dyn Io>, address: &str) -> Result<H
 }
 
 async fn authenticate(
-    stream: &mut Box<dyn Io>,
+    stream: &mut Box<dyn Stream>,
     versions: &HashMap<i16, (i16, i16)>,
     sasl: &super::config::SaslConfig,
 ) -> Result<(), Error> {
@@ -385,19 +386,42 @@ async fn authenticate(
     Ok(())
 }
 
+/// A stream to `address`, over TCP or through the route's tunnel.
+async fn dial(route: &Route, address: &str) -> Result<Box<dyn Stream>, Error> {
+    match route {
+        Route::Direct => {
+            let tcp = TcpStream::connect(address)
+                .await
+                .map_err(|e| Error::Connect { address: address.into(), reason: e.to_string() })?;
+            tcp.set_nodelay(true).ok();
+            Ok(Box::new(tcp))
+        }
+        Route::Tunnel { tunnel, .. } => {
+            let port = address
+                .rsplit_once(':')
+                .and_then(|(_, port)| port.parse::<u16>().ok())
+                .ok_or_else(|| Error::Connect { address: address.into(), reason: "the address has no port".into() })?;
+            tunnel.open(host_of(address), port).await.map_err(|e| match e.permanent {
+                true => Error::Tunnel { address: address.into(), reason: e.reason },
+                false => Error::Connect { address: address.into(), reason: e.reason },
+            })
+        }
+    }
+}
+
 async fn tls_connect(
-    tcp: TcpStream,
+    transport: Box<dyn Stream>,
     address: &str,
     tls: &TlsConfig,
     deadline: tokio::time::Instant,
-) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Error> {
+) -> Result<tokio_rustls::client::TlsStream<Box<dyn Stream>>, Error> {
     let config = tls_client_config(tls)?;
     let host = tls.server_name.clone().unwrap_or_else(|| host_of(address).to_string());
     let failed = |reason: String, cause: Option<rustls::Error>| Error::Tls { address: address.into(), reason, cause };
     let server_name = ServerName::try_from(host.clone())
         .map_err(|_| failed(format!("{host:?} is not a valid TLS server name"), None))?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    tokio::time::timeout_at(deadline, connector.connect(server_name, tcp))
+    tokio::time::timeout_at(deadline, connector.connect(server_name, transport))
         .await
         .map_err(|_| failed("TLS handshake timed out".into(), None))?
         .map_err(|e| {

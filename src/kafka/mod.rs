@@ -17,6 +17,7 @@ pub use conn::{APIS, decode_any_response};
 mod fake_broker;
 mod read_ahead;
 mod reassignment;
+mod route;
 mod sasl;
 mod security;
 pub mod topic_config;
@@ -26,6 +27,7 @@ mod wire;
 pub use admin::{Admin, Pool};
 pub use config::{ConnectionConfig, SaslConfig, SaslMechanism, Secret, TlsConfig};
 pub use reassignment::plan_reassignment;
+pub use route::{DialError, Route, Stream, Tunnel};
 pub use security::*;
 pub use types::*;
 
@@ -39,6 +41,9 @@ pub enum Error {
     /// the broker sent), so that the hint can name what to change.
     #[error("TLS handshake with {address} failed: {reason}")]
     Tls { address: String, reason: String, cause: Option<rustls::Error> },
+    /// The tunnel to the broker cannot open, and trying again will not change that.
+    #[error("cannot reach broker {address} through the tunnel: {reason}")]
+    Tunnel { address: String, reason: String },
     #[error("invalid TLS settings: {0}")]
     TlsConfig(String),
     #[error("SASL authentication failed: {0}")]

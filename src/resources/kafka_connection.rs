@@ -7,7 +7,8 @@ use std::time::Duration;
 use super::framework::{Field, model, validators};
 use super::provider_config::is_dns_label;
 use super::{Context, duration, kube_diagnostic};
-use crate::kafka::{Admin, ConnectionConfig, SaslConfig, SaslMechanism, Secret, TlsConfig};
+use crate::k8s::PodTunnel;
+use crate::kafka::{Admin, ConnectionConfig, Route, SaslConfig, SaslMechanism, Secret, TlsConfig};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::value::Value;
 
@@ -21,6 +22,12 @@ model! {
         );
         tls: Tls = optional("Connect with TLS. Leave out for a plaintext listener.");
         sasl: Sasl = optional("Authenticate with SASL.");
+        tunnel: KubernetesTunnel = optional(
+            "Reach the brokers through the Kubernetes API server (port-forwards, as `kubectl port-forward` makes \
+             them), for brokers whose advertised names resolve only inside their cluster: from wherever the \
+             provider's `kubernetes` settings work. Each broker is reached at the pod its advertised host names by \
+             its first label; a bootstrap address may name a Service instead."
+        );
         request_timeout: String = optional(&format!(
             "Bound on each request to a broker, e.g. `{}` (the default).",
             duration::format(DEFAULT_REQUEST_TIMEOUT)
@@ -46,6 +53,16 @@ model! {
         server_name: String = optional(
             "Name to check the brokers' certificates against, when it differs from their address."
         );
+    }
+}
+
+model! {
+    pub struct KubernetesTunnel in tunnel_attr {
+        namespace: String = optional("The brokers' namespace; the provider's when unset.")
+            .validate_str("Invalid namespace", |namespace| match is_dns_label(namespace) {
+                true => Ok(()),
+                false => Err(format!("{namespace:?} is not a namespace name (a DNS label).")),
+            });
     }
 }
 
@@ -86,11 +103,14 @@ pub struct CredentialsSecret {
 pub struct ConnectionSpec {
     pub config: ConnectionConfig,
     pub credentials_secret: Option<CredentialsSecret>,
+    /// Through the Kubernetes API server, to the brokers of this namespace (the provider's when
+    /// `None`).
+    pub tunnel: Option<Option<String>>,
 }
 
 impl From<ConnectionConfig> for ConnectionSpec {
     fn from(config: ConnectionConfig) -> ConnectionSpec {
-        ConnectionSpec { config, credentials_secret: None }
+        ConnectionSpec { config, credentials_secret: None, tunnel: None }
     }
 }
 
@@ -140,10 +160,29 @@ pub async fn target(ctx: &Context, field: &Field<KafkaConnection>, path: &AttrPa
     }
 }
 
-/// The client of a connection, its credentials read from their Secret when one holds them.
-/// `path` is the connection attribute's.
+/// The client of a connection: through its tunnel when it has one, its credentials read from
+/// their Secret when one holds them. `path` is the connection attribute's.
 pub async fn admin(ctx: &Context, spec: &ConnectionSpec, path: &AttrPath) -> Result<Arc<Admin>, Diagnostics> {
-    let Some(secret) = &spec.credentials_secret else { return Ok(ctx.kafka_pool.admin(&spec.config)) };
+    let mut config = spec.config.clone();
+    if let Some(namespace) = &spec.tunnel {
+        let namespace = namespace.clone().unwrap_or_else(|| ctx.config.namespace.clone());
+        let kube = ctx.kube().await.map_err(|d| Diagnostics::from(d.at(path.clone().attr(connection_attr::tunnel))))?;
+        let description = format!("through the Kubernetes API server {} to namespace {namespace}", kube.cluster_url());
+        config.route = Route::Tunnel { description, tunnel: Arc::new(PodTunnel { kube: kube.clone(), namespace }) };
+    }
+    if let Some(secret) = &spec.credentials_secret {
+        config.sasl = Some(credentials(ctx, secret, config.tls.is_some(), path).await?);
+    }
+    Ok(ctx.kafka_pool.admin(&config))
+}
+
+/// The SASL credentials the Secret of a connection holds.
+async fn credentials(
+    ctx: &Context,
+    secret: &CredentialsSecret,
+    over_tls: bool,
+    path: &AttrPath,
+) -> Result<SaslConfig, Diagnostics> {
     let at = path.clone().attr(connection_attr::sasl).attr(sasl_attr::credentials_secret);
     let namespace = secret.namespace.as_deref().unwrap_or(&ctx.config.namespace);
     let reference = format!("{namespace}/{}", secret.name);
@@ -170,14 +209,13 @@ pub async fn admin(ctx: &Context, spec: &ConnectionSpec, path: &AttrPath) -> Res
         })?,
         (None, None) => SaslMechanism::ScramSha512,
     };
-    if mechanism == SaslMechanism::Plain && spec.config.tls.is_none() {
+    if mechanism == SaslMechanism::Plain && !over_tls {
         return Err(incomplete(format!(
             "Secret {reference} asks for PLAIN, which would send its password in the clear: add a `tls` block or use \
              SCRAM-SHA-512."
         )));
     }
-    let sasl = SaslConfig { mechanism, username: field("username")?, password: Secret::new(field("password")?) };
-    Ok(ctx.kafka_pool.admin(&ConnectionConfig { sasl: Some(sasl), ..spec.config.clone() }))
+    Ok(SaslConfig { mechanism, username: field("username")?, password: Secret::new(field("password")?) })
 }
 
 /// The cluster of an operation that cannot wait for a connection known only after apply.
@@ -263,8 +301,9 @@ pub fn parse(value: &Value, path: &AttrPath) -> Result<Connection, Diagnostics> 
         }
     };
     let bootstrap_servers = connection.bootstrap_servers.known().cloned().unwrap_or_default();
-    let config = ConnectionConfig { bootstrap_servers, tls, sasl, request_timeout };
-    Ok(Connection::Known(Box::new(ConnectionSpec { config, credentials_secret })))
+    let config = ConnectionConfig { bootstrap_servers, tls, sasl, request_timeout, route: Route::Direct };
+    let tunnel = connection.tunnel.known().map(|tunnel| tunnel.namespace.known().cloned());
+    Ok(Connection::Known(Box::new(ConnectionSpec { config, credentials_secret, tunnel })))
 }
 
 /// What the attribute's validators cannot see, each looking at one attribute: the brokers'
@@ -466,5 +505,24 @@ mod tests {
         for bad in ["a/b/c", "Admin", "", "ns/", "/name"] {
             assert!(secret_reference(bad).is_none(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_tunnel_goes_to_its_namespace_or_the_providers() {
+        let path = AttrPath::root("kafka");
+        let with_tunnel = |tunnel: Value| {
+            let mut value = sasl(&[("credentials_secret", "admin")]);
+            if let Value::Object(fields) = &mut value {
+                fields.insert("tunnel".into(), tunnel);
+            }
+            match parse(&value, &path) {
+                Ok(Connection::Known(spec)) => spec.tunnel,
+                _ => panic!("not a known connection"),
+            }
+        };
+        assert_eq!(with_tunnel(Value::Null), None);
+        assert_eq!(with_tunnel(Value::Object(BTreeMap::new())), Some(None), "the provider's namespace");
+        let named = Value::Object(BTreeMap::from([("namespace".to_string(), Value::string("data"))]));
+        assert_eq!(with_tunnel(named), Some(Some("data".into())));
     }
 }

@@ -2,6 +2,7 @@
 //! and small helpers to run its real tools.
 #![allow(dead_code)]
 
+pub mod deployed;
 pub mod terraform;
 
 use std::path::PathBuf;

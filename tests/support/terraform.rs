@@ -20,8 +20,6 @@ pub struct Workspace {
     dir: tempfile::TempDir,
     terraform: PathBuf,
     env: Vec<(String, String)>,
-    /// Terraform runs with the cluster's DNS, to reach brokers on the real node by name.
-    cluster_dns: bool,
 }
 
 impl Workspace {
@@ -33,14 +31,7 @@ impl Workspace {
             binary.parent().unwrap().display()
         );
         std::fs::write(dir.path().join(".terraformrc"), rc).unwrap();
-        Workspace { dir, terraform: stack.terraform.clone(), env: Vec::new(), cluster_dns: false }
-    }
-
-    /// Terraform (and so the provider) resolves in-cluster names through the stack's CoreDNS:
-    /// `scripts/stack cluster-dns`, for clusters deployed on the real node.
-    pub fn with_cluster_dns(mut self) -> Workspace {
-        self.cluster_dns = true;
-        self
+        Workspace { dir, terraform: stack.terraform.clone(), env: Vec::new() }
     }
 
     /// An environment variable for every Terraform run, e.g. `TF_VAR_…` for a secret that must
@@ -66,13 +57,7 @@ impl Workspace {
 
     /// The CLI in this directory with the provider override and the workspace's environment.
     fn command(&self) -> Command {
-        let mut command = if self.cluster_dns {
-            let mut command = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/stack"));
-            command.arg("cluster-dns").arg(&self.terraform);
-            command
-        } else {
-            Command::new(&self.terraform)
-        };
+        let mut command = Command::new(&self.terraform);
         command
             .current_dir(self.dir.path())
             .env("TF_CLI_CONFIG_FILE", self.dir.path().join(".terraformrc"))

@@ -54,6 +54,9 @@ resource "hikube_kafka_topic" "this" {
     sasl = local.own_brokers && hikube_kafka_cluster.this.admin_secret != null ? {
       credentials_secret = hikube_kafka_cluster.this.admin_secret
     } : null
+    # The cluster's own brokers are reached through the Kubernetes API server, so that Terraform
+    # needs nothing but kube credentials, wherever it runs.
+    tunnel = local.own_brokers ? { namespace = hikube_kafka_cluster.this.namespace } : null
   }
 
   depends_on = [hikube_kafka_cluster.this]

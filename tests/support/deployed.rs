@@ -1,0 +1,190 @@
+//! A cluster deployed on the real node by a test: the `events` ensemble and cluster in a
+//! namespace of the test's own, looked at with kubectl and Kafka's own tools, which run with the
+//! cluster's DNS and sign in as its admin.
+
+use std::collections::BTreeSet;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{Stack, check, stdout};
+
+/// A Kafka client's settings for a SCRAM-SHA-512 user over `protocol`.
+pub fn scram_settings(protocol: &str, username: &str, password: &str) -> String {
+    format!(
+        "security.protocol={protocol}\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=\
+         org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{username}\" password=\"{password}\";\n"
+    )
+}
+
+pub struct Deployed<'a> {
+    pub stack: &'a Stack,
+    pub namespace: String,
+    pub bootstrap: String,
+    /// The tools' settings: SCRAM as the cluster's admin (see `sign_in`), in a private directory.
+    pub client: tempfile::TempDir,
+}
+
+impl Deployed<'_> {
+    pub fn client_config(&self) -> String {
+        self.client.path().join("admin.properties").display().to_string()
+    }
+    /// The tools sign in as the admin, with the password of the admin Secret as it now is (a
+    /// cluster destroyed and created again has a new one).
+    pub fn sign_in(&self) {
+        let field = |key: &str| {
+            let encoded =
+                self.kubectl(&["get", "secret", "events-kafka-admin", "-o", &format!("jsonpath={{.data.{key}}}")]);
+            String::from_utf8(
+                base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded.trim()).unwrap(),
+            )
+            .unwrap()
+        };
+        let (username, password) = (field("username"), field("password"));
+        for (file, protocol) in [("admin.properties", "SASL_PLAINTEXT"), ("admin-tls.properties", "SASL_SSL")] {
+            let mut text = scram_settings(protocol, &username, &password);
+            if protocol == "SASL_SSL" {
+                text += &format!(
+                    "ssl.truststore.type=PEM\nssl.truststore.location={}\nssl.endpoint.identification.algorithm=https\n",
+                    self.client.path().join("ca.crt").display()
+                );
+            }
+            std::fs::write(self.client.path().join(file), text).unwrap();
+        }
+    }
+    /// The rate Kafka's producer benchmark reached with the client settings `config`, in bytes
+    /// per second, sending `records` of 1 kB to `topic`.
+    pub fn produced_rate(&self, config: &str, topic: &str, records: u32) -> f64 {
+        let records = records.to_string();
+        let args = [
+            "--topic",
+            topic,
+            "--record-size",
+            "1000",
+            "--throughput",
+            "-1",
+            "--num-records",
+            &records,
+            "--producer-props",
+            &format!("bootstrap.servers={}", self.bootstrap),
+            "acks=1",
+            "--producer.config",
+            config,
+        ];
+        let output = check(
+            super::run(&mut self.tool("org.apache.kafka.tools.ProducerPerformance", &args)),
+            "producer benchmark",
+        );
+        // The summary line: "N records sent, R records/sec (M MB/sec), ...".
+        let summary = output.lines().rev().find(|l| l.contains("records sent")).expect("a summary line");
+        let per_second: f64 = summary.split(", ").nth(1).and_then(|f| f.split(' ').next()).unwrap().parse().unwrap();
+        per_second * 1000.0
+    }
+    /// Whether a client with `settings` (and nothing else) may list the topics at `bootstrap`.
+    pub fn lists_topics(&self, bootstrap: &str, settings: &str) -> bool {
+        let file = self.client.path().join("probe.properties");
+        std::fs::write(&file, format!("request.timeout.ms=5000\ndefault.api.timeout.ms=10000\n{settings}")).unwrap();
+        let mut list = self.tool(
+            "org.apache.kafka.tools.TopicCommand",
+            &["--bootstrap-server", bootstrap, "--list", "--command-config", file.to_str().unwrap()],
+        );
+        super::run(&mut list).status.success()
+    }
+    pub fn kubectl(&self, args: &[&str]) -> String {
+        let mut all = vec!["-n", self.namespace.as_str()];
+        all.extend(args);
+        stdout(&self.stack.kubectl(&all))
+    }
+    pub fn ready(&self, statefulset: &str) -> String {
+        self.kubectl(&["get", "statefulset", statefulset, "-o", "jsonpath={.status.readyReplicas}/{.spec.replicas}"])
+    }
+    pub fn wait_until(&self, what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting until {what}");
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    }
+    pub fn tool(&self, class: &str, args: &[&str]) -> std::process::Command {
+        self.stack.kafka_tool_command(true, class, args)
+    }
+    /// A producer with acks=all sending `count` records at `per_second`, in the background; the
+    /// values carry the number `step` (a whole number: the tool refuses anything else), so that
+    /// what each step acknowledged is told apart.
+    pub fn start_producer(&self, step: &str, topic: &str, count: usize, per_second: usize) -> Child {
+        self.tool(
+            "org.apache.kafka.tools.VerifiableProducer",
+            &[
+                "--bootstrap-server",
+                &self.bootstrap,
+                "--topic",
+                topic,
+                "--max-messages",
+                &count.to_string(),
+                "--throughput",
+                &per_second.to_string(),
+                "--acks",
+                "-1",
+                "--value-prefix",
+                step,
+                "--producer.config",
+                &self.client_config(),
+            ],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("VerifiableProducer")
+    }
+    /// The records the producer had acknowledged, once it is done.
+    pub fn acknowledged(producer: Child) -> BTreeSet<String> {
+        let output = producer.wait_with_output().expect("VerifiableProducer");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|event| event["name"] == "producer_send_success")
+            .filter_map(|event| event["value"].as_str().map(str::to_string))
+            .collect()
+    }
+    /// Every record of the topic: the consumer stops once nothing new came for 20 s.
+    pub fn consume(&self, topic: &str) -> BTreeSet<String> {
+        let output = self
+            .tool(
+                "org.apache.kafka.tools.consumer.ConsoleConsumer",
+                &[
+                    "--bootstrap-server",
+                    &self.bootstrap,
+                    "--topic",
+                    topic,
+                    "--from-beginning",
+                    "--timeout-ms",
+                    "20000",
+                    "--consumer.config",
+                    &self.client_config(),
+                ],
+            )
+            .output()
+            .expect("ConsoleConsumer");
+        String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect()
+    }
+    pub fn assert_kept(&self, what: &str, topic: &str, acked: &BTreeSet<String>) {
+        assert!(acked.len() > 100, "{what}: only {} records were acknowledged", acked.len());
+        let read = self.consume(topic);
+        let lost: Vec<&String> = acked.difference(&read).collect();
+        assert!(
+            lost.is_empty(),
+            "{what}: {} of {} acknowledged records lost, e.g. {:?}",
+            lost.len(),
+            acked.len(),
+            &lost[..lost.len().min(5)]
+        );
+        eprintln!("{what}: {} acknowledged records, all read back", acked.len());
+    }
+    pub fn topics(&self) -> BTreeSet<String> {
+        let config = self.client_config();
+        let mut list = self.tool(
+            "org.apache.kafka.tools.TopicCommand",
+            &["--bootstrap-server", &self.bootstrap, "--list", "--command-config", &config],
+        );
+        stdout(&super::run(&mut list)).lines().map(str::to_string).collect()
+    }
+}
