@@ -375,6 +375,20 @@ fn a_deployed_cluster_forms_its_quorum_keeps_acknowledged_records_and_its_metada
     assert_eq!(read, 100, "records read over TLS: {}", String::from_utf8_lossy(&over_tls.stderr));
     ws.assert_no_changes();
 
+    // Terraform over TLS through the tunnel: the brokers' certificates are checked against their
+    // advertised names, so a name they do not carry is refused.
+    let ca = pki.path().join("ca.crt");
+    let through_tunnel = |server_name: &str| {
+        let reader = Workspace::new(&stack);
+        reader.write(&tls_reader_config(&namespace, &tls_bootstrap, &ca, server_name));
+        reader.terraform(&["plan", "-no-color", "-input=false"])
+    };
+    let read = through_tunnel("");
+    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    let wrong = through_tunnel(r#"server_name = "elsewhere.example""#);
+    let refusal = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success() && refusal.contains("elsewhere.example"), "{refusal}");
+
     // Volumes: kept by default, so a cluster of the same name finds its data again; deleted with
     // delete_volumes. A topic outside Terraform carries the data across.
     check(
@@ -410,6 +424,37 @@ fn a_deployed_cluster_forms_its_quorum_keeps_acknowledged_records_and_its_metada
     ws.apply();
     ws.destroy();
     deployed.wait_until("the claims are deleted", Duration::from_secs(30), || deployed.claims() == 0);
+}
+
+/// A configuration that reads the topic `acked` over the TLS listener, through the tunnel,
+/// trusting `ca`; `server_name` is a line of the `tls` block, or empty.
+fn tls_reader_config(namespace: &str, bootstrap: &str, ca: &std::path::Path, server_name: &str) -> String {
+    format!(
+        r#"terraform {{
+  required_providers {{
+    hikube = {{ source = "hikube/hikube" }}
+  }}
+}}
+
+provider "hikube" {{
+  namespace = "{namespace}"
+}}
+
+data "hikube_kafka_topic" "acked" {{
+  name = "acked"
+  kafka = {{
+    bootstrap_servers = ["{bootstrap}"]
+    tls               = {{
+      ca_cert = file("{ca}")
+      {server_name}
+    }}
+    sasl   = {{ credentials_secret = "events-kafka-admin" }}
+    tunnel = {{}}
+  }}
+}}
+"#,
+        ca = ca.display()
+    )
 }
 
 /// A CA and a certificate for every broker's in-cluster names, as the Secret `events-tls` the
