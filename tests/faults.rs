@@ -89,12 +89,8 @@ impl Witness {
     }
 }
 
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+fn wait_until(what: &str, timeout: Duration, done: impl FnMut() -> bool) {
+    support::wait_until(what, timeout, Duration::from_millis(200), done);
 }
 
 /// Waits for the interrupted apply; it may fail or succeed, depending on where the fault hit.

@@ -5,15 +5,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::terraform::Workspace;
+use support::terraform::{Workspace, provider_in};
 use support::{Stack, check, stdout, unique};
-
-fn provider(namespace: &str) -> String {
-    format!(
-        "terraform {{\n  required_providers {{\n    hikube = {{ source = \"hikube/hikube\" }}\n  }}\n}}\n\n\
-         provider \"hikube\" {{\n  namespace = {namespace:?}\n}}\n"
-    )
-}
 
 fn ensemble(replicas: u32) -> String {
     format!(
@@ -46,19 +39,8 @@ fn release_status(stack: &Stack, namespace: &str, release: &str) -> Option<(Stri
     Some((json["info"]["status"].as_str()?.to_string(), json["version"].as_i64()?))
 }
 
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-/// Runs a plan that must show changes, and returns its text.
-fn plan_with_changes(ws: &Workspace) -> String {
-    let (code, text) = ws.plan();
-    assert_eq!(code, 2, "expected changes:\n{text}");
-    text
+fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    support::wait_until(what, Duration::from_secs(60), Duration::from_millis(250), done);
 }
 
 #[test]
@@ -67,8 +49,12 @@ fn ensemble_and_cluster_lifecycle_with_drift_import_and_protection() {
     let ns = unique("hk");
     let _cleanup = stack.namespace_cleanup(&ns);
     let ws = Workspace::new(&stack);
-    let base = provider(&ns);
-    ws.write(&format!("{base}{}{}", ensemble(3), cluster(3, "")));
+    let base = provider_in(&ns);
+    // kwok's pods run no broker: the roll that follows a configuration change asks the stack's
+    // brokers whether a restart is safe, and restarts kwok's pods one at a time as it would real ones.
+    let servers: Vec<String> = stack.plain_bootstrap.split(',').map(|s| format!("{s:?}")).collect();
+    let roll_checks = format!("  kafka = {{ bootstrap_servers = [{}] }}\n", servers.join(", "));
+    ws.write(&format!("{base}{}{}", ensemble(3), cluster(3, &roll_checks)));
     ws.apply();
     assert_eq!(ready_replicas(&stack, &ns, "events-zookeeper"), "3/3");
     assert_eq!(ready_replicas(&stack, &ns, "events-kafka"), "3/3");
@@ -110,8 +96,8 @@ fn ensemble_and_cluster_lifecycle_with_drift_import_and_protection() {
     assert_eq!(zookeeper, format!("events-zookeeper.{ns}.svc.cluster.local:2181"));
 
     // Scale 3 -> 5 in place.
-    ws.write(&format!("{base}{}{}", ensemble(3), cluster(5, "")));
-    let plan = plan_with_changes(&ws);
+    ws.write(&format!("{base}{}{}", ensemble(3), cluster(5, &roll_checks)));
+    let plan = ws.plan_with_changes();
     assert!(plan.contains("replicas") && plan.contains("3 -> 5") && !plan.contains("must be replaced"), "{plan}");
     ws.apply();
     assert_eq!(ready_replicas(&stack, &ns, "events-kafka"), "5/5");
@@ -127,8 +113,8 @@ fn ensemble_and_cluster_lifecycle_with_drift_import_and_protection() {
         "-o",
         "jsonpath={.status.updateRevision}",
     ]));
-    let config = "  config = {\n    \"log.retention.hours\" = \"48\"\n  }\n";
-    ws.write(&format!("{base}{}{}", ensemble(3), cluster(5, config)));
+    let config = format!("{roll_checks}  config = {{\n    \"log.retention.hours\" = \"48\"\n  }}\n");
+    ws.write(&format!("{base}{}{}", ensemble(3), cluster(5, &config)));
     ws.apply();
     let revision_after = stdout(&stack.kubectl(&[
         "-n",
@@ -140,19 +126,18 @@ fn ensemble_and_cluster_lifecycle_with_drift_import_and_protection() {
         "jsonpath={.status.updateRevision}",
     ]));
     assert_ne!(revision_before, revision_after, "the pod template changed");
-    wait_until("every broker on the new revision", || {
-        let pods = stdout(&stack.kubectl(&[
-            "-n",
-            &ns,
-            "get",
-            "pods",
-            "-l",
-            "app.kubernetes.io/instance=events-kafka",
-            "-o",
-            "jsonpath={range .items[*]}{.metadata.labels.controller-revision-hash}{\"\\n\"}{end}",
-        ]));
-        pods.lines().count() == 5 && pods.lines().all(|l| l == revision_after)
-    });
+    // The provider restarted every broker before the apply ended.
+    let pods = stdout(&stack.kubectl(&[
+        "-n",
+        &ns,
+        "get",
+        "pods",
+        "-l",
+        "app.kubernetes.io/instance=events-kafka",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.labels.controller-revision-hash}{\"\\n\"}{end}",
+    ]));
+    assert!(pods.lines().count() == 5 && pods.lines().all(|l| l == revision_after), "revisions after the roll: {pods}");
     ws.assert_no_changes();
 
     // Out-of-band edits: each shows in the plan, naming the object, and apply restores it.
@@ -172,7 +157,7 @@ fn ensemble_and_cluster_lifecycle_with_drift_import_and_protection() {
         "edit configmap",
     );
     check(stack.kubectl(&["-n", &ns, "delete", "service", "events-kafka-bootstrap"]), "delete service");
-    let plan = plan_with_changes(&ws);
+    let plan = ws.plan_with_changes();
     for expected in [
         "StatefulSet/events-kafka: spec.replicas is 1",
         "ConfigMap/events-zookeeper: data.zoo.cfg",
@@ -197,7 +182,7 @@ fn ensemble_and_cluster_lifecycle_with_drift_import_and_protection() {
 
     // A release rolled back by hand shows its old values; apply brings the configuration back.
     check(stack.helm(&["-n", &ns, "rollback", "events-kafka", "1", "--wait"]), "helm rollback");
-    let plan = plan_with_changes(&ws);
+    let plan = ws.plan_with_changes();
     assert!(plan.contains("3 -> 5"), "the rolled-back broker count shows:\n{plan}");
     ws.apply();
     assert_eq!(ready_replicas(&stack, &ns, "events-kafka"), "5/5");
@@ -205,7 +190,7 @@ fn ensemble_and_cluster_lifecycle_with_drift_import_and_protection() {
 
     // A release uninstalled by hand is installed again.
     check(stack.helm(&["-n", &ns, "uninstall", "events-zookeeper", "--wait"]), "helm uninstall");
-    let plan = plan_with_changes(&ws);
+    let plan = ws.plan_with_changes();
     assert!(plan.contains("hikube_zookeeper_ensemble.zk will be created"), "{plan}");
     ws.apply();
     assert_eq!(ready_replicas(&stack, &ns, "events-zookeeper"), "3/3");
@@ -213,7 +198,10 @@ fn ensemble_and_cluster_lifecycle_with_drift_import_and_protection() {
 
     // Import both into another working directory and verify the plan is empty.
     let imported = Workspace::new(&stack);
-    imported.write(&format!("{base}{}{}", ensemble(3), cluster(5, config)));
+    // `kafka` says how the provider reaches the brokers, not what the release runs: import cannot
+    // read it back, so the imported configuration leaves it out.
+    let imported_config = config.replacen(&roll_checks, "", 1);
+    imported.write(&format!("{base}{}{}", ensemble(3), cluster(5, &imported_config)));
     check(
         imported.terraform(&["import", "-no-color", "hikube_zookeeper_ensemble.zk", &format!("{ns}/events")]),
         "import ensemble",
@@ -255,11 +243,11 @@ fn delete_volumes_removes_the_claims_and_storage_grows_in_place() {
     let ns = unique("hk-vol");
     let _cleanup = stack.namespace_cleanup(&ns);
     let ws = Workspace::new(&stack);
-    let base = provider(&ns);
+    let base = provider_in(&ns);
     ws.write(&format!("{base}{}", ensemble(1)));
     ws.apply();
     ws.write(&format!("{base}{}", ensemble(1).replace("replicas = 1", "replicas = 1\n  storage_size = \"8Gi\"")));
-    let plan = plan_with_changes(&ws);
+    let plan = ws.plan_with_changes();
     assert!(plan.contains("\"5Gi\" -> \"8Gi\"") && !plan.contains("must be replaced"), "{plan}");
     ws.apply();
     let size = stdout(&stack.kubectl(&[
@@ -289,11 +277,11 @@ fn delete_volumes_removes_the_claims_and_storage_grows_in_place() {
     let refused = ws.expect_failure(&["plan", "-no-color"]);
     assert!(refused.contains("would reuse the old volumes") && refused.contains("delete_volumes"), "{refused}");
     ws.write(&with("\n  delete_volumes = true"));
-    let plan = plan_with_changes(&ws);
+    let plan = ws.plan_with_changes();
     assert!(plan.contains("delete_volumes") && !plan.contains("must be replaced"), "a state-only change:\n{plan}");
     ws.apply();
     ws.write(&with("\n  delete_volumes = true\n  storage_class = \"other\""));
-    let plan = plan_with_changes(&ws);
+    let plan = ws.plan_with_changes();
     assert!(
         plan.contains("must be replaced") && plan.contains("storage_class") && plan.contains("forces replacement"),
         "new volumes mean a new release:\n{plan}"
@@ -321,7 +309,7 @@ fn refusals_at_plan_name_their_attribute() {
     let ns = unique("hk-bad");
     let _cleanup = stack.namespace_cleanup(&ns);
     let ws = Workspace::new(&stack);
-    let base = provider(&ns);
+    let base = provider_in(&ns);
     let cases = [
         (ensemble(4), "ZooKeeper needs an odd number of members", "replicas"),
         (
@@ -379,7 +367,7 @@ fn lowering_the_broker_count_is_refused_while_brokers_to_remove_hold_replicas() 
     let servers: Vec<String> = stack.plain_bootstrap.split(',').map(|s| format!("{s:?}")).collect();
     let kafka = format!("  kafka = {{\n    bootstrap_servers = [{}]\n  }}\n", servers.join(", "));
     let ws = Workspace::new(&stack);
-    let base = provider(&ns);
+    let base = provider_in(&ns);
     ws.write(&format!("{base}{}{}", ensemble(1), cluster(3, &kafka)));
     ws.apply();
     ws.write(&format!("{base}{}{}", ensemble(1), cluster(2, &kafka)));
@@ -411,7 +399,7 @@ fn a_release_stuck_pending_is_recovered_once_provably_abandoned() {
     let ns = unique("hk-pending");
     let _cleanup = stack.namespace_cleanup(&ns);
     let ws = Workspace::new(&stack);
-    let base = provider(&ns);
+    let base = provider_in(&ns);
     let ensemble = ensemble(3).replace("replicas = 3\n", "replicas = 3\n  timeout  = \"10s\"\n");
     ws.write(&format!("{base}{ensemble}"));
     ws.apply();
@@ -444,7 +432,7 @@ fn a_release_stuck_pending_is_recovered_once_provably_abandoned() {
     upgrade.kill().unwrap();
     upgrade.wait().unwrap();
     assert_eq!(release_status(&stack, &ns, "events-zookeeper").unwrap().0, "pending-upgrade");
-    let plan = plan_with_changes(&ws);
+    let plan = ws.plan_with_changes();
     assert!(plan.contains("Release events-zookeeper is pending-upgrade"), "{plan}");
     let refused = ws.expect_failure(&["apply", "-auto-approve", "-no-color", "-input=false"]);
     assert!(refused.contains("another helm operation may still be running"), "{refused}");
@@ -475,7 +463,7 @@ fn topics_take_their_connection_from_a_cluster_created_in_the_same_run() {
          resource \"hikube_kafka_topic\" \"orders\" {{\n  name       = {topic:?}\n  partitions = 3\n  kafka = {{\n    \
          # Known only once the cluster is installed, as a real cluster's external addresses are.\n    \
          bootstrap_servers = hikube_kafka_cluster.kafka.revision > 0 ? local.stack_brokers : hikube_kafka_cluster.kafka.bootstrap_servers\n  }}\n}}\n",
-        provider(&ns),
+        provider_in(&ns),
         ensemble(1),
         cluster(1, "  deletion_protection = false\n"),
         servers.join(", ")
@@ -514,7 +502,7 @@ fn a_name_known_only_at_apply_plans_unknown_outputs_and_a_replacement() {
             "{}\nresource \"terraform_data\" \"name\" {{\n  input = {name:?}\n}}\n\n\
              resource \"hikube_zookeeper_ensemble\" \"zk\" {{\n  name             = terraform_data.name.output\n  \
              replicas         = 1\n  resources_preset = \"nano\"\n  storage_size     = \"1Gi\"\n}}\n",
-            provider(&ns)
+            provider_in(&ns)
         )
     };
     ws.write(&config("first"));
@@ -570,9 +558,9 @@ fn a_resize_whose_reconfiguration_fails_stays_unfinished_until_an_apply_complete
     let ns = unique("hk-resize");
     let _cleanup = stack.namespace_cleanup(&ns);
     let ws = Workspace::new(&stack);
-    ws.write(&format!("{}{}", provider(&ns), ensemble(1)));
+    ws.write(&format!("{}{}", provider_in(&ns), ensemble(1)));
     ws.apply();
-    ws.write(&format!("{}{}", provider(&ns), ensemble(3)));
+    ws.write(&format!("{}{}", provider_in(&ns), ensemble(3)));
     let text = ws.expect_failure(&["apply", "-auto-approve", "-no-color", "-input=false"]);
     assert!(
         text.contains("Changing the members of ensemble events-zookeeper failed")
@@ -583,18 +571,18 @@ fn a_resize_whose_reconfiguration_fails_stays_unfinished_until_an_apply_complete
     assert_eq!(ready_replicas(&stack, &ns, "events-zookeeper"), "3/3", "helm's upgrade happened");
     let digest = ws.resource("hikube_zookeeper_ensemble.zk")["manifest_digest"].as_str().unwrap().to_string();
     assert!(digest.starts_with("unfinished:"), "{digest}");
-    let text = plan_with_changes(&ws);
+    let text = ws.plan_with_changes();
     assert!(text.contains("is unfinished") && text.contains("manifest_digest"), "{text}");
     let text = ws.expect_failure(&["apply", "-auto-approve", "-no-color", "-input=false"]);
     assert!(text.contains("Changing the members of ensemble events-zookeeper failed"), "tried again: {text}");
     // A shrink stops at its first step, before helm: going back to the size the state records
     // still plans the step again, since the ensemble may already have been reconfigured.
-    ws.write(&format!("{}{}", provider(&ns), ensemble(1)));
+    ws.write(&format!("{}{}", provider_in(&ns), ensemble(1)));
     let text = ws.expect_failure(&["apply", "-auto-approve", "-no-color", "-input=false"]);
     assert!(text.contains("Changing the members of ensemble events-zookeeper failed"), "{text}");
     assert_eq!(ready_replicas(&stack, &ns, "events-zookeeper"), "3/3", "helm did not run");
-    ws.write(&format!("{}{}", provider(&ns), ensemble(3)));
-    let text = plan_with_changes(&ws);
+    ws.write(&format!("{}{}", provider_in(&ns), ensemble(3)));
+    let text = ws.plan_with_changes();
     assert!(text.contains("is unfinished"), "{text}");
     ws.destroy();
 }

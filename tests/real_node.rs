@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use support::deployed::{Deployed, scram_settings};
-use support::terraform::Workspace;
+use support::terraform::{Workspace, provider_in};
 use support::{Stack, check, unique};
 
 /// An ensemble and a cluster of three, sized for this machine, with one topic whose records
@@ -29,15 +29,7 @@ fn config(namespace: &str, broker_config: &str, delete_volumes: bool, tls: bool)
 fn config_with_members(namespace: &str, members: u32, broker_config: &str, delete_volumes: bool, tls: bool) -> String {
     let tls = if tls { r#"tls_secret_name = "events-tls""# } else { "" };
     format!(
-        r#"terraform {{
-  required_providers {{
-    hikube = {{ source = "hikube/hikube" }}
-  }}
-}}
-
-provider "hikube" {{
-  namespace = "{namespace}"
-}}
+        r#"{provider}
 
 resource "hikube_zookeeper_ensemble" "zk" {{
   name           = "events"
@@ -114,7 +106,8 @@ resource "hikube_kafka_topic" "acked" {{
   config             = {{ "min.insync.replicas" = "2" }}
   kafka              = local.kafka
 }}
-"#
+"#,
+        provider = provider_in(namespace)
     )
 }
 
@@ -430,15 +423,7 @@ fn a_deployed_cluster_forms_its_quorum_keeps_acknowledged_records_and_its_metada
 /// trusting `ca`; `server_name` is a line of the `tls` block, or empty.
 fn tls_reader_config(namespace: &str, bootstrap: &str, ca: &std::path::Path, server_name: &str) -> String {
     format!(
-        r#"terraform {{
-  required_providers {{
-    hikube = {{ source = "hikube/hikube" }}
-  }}
-}}
-
-provider "hikube" {{
-  namespace = "{namespace}"
-}}
+        r#"{provider}
 
 data "hikube_kafka_topic" "acked" {{
   name = "acked"
@@ -453,6 +438,7 @@ data "hikube_kafka_topic" "acked" {{
   }}
 }}
 "#,
+        provider = provider_in(namespace),
         ca = ca.display()
     )
 }

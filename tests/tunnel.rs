@@ -9,22 +9,14 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::deployed::Deployed;
-use support::terraform::Workspace;
+use support::terraform::{Workspace, provider_in};
 use support::{Stack, check, stdout, unique};
 
 /// One ZooKeeper member and three brokers, sized for this machine, and the topics of a bus,
 /// `bulk` more beside them; every connection goes through the API server.
 fn config(namespace: &str, bulk: u32) -> String {
     format!(
-        r#"terraform {{
-  required_providers {{
-    hikube = {{ source = "hikube/hikube" }}
-  }}
-}}
-
-provider "hikube" {{
-  namespace = "{namespace}"
-}}
+        r#"{provider}
 
 resource "hikube_zookeeper_ensemble" "zk" {{
   name           = "events"
@@ -70,7 +62,8 @@ resource "hikube_kafka_topic" "bulk" {{
   replication_factor = 3
   kafka              = local.kafka
 }}
-"#
+"#,
+        provider = provider_in(namespace)
     )
 }
 
@@ -180,6 +173,34 @@ data "hikube_kafka_topic" "orders" {{
     let refused = Instant::now();
     let denied = limited.expect_failure(&["plan", "-no-color"]);
     assert!(denied.contains("pods/portforward"), "the diagnostic does not name the permission:\n{denied}");
+    assert!(refused.elapsed() < Duration::from_secs(60), "a refusal was retried for {:?}", refused.elapsed());
+
+    // A tunnel to another namespace than the one the brokers' names say is refused at once,
+    // rather than reaching a broker of the same name there.
+    let elsewhere = Workspace::new(&stack);
+    elsewhere.write(&format!(
+        r#"terraform {{
+  required_providers {{
+    hikube = {{ source = "hikube/hikube" }}
+  }}
+}}
+
+data "hikube_kafka_topic" "orders" {{
+  name = "orders"
+  kafka = {{
+    bootstrap_servers = ["{bootstrap}"]
+    sasl              = {{ credentials_secret = "{namespace}/events-kafka-admin" }}
+    tunnel            = {{ namespace = "default" }}
+  }}
+}}
+"#,
+        bootstrap = deployed.bootstrap,
+    ));
+    let refused = Instant::now();
+    // Terraform wraps long lines.
+    let wrong_namespace =
+        elsewhere.expect_failure(&["plan", "-no-color"]).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(wrong_namespace.contains(&format!("set tunnel.namespace = \"{namespace}\"")), "{wrong_namespace}");
     assert!(refused.elapsed() < Duration::from_secs(60), "a refusal was retried for {:?}", refused.elapsed());
 
     // Fifty topics while a broker pod is deleted under the apply: this run or the next converges,

@@ -1,10 +1,12 @@
 //! Kubernetes, as the Helm-backed resources need it: the connection, a release's record from
 //! its Secret, the comparison of live objects with the release manifest that reveals changes
 //! made behind Terraform's back, commands run in a pod (an ensemble's reconfiguration), the
-//! Secrets of credentials the provider makes or reads, and port-forwards to brokers.
+//! Secrets of credentials the provider makes or reads, port-forwards to brokers, and the pods
+//! of a StatefulSet the provider restarts itself.
 //! Named `k8s` so that the `kube` crate it builds on keeps its name.
 
 mod drift;
+mod rollout;
 mod secrets;
 mod tunnel;
 
@@ -15,8 +17,8 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio::io::AsyncReadExt;
 
 pub use drift::{Drift, live_drift, subset_differences};
+pub use rollout::OutdatedPod;
 pub use secrets::Ensured;
-pub use tunnel::{PodTunnel, PortStream};
 
 use crate::helm::{Release, decode_release_secret};
 
@@ -239,6 +241,12 @@ pub async fn client_config(connection: &Connection) -> Result<kube::Config, Erro
         }
     };
     Ok(config)
+}
+
+/// Whether the pod passes its readiness probe: what Services and the roll go by.
+fn is_ready(pod: &Pod) -> bool {
+    let conditions = pod.status.as_ref().and_then(|s| s.conditions.as_ref());
+    conditions.is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 /// A deletion whose object is already gone did what it was for; any other refusal (a 403

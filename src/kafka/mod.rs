@@ -8,6 +8,7 @@
 //! (requests built and answers read) depend on nothing of the client.
 
 mod admin;
+mod availability;
 mod batch;
 mod cluster;
 pub mod config;

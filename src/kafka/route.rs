@@ -18,7 +18,7 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
 #[derive(Debug, Clone)]
 pub struct DialError {
     pub reason: String,
-    /// Nothing changes by trying again (a permission missing, a namespace that does not exist):
+    /// Nothing changes by trying again (a permission missing, a broker of another namespace):
     /// the operation fails now instead of retrying until its timeout.
     pub permanent: bool,
 }

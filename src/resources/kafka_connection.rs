@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::framework::{Field, model, validators};
+use super::kafka_tunnel::PodTunnel;
 use super::provider_config::is_dns_label;
 use super::{Context, duration, kube_diagnostic};
-use crate::k8s::PodTunnel;
 use crate::kafka::{Admin, ConnectionConfig, Route, SaslConfig, SaslMechanism, Secret, TlsConfig};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::value::Value;

@@ -12,6 +12,7 @@ pub mod kafka_cluster;
 mod kafka_connection;
 pub mod kafka_quota;
 pub mod kafka_topic;
+mod kafka_tunnel;
 pub mod kafka_user;
 mod provider;
 mod provider_config;

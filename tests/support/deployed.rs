@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{Stack, check, stdout};
 
@@ -28,6 +28,7 @@ impl Deployed<'_> {
     pub fn client_config(&self) -> String {
         self.client.path().join("admin.properties").display().to_string()
     }
+
     /// The tools sign in as the admin, with the password of the admin Secret as it now is (a
     /// cluster destroyed and created again has a new one).
     pub fn sign_in(&self) {
@@ -51,6 +52,7 @@ impl Deployed<'_> {
             std::fs::write(self.client.path().join(file), text).unwrap();
         }
     }
+
     /// The rate Kafka's producer benchmark reached with the client settings `config`, in bytes
     /// per second, sending `records` of 1 kB to `topic`.
     pub fn produced_rate(&self, config: &str, topic: &str, records: u32) -> f64 {
@@ -79,6 +81,7 @@ impl Deployed<'_> {
         let per_second: f64 = summary.split(", ").nth(1).and_then(|f| f.split(' ').next()).unwrap().parse().unwrap();
         per_second * 1000.0
     }
+
     /// Whether a client with `settings` (and nothing else) may list the topics at `bootstrap`.
     pub fn lists_topics(&self, bootstrap: &str, settings: &str) -> bool {
         let file = self.client.path().join("probe.properties");
@@ -89,24 +92,26 @@ impl Deployed<'_> {
         );
         super::run(&mut list).status.success()
     }
+
     pub fn kubectl(&self, args: &[&str]) -> String {
         let mut all = vec!["-n", self.namespace.as_str()];
         all.extend(args);
         stdout(&self.stack.kubectl(&all))
     }
+
     pub fn ready(&self, statefulset: &str) -> String {
         self.kubectl(&["get", "statefulset", statefulset, "-o", "jsonpath={.status.readyReplicas}/{.spec.replicas}"])
     }
-    pub fn wait_until(&self, what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-        let deadline = Instant::now() + timeout;
-        while !done() {
-            assert!(Instant::now() < deadline, "timed out waiting until {what}");
-            std::thread::sleep(Duration::from_secs(2));
-        }
+
+    /// Each look runs kubectl or a JVM tool: every 2 s is often enough.
+    pub fn wait_until(&self, what: &str, timeout: Duration, done: impl FnMut() -> bool) {
+        super::wait_until(what, timeout, Duration::from_secs(2), done);
     }
+
     pub fn tool(&self, class: &str, args: &[&str]) -> std::process::Command {
         self.stack.kafka_tool_command(true, class, args)
     }
+
     /// A producer with acks=all sending `count` records at `per_second`, in the background; the
     /// values carry the number `step` (a whole number: the tool refuses anything else), so that
     /// what each step acknowledged is told apart.
@@ -135,16 +140,32 @@ impl Deployed<'_> {
         .spawn()
         .expect("VerifiableProducer")
     }
+
     /// The records the producer had acknowledged, once it is done.
+    /// Also says how many sends failed (and the first reason) and the longest time between two
+    /// acknowledgements: how long producers stalled.
     pub fn acknowledged(producer: Child) -> BTreeSet<String> {
         let output = producer.wait_with_output().expect("VerifiableProducer");
-        String::from_utf8_lossy(&output.stdout)
+        let events: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|event| event["name"] == "producer_send_success")
-            .filter_map(|event| event["value"].as_str().map(str::to_string))
-            .collect()
+            .collect();
+        let succeeded: Vec<&serde_json::Value> =
+            events.iter().filter(|event| event["name"] == "producer_send_success").collect();
+        let failed: Vec<&serde_json::Value> =
+            events.iter().filter(|event| event["name"] == "producer_send_error").collect();
+        let mut times: Vec<i64> = succeeded.iter().filter_map(|event| event["timestamp"].as_i64()).collect();
+        times.sort_unstable();
+        let stall = times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+        eprintln!(
+            "producer: {} acknowledged, {} failed{}, longest time between acknowledgements {stall} ms",
+            succeeded.len(),
+            failed.len(),
+            failed.first().map(|e| format!(" (first: {})", e["message"])).unwrap_or_default()
+        );
+        succeeded.iter().filter_map(|event| event["value"].as_str().map(str::to_string)).collect()
     }
+
     /// Every record of the topic: the consumer stops once nothing new came for 20 s.
     pub fn consume(&self, topic: &str) -> BTreeSet<String> {
         let output = self
@@ -166,6 +187,7 @@ impl Deployed<'_> {
             .expect("ConsoleConsumer");
         String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect()
     }
+
     pub fn assert_kept(&self, what: &str, topic: &str, acked: &BTreeSet<String>) {
         assert!(acked.len() > 100, "{what}: only {} records were acknowledged", acked.len());
         let read = self.consume(topic);
@@ -179,6 +201,7 @@ impl Deployed<'_> {
         );
         eprintln!("{what}: {} acknowledged records, all read back", acked.len());
     }
+
     pub fn topics(&self) -> BTreeSet<String> {
         let config = self.client_config();
         let mut list = self.tool(

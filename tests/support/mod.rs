@@ -287,6 +287,20 @@ pub fn check(output: Output, what: &str) -> String {
 }
 
 /// A name no earlier run used, so tests never trip over leftovers.
+/// Asks `done` every `every` until it says yes; fails the test after `timeout`.
+pub fn wait_until(
+    what: &str,
+    timeout: std::time::Duration,
+    every: std::time::Duration,
+    mut done: impl FnMut() -> bool,
+) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(every);
+    }
+}
+
 pub fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     format!("{prefix}-{}-{}", std::process::id(), nanos % 1_000_000_000)

@@ -16,6 +16,14 @@ pub fn plaintext_provider(stack: &Stack) -> String {
     )
 }
 
+/// The `terraform` and `provider` blocks of a configuration whose releases go to `namespace`.
+pub fn provider_in(namespace: &str) -> String {
+    format!(
+        "terraform {{\n  required_providers {{\n    hikube = {{ source = \"hikube/hikube\" }}\n  }}\n}}\n\n\
+         provider \"hikube\" {{\n  namespace = {namespace:?}\n}}\n"
+    )
+}
+
 pub struct Workspace {
     dir: tempfile::TempDir,
     terraform: PathBuf,
@@ -94,6 +102,13 @@ impl Workspace {
         let output = self.terraform(&["plan", "-detailed-exitcode", "-no-color", "-input=false"]);
         let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
         (output.status.code().unwrap_or(-1), text)
+    }
+
+    /// Runs a plan that must show changes, and returns its text.
+    pub fn plan_with_changes(&self) -> String {
+        let (code, text) = self.plan();
+        assert_eq!(code, 2, "expected changes:\n{text}");
+        text
     }
 
     pub fn assert_no_changes(&self) {

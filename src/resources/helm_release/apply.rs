@@ -89,11 +89,6 @@ impl<K: ReleaseKind> HelmRelease<K> {
     }
 
     pub(super) async fn uninstall(&self, ctx: &Context, prior: Value) -> ApplyResponse {
-        let fail = |state: Value, d: Diagnostic| ApplyResponse {
-            new_state: state,
-            diagnostics: d.into(),
-            ..Default::default()
-        };
         let state = release(&prior);
         let Some((name, namespace)) = self.names(&state) else { return ApplyResponse::default() };
         let kube = match ctx.kube().await {
@@ -176,11 +171,6 @@ impl<K: ReleaseKind> HelmRelease<K> {
 
     pub(super) async fn install_or_upgrade(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse {
         let ApplyRequest { prior_state, planned_state, .. } = request;
-        let fail = |state: Value, d: Diagnostic| ApplyResponse {
-            new_state: state,
-            diagnostics: d.into(),
-            ..Default::default()
-        };
         // A failed create records nothing; a failed update keeps the prior state.
         let unchanged = || prior_state.clone();
         let kube = match ctx.kube().await {
@@ -225,8 +215,15 @@ impl<K: ReleaseKind> HelmRelease<K> {
         if let Err(d) = self.0.before_install(&kube, &name, &namespace, &prior_state, &planned_state).await {
             return fail(unchanged(), d);
         }
-        let change =
-            Change { kube: &kube, release: &name, namespace: &namespace, prior: &prior_state, planned: &planned_state };
+        let change = Change {
+            ctx,
+            kube: &kube,
+            release: &name,
+            namespace: &namespace,
+            prior: &prior_state,
+            planned: &planned_state,
+            timeout,
+        };
         let stepping = !prior_state.is_null() && self.0.steps_around_upgrade(change);
         // Where a stepping apply stops, the state says the change is unfinished.
         let stopped = |state: Value| if stepping && !state.is_null() { unfinished(state) } else { state };
@@ -254,6 +251,12 @@ impl<K: ReleaseKind> HelmRelease<K> {
         match (installed, release) {
             (Ok(()), Ok(Some(release))) => {
                 let state = self.state_from(&planned_state, &release);
+                if prior_state.is_null()
+                    && options.wait
+                    && let Err(d) = self.0.after_install(change).await
+                {
+                    return self.undo_install(&helm, change, options, state, d).await;
+                }
                 if !stepping {
                     return ApplyResponse { new_state: state, ..Default::default() };
                 }
@@ -280,6 +283,46 @@ impl<K: ReleaseKind> HelmRelease<K> {
                 )
             }
             (Err(e), _) => fail(stopped(unchanged()), helm_diagnostic(format!("Installing {name} failed"), &e)),
+        }
+    }
+}
+
+/// A failed apply that leaves `state` for Terraform to record.
+fn fail(state: Value, d: Diagnostic) -> ApplyResponse {
+    ApplyResponse { new_state: state, diagnostics: d.into(), ..Default::default() }
+}
+
+impl<K: ReleaseKind> HelmRelease<K> {
+    /// An install whose pods never became Ready: with `atomic`, uninstalled as helm's `--atomic`
+    /// does when its own wait fails, so that the next apply installs again instead of having to
+    /// replace a tainted resource; without, kept for a look, tainted.
+    async fn undo_install(
+        &self,
+        helm: &crate::helm::Helm,
+        change: Change<'_>,
+        options: InstallOptions,
+        installed: Value,
+        failure: Diagnostic,
+    ) -> ApplyResponse {
+        let Change { kube, release: name, namespace, .. } = change;
+        if !options.atomic {
+            return fail(
+                installed,
+                failure.with_hint("The release is kept (atomic = false); Terraform marks it tainted."),
+            );
+        }
+        tracing::info!(release = %name, "uninstalling a release whose pods did not become Ready (atomic)");
+        match helm.uninstall(name, namespace, true, options.timeout).await {
+            Ok(()) => {
+                if let Err(d) = self.0.after_uninstall(kube, name, namespace).await {
+                    tracing::warn!(release = %name, error = %d.detail, "cleaning up after the uninstall failed");
+                }
+                fail(Value::Null, failure.with_hint("The release was uninstalled (atomic); its volumes are kept."))
+            }
+            Err(e) => fail(
+                installed,
+                failure.with_hint(&format!("Uninstalling it (atomic) failed too: {e}. Terraform marks it tainted.")),
+            ),
         }
     }
 }

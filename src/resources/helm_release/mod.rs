@@ -106,6 +106,11 @@ pub trait ReleaseKind: Send + Sync + 'static {
     async fn after_uninstall(&self, _kube: &Kube, _release: &str, _namespace: &str) -> Result<(), Diagnostic> {
         Ok(())
     }
+    /// Work that completes an install once helm is done, when the plan waits for the release
+    /// (the pods of a StatefulSet helm's wait does not cover).
+    async fn after_install(&self, _change: Change<'_>) -> Result<(), Diagnostic> {
+        Ok(())
+    }
     /// Work that completes an upgrade once helm is done (an ensemble's new members added once
     /// their pods run). Idempotent, like [`ReleaseKind::before_upgrade`].
     async fn after_upgrade(&self, _change: Change<'_>) -> Result<(), Diagnostic> {
@@ -113,15 +118,18 @@ pub trait ReleaseKind: Send + Sync + 'static {
     }
 }
 
-/// An upgrade of a running release, as the steps around it see it.
+/// An install or an upgrade, as the steps around helm see it (`prior` is null for an install).
 #[derive(Clone, Copy)]
 pub struct Change<'a> {
+    pub ctx: &'a Context,
     pub kube: &'a Kube,
     /// The Helm release's name and namespace.
     pub release: &'a str,
     pub namespace: &'a str,
     pub prior: &'a Value,
     pub planned: &'a Value,
+    /// The resource's `timeout`: what the steps around helm's upgrade may take.
+    pub timeout: Duration,
 }
 
 impl Change<'_> {

@@ -1,7 +1,9 @@
 //! `hikube_kafka_cluster`: Kafka 3.9 brokers in ZooKeeper mode, as a Helm release of
-//! `charts/kafka`. `settings` checks what `config` may hold; `round_trip` proves that its chart
-//! values read back as the plan had them.
+//! `charts/kafka`. `settings` checks what `config` may hold; `roll` restarts the brokers of a
+//! change one at a time, safely; `round_trip` proves that its chart values read back as the plan
+//! had them.
 
+mod roll;
 #[cfg(test)]
 mod round_trip;
 mod settings;
@@ -12,7 +14,9 @@ use serde_json::{Value as Json, json};
 
 use self::settings::{check_cidr, check_connect_string, refused_setting};
 use super::framework::{Field, model, validators};
-use super::helm_release::{ReleaseKind, dns_name, sizing_attributes, sizing_from_values, sizing_values, text_field};
+use super::helm_release::{
+    Change, ReleaseKind, dns_name, sizing_attributes, sizing_from_values, sizing_values, text_field,
+};
 use super::kafka_connection::{self, Connection, KafkaConnection};
 use super::{Context, kafka_diagnostic, kube_diagnostic};
 use crate::k8s::Kube;
@@ -96,7 +100,9 @@ model! {
         atomic: bool = optional_computed("Roll an upgrade back by itself when it fails (true).")
             .with_default(Value::Bool(true));
         kafka: KafkaConnection = optional(
-            "How the provider reaches these brokers to check a broker-count decrease; the provider's `kafka` when unset."
+            "How the provider reaches these brokers for the checks that need them. A broker-count decrease: the \
+             provider's `kafka` when unset. Each step of a roll (see above): the cluster's own brokers through the \
+             Kubernetes API server, signed in as the admin, when unset."
         );
         bootstrap_servers: Vec<String> = computed(
             "In-cluster plaintext bootstrap address (port 9092). Known once the cluster is installed: topics that \
@@ -168,7 +174,17 @@ impl ReleaseKind for KafkaCluster {
     fn description(&self) -> &'static str {
         "A Kafka 3.9 cluster in ZooKeeper mode on Kubernetes, installed as a Helm release of the chart embedded in the \
          provider: Hikube's `kafka.*` and `external` fields. Replication defaults follow the broker count as on Hikube \
-         (3 or more brokers: replication factor 3, min.insync.replicas 2)."
+         (3 or more brokers: replication factor 3, min.insync.replicas 2).\n\n\
+         A change that restarts the brokers (`config`, `image`, sizes) restarts them one at a time, driven by the \
+         provider rather than by the StatefulSet controller (`updateStrategy: OnDelete`), which would move on as soon as \
+         a restarted broker's readiness probe passes: a broker restarts only when no partition of the cluster is \
+         under-replicated, the next only once it is back in sync everywhere it is a replica, and the active controller \
+         last. The provider reaches the brokers for this through the Kubernetes API server, signed in as the admin; \
+         its identity needs `create` on `pods/portforward` and `delete` on pods. A roll that cannot go on within \
+         `timeout` stops with the partitions that hold it; the next apply resumes it with the brokers not restarted \
+         yet, a broker that is not Ready first. The roll is the change itself: it runs with `wait = false` too. Helm's \
+         own wait does not cover the brokers of such a StatefulSet, so the provider waits for them after an install; \
+         with `atomic`, an install whose brokers are not Ready within `timeout` is uninstalled, as helm would have."
     }
 
     fn attributes(&self) -> Vec<Attribute> {
@@ -451,6 +467,28 @@ impl ReleaseKind for KafkaCluster {
             (0, state) => Some(state),
             _ => None,
         }
+    }
+
+    /// Every upgrade of a running cluster may change the brokers' pod template: the provider
+    /// restarts the brokers still on an older one itself (see `roll`), and finds none to restart
+    /// when the template did not change.
+    fn steps_around_upgrade(&self, _change: Change<'_>) -> bool {
+        true
+    }
+
+    /// The roll is the change itself, so it runs whatever `wait` says; `wait = false` skips
+    /// only the wait for brokers added by a larger `replicas`.
+    async fn after_upgrade(&self, change: Change<'_>) -> Result<(), Diagnostic> {
+        let deadline = tokio::time::Instant::now() + change.timeout;
+        roll::roll(change, deadline).await?;
+        match change.planned.attr("wait").as_bool() {
+            Some(false) => Ok(()),
+            _ => roll::all_ready(change, deadline).await,
+        }
+    }
+
+    async fn after_install(&self, change: Change<'_>) -> Result<(), Diagnostic> {
+        roll::all_ready(change, tokio::time::Instant::now() + change.timeout).await
     }
 
     /// A change of authentication replaces the brokers' listeners, not their data.
