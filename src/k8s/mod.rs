@@ -243,6 +243,13 @@ pub async fn client_config(connection: &Connection) -> Result<kube::Config, Erro
     Ok(config)
 }
 
+/// The pods whose labels include every one of `labels`: what a Service or a StatefulSet
+/// selects.
+fn pods_matching(labels: &std::collections::BTreeMap<String, String>) -> ListParams {
+    let selector = labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+    ListParams::default().labels(&selector)
+}
+
 /// Whether the pod passes its readiness probe: what Services and the roll go by.
 fn is_ready(pod: &Pod) -> bool {
     let conditions = pod.status.as_ref().and_then(|s| s.conditions.as_ref());

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DeleteParams, ListParams, Preconditions};
+use kube::api::{Api, DeleteParams, Preconditions};
 use tokio::time::Instant;
 
 use super::{Error, Kube};
@@ -48,11 +48,10 @@ impl Kube {
         };
         let Some(current) = set.status.as_ref().and_then(|s| s.update_revision.clone()) else { return Ok(Vec::new()) };
         let labels = set.spec.as_ref().and_then(|s| s.selector.match_labels.clone()).unwrap_or_default();
-        let selector = labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         let prefix = format!("{statefulset}-");
         let mut outdated: Vec<OutdatedPod> = pods
-            .list(&ListParams::default().labels(&selector))
+            .list(&super::pods_matching(&labels))
             .await?
             .items
             .into_iter()

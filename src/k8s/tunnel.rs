@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use tokio::io::DuplexStream;
 
 use super::{Error, Kube};
@@ -65,8 +65,7 @@ impl Kube {
             .find(|p| p.port == i32::from(port))
             .ok_or_else(|| Error::Unexpected(format!("Service {namespace}/{name} has no port {port}")))?
             .target_port;
-        let labels = selector.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
-        let mut ready: Vec<Pod> = pods.list(&ListParams::default().labels(&labels)).await?.items;
+        let mut ready: Vec<Pod> = pods.list(&super::pods_matching(&selector)).await?.items;
         ready.retain(super::is_ready);
         ready.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         let pod = ready

@@ -15,10 +15,9 @@ use tokio::time::Instant;
 
 use super::{ClusterState, NO_AUTHENTICATION, admin_secret_name, cluster, cluster_attr};
 use crate::k8s::OutdatedPod;
-use crate::kafka::{Admin, ConnectionConfig, Route, SaslConfig, SaslMechanism, Secret};
+use crate::kafka::{Admin, ConnectionConfig};
 use crate::resources::helm_release::Change;
-use crate::resources::kafka_connection::{self, Connection};
-use crate::resources::kafka_tunnel::PodTunnel;
+use crate::resources::kafka_connection::{self, Connection, ConnectionSpec, CredentialsSecret};
 use crate::resources::{kafka_diagnostic, kube_diagnostic};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics, Severity};
 
@@ -126,9 +125,11 @@ fn stopped(release: &str, what: &str, error: &crate::kafka::Error) -> Diagnostic
 }
 
 /// The brokers as the cluster's `kafka` reaches them; without it, the cluster's own brokers
-/// through the API server, signed in as its admin, so that the roll needs no route to the pods.
+/// through the API server, signed in as its admin from its Secret, so that the roll needs no
+/// route to the pods: the same connection a `kafka` block with a `tunnel` and a
+/// `credentials_secret` makes.
 async fn admin(change: Change<'_>, cluster: &ClusterState) -> Result<Arc<Admin>, Diagnostic> {
-    let Change { ctx, kube, release, namespace, .. } = change;
+    let Change { ctx, release, namespace, .. } = change;
     let path = AttrPath::root(cluster_attr::kafka);
     let first = |d: Diagnostics| {
         d.0.into_iter().find(|d| d.severity == Severity::Error).unwrap_or_else(|| {
@@ -139,28 +140,21 @@ async fn admin(change: Change<'_>, cluster: &ClusterState) -> Result<Arc<Admin>,
         Connection::Known(spec) => return kafka_connection::admin(ctx, &spec, &path).await.map_err(first),
         Connection::Absent | Connection::Unknown => {}
     }
-    let sasl = match cluster.authentication.as_deref() {
+    let credentials_secret = match cluster.authentication.as_deref() {
         Some(NO_AUTHENTICATION) => None,
-        _ => {
-            let secret = admin_secret_name(release);
-            let data = kube.secret_data(namespace, &secret).await.map_err(|e| {
-                kube_diagnostic(format!("Reading the admin Secret {namespace}/{secret} for the roll failed"), &e)
-            })?;
-            let field = |key: &str| data.get(key).cloned().unwrap_or_default();
-            let mechanism = SaslMechanism::parse(&field("mechanism")).unwrap_or(SaslMechanism::ScramSha512);
-            Some(SaslConfig { mechanism, username: field("username"), password: Secret::new(field("password")) })
-        }
+        _ => Some(CredentialsSecret {
+            namespace: Some(namespace.to_string()),
+            name: admin_secret_name(release),
+            mechanism: None,
+        }),
     };
-    let tunnel = PodTunnel { kube: kube.clone(), namespace: namespace.to_string() };
-    let config = ConnectionConfig {
-        sasl,
-        route: Route::Tunnel {
-            description: format!("through the Kubernetes API server {} to namespace {namespace}", kube.cluster_url()),
-            tunnel: Arc::new(tunnel),
-        },
-        ..ConnectionConfig::plaintext([format!("{release}-bootstrap.{namespace}.svc.cluster.local:9092")])
+    let own = ConnectionSpec {
+        config: ConnectionConfig::plaintext([format!("{release}-bootstrap.{namespace}.svc.cluster.local:9092")]),
+        credentials_secret,
+        tunnel: Some(Some(namespace.to_string())),
     };
-    Ok(Arc::new(Admin::new(config)))
+    // Not the configuration's `kafka`, which is unset: the error belongs to no attribute.
+    kafka_connection::admin(ctx, &own, &path).await.map_err(|d| Diagnostic { path: None, ..first(d) })
 }
 
 #[cfg(test)]
