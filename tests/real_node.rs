@@ -263,9 +263,10 @@ fn a_deployed_cluster_forms_its_quorum_keeps_acknowledged_records_and_its_metada
         deployed.kubectl(&["get", "statefulset", "events-kafka", "-o", "jsonpath={.status.updatedReplicas}"]);
     assert_eq!(revisions, "3", "every broker runs the new configuration");
     eprintln!("the roll of 3 brokers took {:?}", rolled.elapsed());
-    let producer_pid = producer.id().to_string();
-    let _ = std::process::Command::new("kill").args(["-TERM", &producer_pid]).status();
-    deployed.assert_kept("every broker rolled", "acked", &Deployed::acknowledged(producer));
+    producer.stop();
+    let produced = Deployed::produced(producer);
+    produced.assert_unharmed("every broker rolled");
+    deployed.assert_kept("every broker rolled", "acked", &produced.acknowledged);
     ws.assert_no_changes();
 
     // The whole ensemble restarted at once: Kafka's metadata (the topic created minutes ago, so
@@ -321,8 +322,7 @@ fn a_deployed_cluster_forms_its_quorum_keeps_acknowledged_records_and_its_metada
     assert_eq!(deployed.zookeeper_modes(3), ["Mode: follower", "Mode: follower", "Mode: leader"]);
     assert_eq!(deployed.member_starts(), starts, "a member restarted while shrinking");
     deployed.wait_until("the removed members' volumes are deleted", Duration::from_secs(60), || deployed.claims() == 6);
-    let producer_pid = producer.id().to_string();
-    let _ = std::process::Command::new("kill").args(["-TERM", &producer_pid]).status();
+    producer.stop();
     deployed.assert_kept("the ensemble grown and shrunk", "acked", &Deployed::acknowledged(producer));
     let registered = deployed.registered_brokers();
     assert!(registered.contains("[0, 1, 2]"), "brokers in the cluster's chroot after resizing: {registered}");

@@ -16,6 +16,60 @@ pub fn scram_settings(protocol: &str, username: &str, password: &str) -> String 
     )
 }
 
+/// What a background producer did.
+pub struct Produced {
+    pub acknowledged: BTreeSet<String>,
+    pub failed: usize,
+    pub first_failure: Option<String>,
+    /// The longest time between two acknowledgements.
+    pub stall: Duration,
+}
+
+impl Produced {
+    /// No send failed and no stall came near the client's delivery timeout (120 s), as an
+    /// application would need of a change to a running cluster.
+    pub fn assert_unharmed(&self, what: &str) {
+        assert_eq!(self.failed, 0, "{what}: {} sends failed, first: {:?}", self.failed, self.first_failure);
+        assert!(self.stall < Duration::from_secs(60), "{what}: producers stalled for {:?}", self.stall);
+    }
+}
+
+/// A Kafka tool running in the background, its output read as it comes: a tool whose output
+/// pipe fills blocks (a producer's callbacks print on its network thread, so it would stop
+/// sending and look stalled).
+pub struct Background {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Background {
+    fn spawn(command: &mut std::process::Command) -> Background {
+        use std::io::BufRead;
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("a Kafka tool");
+        let output = std::io::BufReader::new(child.stdout.take().expect("piped"));
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in output.lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Background { child, lines }
+    }
+
+    /// Asks the tool to stop (SIGTERM: it reports what it did before it exits).
+    pub fn stop(&self) {
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+    }
+
+    /// Every line the tool printed, once it has exited.
+    fn all_lines(mut self) -> Vec<String> {
+        let _ = self.child.wait();
+        self.lines.iter().collect()
+    }
+}
+
 pub struct Deployed<'a> {
     pub stack: &'a Stack,
     pub namespace: String,
@@ -114,9 +168,14 @@ impl Deployed<'_> {
 
     /// A producer with acks=all sending `count` records at `per_second`, in the background; the
     /// values carry the number `step` (a whole number: the tool refuses anything else), so that
-    /// what each step acknowledged is told apart.
-    pub fn start_producer(&self, step: &str, topic: &str, count: usize, per_second: usize) -> Child {
-        self.tool(
+    /// what each step acknowledged is told apart. It retries as a Kafka client does by default
+    /// (the tool itself sets `retries=0`, so that any leader change would fail a send), with
+    /// idempotence, within the default delivery timeout of 120 s.
+    pub fn start_producer(&self, step: &str, topic: &str, count: usize, per_second: usize) -> Background {
+        let settings = self.client.path().join("producer.properties");
+        let admin = std::fs::read_to_string(self.client_config()).expect("signed in");
+        std::fs::write(&settings, format!("{admin}retries=2147483647\nenable.idempotence=true\n")).unwrap();
+        Background::spawn(&mut self.tool(
             "org.apache.kafka.tools.VerifiableProducer",
             &[
                 "--bootstrap-server",
@@ -132,59 +191,82 @@ impl Deployed<'_> {
                 "--value-prefix",
                 step,
                 "--producer.config",
-                &self.client_config(),
+                settings.to_str().unwrap(),
             ],
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("VerifiableProducer")
+        ))
     }
 
-    /// The records the producer had acknowledged, once it is done.
-    /// Also says how many sends failed (and the first reason) and the longest time between two
-    /// acknowledgements: how long producers stalled.
-    pub fn acknowledged(producer: Child) -> BTreeSet<String> {
-        let output = producer.wait_with_output().expect("VerifiableProducer");
-        let events: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .collect();
+    /// What the producer did, once it is done: the records acknowledged, how many sends failed
+    /// (and the first reason), and the longest time between two acknowledgements, which is how
+    /// long producers stalled.
+    pub fn produced(producer: Background) -> Produced {
+        let events: Vec<serde_json::Value> =
+            producer.all_lines().iter().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).collect();
         let succeeded: Vec<&serde_json::Value> =
             events.iter().filter(|event| event["name"] == "producer_send_success").collect();
         let failed: Vec<&serde_json::Value> =
             events.iter().filter(|event| event["name"] == "producer_send_error").collect();
         let mut times: Vec<i64> = succeeded.iter().filter_map(|event| event["timestamp"].as_i64()).collect();
         times.sort_unstable();
-        let stall = times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+        let stall = Duration::from_millis(times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0) as u64);
+        let produced = Produced {
+            acknowledged: succeeded.iter().filter_map(|event| event["value"].as_str().map(str::to_string)).collect(),
+            failed: failed.len(),
+            first_failure: failed.first().map(|e| e["message"].to_string()),
+            stall,
+        };
         eprintln!(
-            "producer: {} acknowledged, {} failed{}, longest time between acknowledgements {stall} ms",
-            succeeded.len(),
-            failed.len(),
-            failed.first().map(|e| format!(" (first: {})", e["message"])).unwrap_or_default()
+            "producer: {} acknowledged, {} failed{}, longest time between acknowledgements {:?}",
+            produced.acknowledged.len(),
+            produced.failed,
+            produced.first_failure.as_ref().map(|m| format!(" (first: {m})")).unwrap_or_default(),
+            produced.stall
         );
-        succeeded.iter().filter_map(|event| event["value"].as_str().map(str::to_string)).collect()
+        produced
+    }
+
+    /// The records the producer had acknowledged, once it is done.
+    pub fn acknowledged(producer: Background) -> BTreeSet<String> {
+        Self::produced(producer).acknowledged
+    }
+
+    /// A consumer reading the topic from its beginning, in the background, until
+    /// [`Deployed::consumed`] stops it: an application reading throughout a change.
+    pub fn start_consumer(&self, topic: &str) -> Background {
+        Background::spawn(&mut self.console_consumer(topic, &[]))
+    }
+
+    /// Kafka's console consumer of the topic from its beginning, signed in as the admin.
+    fn console_consumer(&self, topic: &str, extra: &[&str]) -> std::process::Command {
+        let config = self.client_config();
+        let mut args = vec!["--bootstrap-server", &self.bootstrap, "--topic", topic, "--from-beginning"];
+        args.extend(extra);
+        args.extend(["--consumer.config", &config]);
+        self.tool("org.apache.kafka.tools.consumer.ConsoleConsumer", &args)
+    }
+
+    /// What a consumer of [`Deployed::start_consumer`] read, once it has read every record of
+    /// `expected` (or two minutes passed): it is stopped then.
+    pub fn consumed(consumer: Background, expected: &BTreeSet<String>) -> BTreeSet<String> {
+        let mut read = BTreeSet::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while !expected.is_subset(&read) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match consumer.lines.recv_timeout(left) {
+                Ok(line) => {
+                    read.insert(line);
+                }
+                Err(_) => break,
+            }
+        }
+        consumer.stop();
+        read.extend(consumer.all_lines());
+        read
     }
 
     /// Every record of the topic: the consumer stops once nothing new came for 20 s.
     pub fn consume(&self, topic: &str) -> BTreeSet<String> {
-        let output = self
-            .tool(
-                "org.apache.kafka.tools.consumer.ConsoleConsumer",
-                &[
-                    "--bootstrap-server",
-                    &self.bootstrap,
-                    "--topic",
-                    topic,
-                    "--from-beginning",
-                    "--timeout-ms",
-                    "20000",
-                    "--consumer.config",
-                    &self.client_config(),
-                ],
-            )
-            .output()
-            .expect("ConsoleConsumer");
+        let output = self.console_consumer(topic, &["--timeout-ms", "20000"]).output().expect("ConsoleConsumer");
         String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect()
     }
 
