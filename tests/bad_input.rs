@@ -268,6 +268,11 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
     ] {
         c.topic_config(key, value, &["Invalid topic configuration"]);
     }
+    c.topic_config(
+        "leader.replication.throttled.replicas",
+        "*",
+        &["Invalid topic configuration", "set by a partition move"],
+    );
     // The topic's own connection.
     for (label, kafka, line, says) in [
         (
@@ -544,6 +549,12 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
         &[("external", Some("true"))],
         "external",
         &["External access needs a domain", "external_domain"],
+    );
+    c.cluster(
+        "rebalance throttle of one byte per second",
+        &[("rebalance_throttle", Some("1"))],
+        "rebalance_throttle",
+        &["Invalid throttle", "at least 1024"],
     );
     c.cluster(
         "cluster authentication SCRAM-SHA-1",

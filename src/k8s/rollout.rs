@@ -91,22 +91,40 @@ impl Kube {
     }
 
     /// Deletes `pod` and waits, until `deadline`, for the pod its StatefulSet makes in its place
-    /// to be Ready.
+    /// to run. Whether it becomes Ready is the caller's to wait for: the caller may know better
+    /// what holds it, and say so.
     pub async fn restart_pod(&self, namespace: &str, pod: &str, deadline: Instant) -> Result<(), Error> {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         let old = pods.get(pod).await?.metadata.uid;
         // The uid: a pod replaced since it was looked at is not deleted a second time.
         let precondition = Preconditions { uid: old.clone(), resource_version: None };
         pods.delete(pod, &DeleteParams { preconditions: Some(precondition), ..Default::default() }).await?;
+        self.wait_pod(namespace, pod, deadline, "running again", |now| {
+            now.metadata.uid != old && now.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+        })
+        .await
+    }
+
+    /// Waits, until `deadline`, for `pod` to be Ready.
+    pub async fn wait_pod_ready(&self, namespace: &str, pod: &str, deadline: Instant) -> Result<(), Error> {
+        self.wait_pod(namespace, pod, deadline, "Ready", super::is_ready).await
+    }
+
+    async fn wait_pod(
+        &self,
+        namespace: &str,
+        pod: &str,
+        deadline: Instant,
+        what: &str,
+        done: impl Fn(&Pod) -> bool,
+    ) -> Result<(), Error> {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         loop {
-            if let Some(now) = pods.get_opt(pod).await?
-                && now.metadata.uid != old
-                && super::is_ready(&now)
-            {
+            if pods.get_opt(pod).await?.is_some_and(|now| done(&now)) {
                 return Ok(());
             }
             if Instant::now() + POLL > deadline {
-                return Err(Error::Unexpected(format!("pod {namespace}/{pod} was not Ready again before the timeout")));
+                return Err(Error::Unexpected(format!("pod {namespace}/{pod} was not {what} before the timeout")));
             }
             tokio::time::sleep(POLL).await;
         }

@@ -9,15 +9,13 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::alter_partition_reassignments_request::{ReassignablePartition, ReassignableTopic};
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    AlterPartitionReassignmentsRequest, BrokerId, CreatePartitionsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
-    IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest,
+    CreatePartitionsRequest, DeleteTopicsRequest, DescribeConfigsRequest, IncrementalAlterConfigsRequest,
 };
 
 use super::Error;
@@ -26,7 +24,7 @@ use super::cluster::{Cluster, METADATA_VERSION};
 use super::config::ConnectionConfig;
 use super::read_ahead::ReadAhead;
 use super::topic_config::{ConfigEntry, ConfigOp};
-use super::types::{BrokerInfo, NewTopic, OngoingReassignment, TopicInfo};
+use super::types::{BrokerInfo, NewTopic, TopicInfo};
 use super::wire::*;
 
 /// Long enough to gather the reads Terraform issues together, short enough to go unnoticed.
@@ -34,12 +32,12 @@ const COALESCE_WINDOW: Duration = Duration::from_millis(5);
 
 /// The admin client of one cluster.
 pub struct Admin {
-    cluster: Cluster,
+    pub(super) cluster: Cluster,
     metadata: Coalescer<String, Result<TopicInfo, Error>>,
     configs: Coalescer<String, Result<Vec<ConfigEntry>, Error>>,
     creations: Coalescer<NewTopic, Result<(), Error>>,
     deletions: Coalescer<String, Result<(), Error>>,
-    read_ahead: ReadAhead,
+    pub(super) read_ahead: ReadAhead,
 }
 
 /// Admin clients by connection settings: every resource that names the same cluster shares one.
@@ -100,7 +98,7 @@ impl Admin {
 
     /// How long the broker may wait on its side: a little less than the client waits for the
     /// answer, so that a slow change is answered with the broker's own timeout, not cut off.
-    fn broker_wait_ms(&self, budget: Duration) -> i32 {
+    pub(super) fn broker_wait_ms(&self, budget: Duration) -> i32 {
         timeout_ms(budget.min(self.cluster.config.request_timeout.mul_f64(0.8)))
     }
 
@@ -362,110 +360,57 @@ impl Admin {
         if ops.is_empty() {
             return Ok(());
         }
-        let configs = ops
-            .iter()
-            .map(|op| match op {
-                ConfigOp::Set(k, v) => AlterableConfig::default()
-                    .with_name(str_bytes(k))
-                    .with_config_operation(0)
-                    .with_value(Some(str_bytes(v))),
-                ConfigOp::Delete(k) => {
-                    AlterableConfig::default().with_name(str_bytes(k)).with_config_operation(1).with_value(None)
-                }
-            })
-            .collect();
-        let request = IncrementalAlterConfigsRequest::default().with_validate_only(validate_only).with_resources(vec![
-            AlterConfigsResource::default()
-                .with_resource_type(TOPIC_RESOURCE)
-                .with_resource_name(str_bytes(name))
-                .with_configs(configs),
-        ]);
         if !validate_only {
             self.read_ahead.invalidate();
         }
+        let resources = [(TOPIC_RESOURCE, name.to_string(), ops.to_vec())];
         let operation = format!("altering configs of topic {name}");
-        self.cluster
-            .retry(&operation, budget, || async {
-                let response = self.cluster.send_any(&request, 1).await?;
-                first_refusal(&operation, response.responses.iter().map(|r| (r.error_code, r.error_message.as_deref())))
-            })
-            .await
+        self.alter_configs(&operation, None, &resources, validate_only, budget).await
     }
 
-    /// Starts moving partitions to the given replica lists. Returns once the controller has
-    /// accepted; [`Cluster::ongoing_reassignments`] tells when the data has moved.
-    pub async fn reassign_partitions(
+    /// Sets and removes config overrides of several resources (topics, brokers) in one
+    /// incremental request, sent to `broker` (one's own settings are that broker's to change)
+    /// or to any.
+    pub(super) async fn alter_configs(
         &self,
-        name: &str,
-        assignment: &BTreeMap<i32, Vec<i32>>,
+        operation: &str,
+        broker: Option<i32>,
+        resources: &[(i8, String, Vec<ConfigOp>)],
+        validate_only: bool,
         budget: Duration,
     ) -> Result<(), Error> {
-        self.read_ahead.invalidate();
-        let request = AlterPartitionReassignmentsRequest::default()
-            .with_timeout_ms(self.broker_wait_ms(budget))
-            .with_topics(vec![
-                ReassignableTopic::default().with_name(topic_name(name)).with_partitions(
-                    assignment
-                        .iter()
-                        .map(|(p, replicas)| {
-                            ReassignablePartition::default()
-                                .with_partition_index(*p)
-                                .with_replicas(Some(replicas.iter().map(|b| BrokerId(*b)).collect()))
-                        })
-                        .collect(),
-                ),
-            ]);
-        let operation = format!("reassigning partitions of topic {name}");
-        self.cluster
-            .retry(&operation, budget, || async {
-                let response = self.cluster.send_to_controller(&request, 0).await?;
-                first_refusal(&operation, [(response.error_code, response.error_message.as_deref())])?;
-                for topic in &response.responses {
-                    for p in &topic.partitions {
-                        if p.error_code != 0 {
-                            return Err(Error::broker(
-                                format!("{operation} (partition {})", p.partition_index),
-                                p.error_code,
-                                p.error_message.as_deref(),
-                            ));
+        let resources = resources
+            .iter()
+            .map(|(resource_type, name, ops)| {
+                let configs = ops
+                    .iter()
+                    .map(|op| match op {
+                        ConfigOp::Set(k, v) => AlterableConfig::default()
+                            .with_name(str_bytes(k))
+                            .with_config_operation(0)
+                            .with_value(Some(str_bytes(v))),
+                        ConfigOp::Delete(k) => {
+                            AlterableConfig::default().with_name(str_bytes(k)).with_config_operation(1).with_value(None)
                         }
-                    }
-                }
-                Ok(())
+                    })
+                    .collect();
+                AlterConfigsResource::default()
+                    .with_resource_type(*resource_type)
+                    .with_resource_name(str_bytes(name))
+                    .with_configs(configs)
+            })
+            .collect();
+        let request =
+            IncrementalAlterConfigsRequest::default().with_validate_only(validate_only).with_resources(resources);
+        self.cluster
+            .retry(operation, budget, || async {
+                let response = match broker {
+                    Some(id) => self.cluster.send_to_broker(id, &request, 1).await?,
+                    None => self.cluster.send_any(&request, 1).await?,
+                };
+                first_refusal(operation, response.responses.iter().map(|r| (r.error_code, r.error_message.as_deref())))
             })
             .await
-    }
-
-    /// Reassignments of this topic's partitions still moving data, by partition.
-    pub async fn ongoing_reassignments(&self, name: &str) -> Result<BTreeMap<i32, OngoingReassignment>, Error> {
-        let request = ListPartitionReassignmentsRequest::default()
-            .with_timeout_ms(self.broker_wait_ms(self.cluster.config.request_timeout))
-            .with_topics(None);
-        let operation = format!("listing reassignments of topic {name}");
-        let response = self
-            .cluster
-            .retry(&operation, self.cluster.config.request_timeout, || async {
-                let response = self.cluster.send_to_controller(&request, 0).await?;
-                first_refusal(&operation, [(response.error_code, response.error_message.as_deref())])?;
-                Ok(response)
-            })
-            .await?;
-        Ok(response
-            .topics
-            .into_iter()
-            .filter(|t| t.name.0.as_str() == name)
-            .flat_map(|t| t.partitions)
-            .map(|p| {
-                (
-                    p.partition_index,
-                    OngoingReassignment {
-                        replicas: p.replicas.iter().map(|b| b.0).collect(),
-                        adding: p.adding_replicas.iter().map(|b| b.0).collect(),
-                        removing: p.removing_replicas.iter().map(|b| b.0).collect(),
-                    },
-                )
-            })
-            .collect())
     }
 
     /// Polls the topic's metadata until `done` holds or the budget runs out.

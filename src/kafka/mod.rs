@@ -16,6 +16,7 @@ mod conn;
 pub use conn::{APIS, decode_any_response};
 #[cfg(test)]
 mod fake_broker;
+mod moves;
 mod read_ahead;
 mod reassignment;
 mod route;
@@ -27,7 +28,8 @@ mod wire;
 
 pub use admin::{Admin, Pool};
 pub use config::{ConnectionConfig, SaslConfig, SaslMechanism, Secret, TlsConfig};
-pub use reassignment::plan_reassignment;
+pub use moves::THROTTLED_REPLICAS;
+pub use reassignment::{Assignment, drain, plan_reassignment, spread};
 pub use route::{DialError, Route, Stream, Tunnel};
 pub use security::*;
 pub use types::*;

@@ -68,13 +68,19 @@ pub struct ConfigEntry {
 }
 
 /// The overrides set on a topic, as a configuration would hold them: not the broker's defaults,
-/// and no sensitive value.
+/// no sensitive value, and not the throttled replicas of a partition move under way, which
+/// belong to the move.
 pub fn overrides(entries: Vec<ConfigEntry>) -> std::collections::BTreeMap<String, String> {
-    entries
-        .into_iter()
-        .filter(|c| c.source == ConfigSource::TopicOverride && !c.sensitive)
-        .filter_map(|c| c.value.map(|v| (c.name, v)))
-        .collect()
+    entries.into_iter().filter(|c| c.is_setting()).filter_map(|c| c.value.map(|v| (c.name, v))).collect()
+}
+
+impl ConfigEntry {
+    /// Whether this entry is one of the topic's own settings, as a configuration holds them.
+    pub fn is_setting(&self) -> bool {
+        self.source == ConfigSource::TopicOverride
+            && !self.sensitive
+            && !super::THROTTLED_REPLICAS.contains(&self.name.as_str())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,9 +124,7 @@ const TOPIC_CONFIGS: &[Spec] = &[
     spec("file.delete.delay.ms", Long, AtLeast(0)),
     spec("flush.messages", Long, AtLeast(1)),
     spec("flush.ms", Long, AtLeast(0)),
-    spec("follower.replication.throttled.replicas", List, Any),
     spec("index.interval.bytes", Int, AtLeast(0)),
-    spec("leader.replication.throttled.replicas", List, Any),
     spec("local.retention.bytes", Long, AtLeast(-2)),
     spec("local.retention.ms", Long, AtLeast(-2)),
     spec("max.compaction.lag.ms", Long, AtLeast(1)),
@@ -157,6 +161,12 @@ pub fn kind_of(name: &str) -> Option<ConfigKind> {
 
 /// Checks one key and value as the broker would; the error says what is expected.
 pub fn validate(name: &str, value: &str) -> Result<(), String> {
+    if super::THROTTLED_REPLICAS.contains(&name) {
+        return Err(format!(
+            "{name} is set by a partition move while it runs, and removed after it; a topic's own settings do \
+             not include it."
+        ));
+    }
     let Some(spec) = TOPIC_CONFIGS.iter().find(|s| s.name == name) else {
         let hint = closest_key(name).map(|k| format!(" Did you mean {k:?}?")).unwrap_or_default();
         return Err(format!("{name:?} is not a topic configuration key of Kafka 3.9.{hint}"));

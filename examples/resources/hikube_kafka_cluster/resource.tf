@@ -26,6 +26,11 @@ resource "hikube_kafka_cluster" "events" {
   load_balancer_source_ranges = ["203.0.113.0/24", "198.51.100.0/24"]
   tls_secret_name             = "events-kafka-tls"
 
+  # A change of replicas moves partitions: onto brokers that join, off brokers that leave
+  # (before they go), at most 100 MiB/s per broker.
+  rebalance_on_scale = true
+  rebalance_throttle = 104857600
+
   # Keep the data if the cluster is destroyed (the default), and refuse to destroy it at all
   # until deletion_protection is set to false.
   deletion_protection = true

@@ -70,8 +70,9 @@ pub trait ReleaseKind: Send + Sync + 'static {
     fn reuses_volumes(&self) -> &'static [&'static str] {
         &[]
     }
-    /// Refusals that need the live system (a broker count that would strand replicas).
-    async fn check_change(&self, _ctx: &Context, _prior: &Value, _planned: &Value) -> Diagnostics {
+    /// Refusals and notices that need the live system: a broker count that would strand
+    /// replicas, the brokers a change restarts.
+    async fn check_change(&self, _change: PlannedChange<'_>) -> Diagnostics {
         Diagnostics::default()
     }
     /// Why destroying this state must be refused, if it must.
@@ -132,11 +133,34 @@ pub struct Change<'a> {
     pub timeout: Duration,
 }
 
+/// An upgrade as the plan sees it, with the objects the chart renders for it when they are
+/// known.
+#[derive(Clone, Copy)]
+pub struct PlannedChange<'a> {
+    pub ctx: &'a Context,
+    pub release: &'a str,
+    pub namespace: &'a str,
+    pub prior: &'a Value,
+    pub planned: &'a Value,
+    pub manifest: Option<&'a str>,
+}
+
 impl Change<'_> {
     /// Whether an earlier apply stopped between the steps around helm's upgrade.
     pub fn resumes_unfinished(&self) -> bool {
-        self.prior.attr(release_attr::manifest_digest).as_str().is_some_and(|d| d.starts_with(UNFINISHED))
+        is_unfinished(self.prior)
     }
+}
+
+impl PlannedChange<'_> {
+    /// Whether an earlier apply stopped between the steps around helm's upgrade.
+    pub fn resumes_unfinished(&self) -> bool {
+        is_unfinished(self.prior)
+    }
+}
+
+fn is_unfinished(state: &Value) -> bool {
+    state.attr(release_attr::manifest_digest).as_str().is_some_and(|d| d.starts_with(UNFINISHED))
 }
 
 pub struct HelmRelease<K>(pub K);

@@ -136,16 +136,16 @@ impl<K: ReleaseKind> HelmRelease<K> {
             inputs.remove(key);
         }
         let rendering = Value::Object(inputs).is_wholly_known() && !plan.diagnostics.has_errors();
+        let mut manifest = None;
         let digest = if rendering && !ctx.config.is_deferred("helm_binary") {
             let values = self.0.values(&planned_value);
-            match ctx
-                .helm()
-                .template(&release_name, &namespace, &self.chart_source(&planned), &values)
-                .await
-                .map(|m| manifest_digest(&m))
-            {
-                Ok(Ok(digest)) => Value::String(digest),
-                Ok(Err(e)) | Err(e) => {
+            let rendered = ctx.helm().template(&release_name, &namespace, &self.chart_source(&planned), &values).await;
+            match rendered.and_then(|m| Ok((manifest_digest(&m)?, m))) {
+                Ok((digest, rendered)) => {
+                    manifest = Some(rendered);
+                    Value::String(digest)
+                }
+                Err(e) => {
                     plan.diagnostics.push(helm_diagnostic(format!("The chart refuses these settings for {name}"), &e));
                     unknown()
                 }
@@ -169,7 +169,16 @@ impl<K: ReleaseKind> HelmRelease<K> {
         }
         plan.state.insert(release_attr::manifest_digest.into(), digest);
         if !plan.is_create() && !plan.replaces() && !plan.diagnostics.has_errors() {
-            let checks = self.0.check_change(ctx, &plan.prior, &plan.planned()).await;
+            let planned = plan.planned();
+            let change = PlannedChange {
+                ctx,
+                release: &release_name,
+                namespace: &namespace,
+                prior: &plan.prior,
+                planned: &planned,
+                manifest: manifest.as_deref(),
+            };
+            let checks = self.0.check_change(change).await;
             plan.diagnostics.extend(checks);
         }
     }

@@ -6,21 +6,24 @@
 mod roll;
 #[cfg(test)]
 mod round_trip;
+mod scaling;
 mod settings;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{Value as Json, json};
 
 use self::settings::{check_cidr, check_connect_string, refused_setting};
 use super::framework::{Field, model, validators};
 use super::helm_release::{
-    Change, ReleaseKind, dns_name, sizing_attributes, sizing_from_values, sizing_values, text_field,
+    Change, PlannedChange, ReleaseKind, dns_name, sizing_attributes, sizing_from_values, sizing_values, text_field,
 };
-use super::kafka_connection::{self, Connection, KafkaConnection};
-use super::{Context, kafka_diagnostic, kube_diagnostic};
+use super::kafka_connection::{self, Connection, ConnectionSpec, CredentialsSecret, KafkaConnection};
+use super::{Context, kube_diagnostic};
 use crate::k8s::Kube;
-use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
+use crate::kafka::{Admin, ConnectionConfig};
+use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics, Severity};
 use crate::tfplugin::schema::Attribute;
 use crate::tfplugin::value::Value;
 
@@ -30,7 +33,8 @@ model! {
     /// A cluster's own attributes, beside those of every release and the sizing ones.
     pub struct ClusterState in cluster_attr {
         replicas: i64 = optional_computed(
-            "Brokers (3). Growing is in place; shrinking is refused while the brokers to remove hold partition replicas."
+            "Brokers (3). Growing adds empty brokers; shrinking is refused while the brokers to remove hold partition \
+             replicas. With `rebalance_on_scale`, replicas move in both cases."
         )
         .with_default(Value::int(3))
         .validate("Invalid member count", validators::whole_number("replicas", 1..=100));
@@ -99,10 +103,23 @@ model! {
         .with_default(Value::Bool(false));
         atomic: bool = optional_computed("Roll an upgrade back by itself when it fails (true).")
             .with_default(Value::Bool(true));
+        rebalance_on_scale: bool = optional_computed(
+            "Move partition replicas when `replicas` changes (false). Growing: once the new brokers are Ready, \
+             replicas spread over them until every broker holds as many as the others, to within one, keeping a \
+             partition's replicas on distinct racks. Shrinking: the replicas of the brokers to remove move to the \
+             others before the brokers go (without it, shrinking is refused while they hold any). The plan names the \
+             partitions that move; moves are throttled (`rebalance_throttle`) and awaited within `timeout`."
+        )
+        .with_default(Value::Bool(false));
+        rebalance_throttle: i64 = optional_computed(
+            "Bytes per second each broker may spend copying moved replicas (52428800: 50 MiB/s), so that clients keep \
+             their share; replicas in sync are never slowed. Set while moves run and removed after them."
+        )
+        .with_default(Value::int(DEFAULT_THROTTLE))
+        .validate("Invalid throttle", validators::whole_number("rebalance_throttle", 1024..=i64::from(i32::MAX) * 8));
         kafka: KafkaConnection = optional(
-            "How the provider reaches these brokers for the checks that need them. A broker-count decrease: the \
-             provider's `kafka` when unset. Each step of a roll (see above): the cluster's own brokers through the \
-             Kubernetes API server, signed in as the admin, when unset."
+            "How the provider reaches these brokers for the checks and steps that need them (a roll, a broker-count \
+             change). When unset: the cluster's own brokers through the Kubernetes API server, signed in as the admin."
         );
         bootstrap_servers: Vec<String> = computed(
             "In-cluster plaintext bootstrap address (port 9092). Known once the cluster is installed: topics that \
@@ -125,6 +142,8 @@ model! {
 }
 
 const SCRAM_SHA_512: &str = "SCRAM-SHA-512";
+/// 50 MiB/s: what a broker may spend on moved replicas by default.
+const DEFAULT_THROTTLE: i64 = 50 * 1024 * 1024;
 const NO_AUTHENTICATION: &str = "none";
 /// The admin's name: a super user of the authorizer, and the brokers' own among themselves.
 pub(crate) const ADMIN_USERNAME: &str = "hikube-admin";
@@ -159,6 +178,43 @@ fn cluster(state: &Value) -> ClusterState {
     ClusterState::read(state).unwrap_or_default()
 }
 
+/// The brokers as the cluster's `kafka` reaches them; without it, the cluster's own brokers
+/// through the API server, signed in as its admin from its Secret, so that the provider needs
+/// no route to the pods: the same connection a `kafka` block with a `tunnel` and a
+/// `credentials_secret` makes.
+async fn own_admin(
+    ctx: &Context,
+    release: &str,
+    namespace: &str,
+    cluster: &ClusterState,
+) -> Result<Arc<Admin>, Diagnostic> {
+    let path = AttrPath::root(cluster_attr::kafka);
+    let first = |d: Diagnostics| {
+        d.0.into_iter().find(|d| d.severity == Severity::Error).unwrap_or_else(|| {
+            Diagnostic::error("Unusable `kafka` connection", "The provider cannot reach the brokers.").at(path.clone())
+        })
+    };
+    match kafka_connection::parse_field(&cluster.kafka, &path).map_err(first)? {
+        Connection::Known(spec) => return kafka_connection::admin(ctx, &spec, &path).await.map_err(first),
+        Connection::Absent | Connection::Unknown => {}
+    }
+    let credentials_secret = match cluster.authentication.as_deref() {
+        Some(NO_AUTHENTICATION) => None,
+        _ => Some(CredentialsSecret {
+            namespace: Some(namespace.to_string()),
+            name: admin_secret_name(release),
+            mechanism: None,
+        }),
+    };
+    let own = ConnectionSpec {
+        config: ConnectionConfig::plaintext([format!("{release}-bootstrap.{namespace}.svc.cluster.local:9092")]),
+        credentials_secret,
+        tunnel: Some(Some(namespace.to_string())),
+    };
+    // Not the configuration's `kafka`, which is unset: the error belongs to no attribute.
+    kafka_connection::admin(ctx, &own, &path).await.map_err(|d| Diagnostic { path: None, ..first(d) })
+}
+
 const IMAGE: &str = "docker.io/confluentinc/cp-kafka:7.9.1";
 
 #[tonic::async_trait]
@@ -184,7 +240,16 @@ impl ReleaseKind for KafkaCluster {
          `timeout` stops with the partitions that hold it; the next apply resumes it with the brokers not restarted \
          yet, a broker that is not Ready first. The roll is the change itself: it runs with `wait = false` too. Helm's \
          own wait does not cover the brokers of such a StatefulSet, so the provider waits for them after an install; \
-         with `atomic`, an install whose brokers are not Ready within `timeout` is uninstalled, as helm would have."
+         with `atomic`, an install whose brokers are not Ready within `timeout` is uninstalled, as helm would have. \
+         The plan says how many brokers a change restarts and what in their pod template changes.\n\n\
+         A change of `replicas` with `rebalance_on_scale` moves the data: new brokers get their share of the \
+         replicas once they are Ready, and brokers to remove give theirs to the others before they go, each move \
+         throttled and awaited like a replication-factor change (the plan names the partitions that move). A move \
+         that outlasts `timeout` goes on in Kafka; the next apply waits for it and removes the throttle. While moves \
+         run, the provider owns the replication throttle: it sets each broker's rates and the moving topics' \
+         throttled replicas, and removes them (from every broker and topic) when every move of the cluster is \
+         done. A broker receiving replicas is not Ready until it holds them in sync: the bootstrap Service routes to \
+         the others meanwhile, and a shrink waits for every broker to be Ready before the others go."
     }
 
     fn attributes(&self) -> Vec<Attribute> {
@@ -333,66 +398,12 @@ impl ReleaseKind for KafkaCluster {
         ]
     }
 
-    /// A broker count may only go down once the brokers that go away hold no replicas.
-    async fn check_change(&self, ctx: &Context, prior: &Value, planned: &Value) -> Diagnostics {
-        let (Some(&before), Some(&after)) = (cluster(prior).replicas.known(), cluster(planned).replicas.known()) else {
-            return Diagnostics::default();
-        };
-        if after >= before {
-            return Diagnostics::default();
-        }
-        let path = AttrPath::root(cluster_attr::replicas);
-        let kafka = AttrPath::root(cluster_attr::kafka);
-        let spec = match kafka_connection::parse_field(&cluster(planned).kafka, &kafka) {
-            Ok(Connection::Known(c)) => Some(*c),
-            Ok(Connection::Absent) if !ctx.config.is_deferred("kafka") => ctx.config.kafka.clone(),
-            _ => None,
-        };
-        let Some(spec) = spec else {
-            return Diagnostic::error(
-                "Cannot check the brokers to remove",
-                format!("Going from {before} to {after} brokers removes brokers {after} to {}; the provider must see that they hold no partition replicas first. Set `kafka` on this resource or the provider.", before - 1),
-            )
-            .at(path)
-            .into();
-        };
-        // Only a resource's own connection has its path: the provider's is named at the root.
-        let at = if cluster(planned).kafka.is_null() { AttrPath::root("kafka") } else { kafka };
-        let cluster = match kafka_connection::admin(ctx, &spec, &at).await {
-            Ok(cluster) => cluster,
-            Err(diagnostics) => return diagnostics,
-        };
-        let topics = match ctx.cancellable(cluster.all_topics()).await {
-            Ok(topics) => topics,
-            Err(e) => return kafka_diagnostic("Cannot check the brokers to remove", &e, Some(path)).into(),
-        };
-        let stranded: Vec<String> = topics
-            .iter()
-            .flat_map(|t| {
-                t.partitions
-                    .iter()
-                    .filter(|p| p.replicas.iter().any(|b| i64::from(*b) >= after))
-                    .map(move |p| format!("{}-{}", t.name, p.id))
-            })
-            .collect();
-        if stranded.is_empty() {
-            return Diagnostics::default();
-        }
-        let shown: Vec<&str> = stranded.iter().take(10).map(String::as_str).collect();
-        let removed =
-            if after == before - 1 { format!("Broker {after}") } else { format!("Brokers {after} to {}", before - 1) };
-        Diagnostic::error(
-            "Brokers to remove still hold data",
-            format!(
-                "{removed} hold(s) replicas of {} partition(s): {}{}. Move them to brokers 0 to {} first (lower the topics' replication factor or reassign them), then lower replicas.",
-                stranded.len(),
-                shown.join(", "),
-                if stranded.len() > shown.len() { ", ..." } else { "" },
-                after - 1
-            ),
-        )
-        .at(path)
-        .into()
+    /// The plan's notices (the brokers a change restarts, the partitions that move) and refusals
+    /// (brokers to remove that hold replicas).
+    async fn check_change(&self, change: PlannedChange<'_>) -> Diagnostics {
+        let mut diagnostics: Diagnostics = roll::restart_notice(change).await.into_iter().collect();
+        diagnostics.extend(scaling::check(change).await);
+        diagnostics
     }
 
     /// The admin Secret, made before the brokers that mount it: its password is generated here
@@ -477,14 +488,21 @@ impl ReleaseKind for KafkaCluster {
     }
 
     /// The roll is the change itself, so it runs whatever `wait` says; `wait = false` skips
-    /// only the wait for brokers added by a larger `replicas`.
+    /// only the wait for brokers added by a larger `replicas`, unless replicas spread over them.
     async fn after_upgrade(&self, change: Change<'_>) -> Result<(), Diagnostic> {
         let deadline = tokio::time::Instant::now() + change.timeout;
         roll::roll(change, deadline).await?;
-        match change.planned.attr("wait").as_bool() {
-            Some(false) => Ok(()),
-            _ => roll::all_ready(change, deadline).await,
+        // Moves left by an earlier apply first: the brokers receiving them are not Ready before.
+        scaling::finish_earlier_moves(change, deadline).await?;
+        if scaling::rebalances(change.planned) || change.planned.attr("wait").as_bool() != Some(false) {
+            roll::all_ready(change, deadline).await?;
         }
+        scaling::spread(change, deadline).await
+    }
+
+    /// Brokers to remove give their replicas away first (`rebalance_on_scale`).
+    async fn before_upgrade(&self, change: Change<'_>) -> Result<(), Diagnostic> {
+        scaling::drain(change, tokio::time::Instant::now() + change.timeout).await
     }
 
     async fn after_install(&self, change: Change<'_>) -> Result<(), Diagnostic> {

@@ -8,18 +8,19 @@
 //! it; the next apply resumes it with the brokers still on the old revision, and restarts none
 //! twice.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{ClusterState, NO_AUTHENTICATION, admin_secret_name, cluster, cluster_attr};
+use serde_json::Value as Json;
+
+use super::{cluster, own_admin};
+use crate::helm::manifest_objects;
 use crate::k8s::OutdatedPod;
-use crate::kafka::{Admin, ConnectionConfig};
-use crate::resources::helm_release::Change;
-use crate::resources::kafka_connection::{self, Connection, ConnectionSpec, CredentialsSecret};
+use crate::resources::helm_release::{Change, PlannedChange};
 use crate::resources::{kafka_diagnostic, kube_diagnostic};
-use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics, Severity};
+use crate::tfplugin::diag::Diagnostic;
+use crate::tfplugin::value::Value;
 
 /// How often the brokers are asked again while a roll waits on them.
 const POLL: Duration = Duration::from_secs(3);
@@ -35,7 +36,7 @@ pub async fn roll(change: Change<'_>, deadline: Instant) -> Result<(), Diagnosti
     if outdated.is_empty() {
         return Ok(());
     }
-    let admin = admin(change, &cluster(planned)).await?;
+    let admin = own_admin(change.ctx, release, namespace, &cluster(planned)).await?;
     let mut pending = outdated;
     tracing::info!(release, brokers = pending.len(), "rolling brokers one at a time");
     while !pending.is_empty() {
@@ -54,6 +55,11 @@ pub async fn roll(change: Change<'_>, deadline: Instant) -> Result<(), Diagnosti
         })?;
         wait_for(release, deadline, &format!("broker {broker} to catch up"), || admin.lagging_partitions(broker))
             .await?;
+        // In sync, so its readiness probe passes at its next run: the Services route to it again.
+        kube.wait_pod_ready(namespace, &pod.name, deadline).await.map_err(|e| {
+            kube_diagnostic(format!("Broker {broker} of {release} is in sync but not Ready"), &e)
+                .with_hint("`kubectl describe pod` on it says why; the next apply resumes the roll.")
+        })?;
         tracing::info!(release, broker, seconds = restarted.elapsed().as_secs(), "broker back in sync");
     }
     Ok(())
@@ -99,12 +105,11 @@ where
             Err(e) => return Err(stopped(release, what, &e)),
         };
         if Instant::now() + POLL >= deadline {
-            let shown = found.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
-            let more = if found.len() > 10 { format!(" and {} more", found.len() - 10) } else { String::new() };
+            let shown = super::scaling::shown(&found);
             return Err(Diagnostic::error(
                 format!("The roll of {release} stopped: partitions out of sync"),
                 format!(
-                    "Waiting {what}, the timeout ran out with {} partition(s) not fully in sync: {shown}{more}. No \
+                    "Waiting {what}, the timeout ran out with {} partition(s) not fully in sync: {shown}. No \
                      broker restarts while one is, so that no partition drops below min.insync.replicas.",
                     found.len()
                 ),
@@ -124,37 +129,78 @@ fn stopped(release: &str, what: &str, error: &crate::kafka::Error) -> Diagnostic
         .with_hint("The next apply resumes the roll with the brokers not restarted yet.")
 }
 
-/// The brokers as the cluster's `kafka` reaches them; without it, the cluster's own brokers
-/// through the API server, signed in as its admin from its Secret, so that the roll needs no
-/// route to the pods: the same connection a `kafka` block with a `tunnel` and a
-/// `credentials_secret` makes.
-async fn admin(change: Change<'_>, cluster: &ClusterState) -> Result<Arc<Admin>, Diagnostic> {
-    let Change { ctx, release, namespace, .. } = change;
-    let path = AttrPath::root(cluster_attr::kafka);
-    let first = |d: Diagnostics| {
-        d.0.into_iter().find(|d| d.severity == Severity::Error).unwrap_or_else(|| {
-            Diagnostic::error("Unusable `kafka` connection", "The roll cannot reach the brokers.").at(path.clone())
-        })
+/// What the plan says about restarts: how many brokers a change restarts and what in their pod
+/// template changes, from the release's live manifest and the one the plan renders; or that an
+/// earlier roll stopped and goes on.
+pub async fn restart_notice(change: PlannedChange<'_>) -> Option<Diagnostic> {
+    let PlannedChange { ctx, release, namespace, prior, planned, manifest } = change;
+    let resumed = change.resumes_unfinished().then(|| {
+        Diagnostic::warning(
+            format!("The last change to {release} goes on"),
+            "An earlier apply stopped part-way: the brokers still on the old pod template restart, one at a time, and \
+             partition moves still running are awaited, before this change is made.",
+        )
+    });
+    let Ok(kube) = ctx.kube().await else { return resumed };
+    let Some(live) = kube.latest_release(namespace, release).await.ok().flatten() else { return resumed };
+    let (Some(before), Some(after)) =
+        (pod_template(&live.manifest, release), manifest.and_then(|m| pod_template(m, release)))
+    else {
+        return resumed;
     };
-    match kafka_connection::parse_field(&cluster.kafka, &path).map_err(first)? {
-        Connection::Known(spec) => return kafka_connection::admin(ctx, &spec, &path).await.map_err(first),
-        Connection::Absent | Connection::Unknown => {}
+    if before == after {
+        return resumed;
     }
-    let credentials_secret = match cluster.authentication.as_deref() {
-        Some(NO_AUTHENTICATION) => None,
-        _ => Some(CredentialsSecret {
-            namespace: Some(namespace.to_string()),
-            name: admin_secret_name(release),
-            mechanism: None,
-        }),
-    };
-    let own = ConnectionSpec {
-        config: ConnectionConfig::plaintext([format!("{release}-bootstrap.{namespace}.svc.cluster.local:9092")]),
-        credentials_secret,
-        tunnel: Some(Some(namespace.to_string())),
-    };
-    // Not the configuration's `kafka`, which is unset: the error belongs to no attribute.
-    kafka_connection::admin(ctx, &own, &path).await.map_err(|d| Diagnostic { path: None, ..first(d) })
+    let count = |state: &Value| cluster(state).replicas.or(3).unwrap_or(3);
+    let running = count(prior).min(count(planned));
+    Some(Diagnostic::warning(
+        format!("{running} broker(s) of {release} restart"),
+        format!(
+            "The brokers' pod template changes ({}): they restart one at a time, each only when no partition is \
+             under-replicated and the next once it is back in sync, the active controller last.",
+            template_changes(&before, &after).join(", ")
+        ),
+    ))
+}
+
+/// The pod template of the release's StatefulSet in a rendered manifest.
+fn pod_template(manifest: &str, release: &str) -> Option<Json> {
+    manifest_objects(manifest).ok()?.into_iter().find_map(|mut object| {
+        (object["kind"] == "StatefulSet" && object["metadata"]["name"] == release)
+            .then(|| object["spec"]["template"].take())
+    })
+}
+
+/// What differs between two pod templates, in the words of the cluster's attributes.
+fn template_changes(before: &Json, after: &Json) -> Vec<&'static str> {
+    let container = |t: &Json| t["spec"]["containers"][0].clone();
+    let (old, new) = (container(before), container(after));
+    let mut changes = Vec::new();
+    let config = |t: &Json| t["metadata"]["annotations"]["checksum/config"].clone();
+    if config(before) != config(after) {
+        changes.push("broker settings");
+    }
+    if old["image"] != new["image"] {
+        changes.push("image");
+    }
+    if old["resources"] != new["resources"] || old["env"] != new["env"] {
+        changes.push("resources");
+    }
+    let mut rest = (before.clone(), after.clone());
+    for t in [&mut rest.0, &mut rest.1] {
+        if let Some(annotations) = t.pointer_mut("/metadata/annotations").and_then(Json::as_object_mut) {
+            annotations.remove("checksum/config");
+        }
+        if let Some(first) = t.pointer_mut("/spec/containers/0").and_then(Json::as_object_mut) {
+            for field in ["image", "resources", "env"] {
+                first.remove(field);
+            }
+        }
+    }
+    if rest.0 != rest.1 {
+        changes.push("the chart's pod layout");
+    }
+    changes
 }
 
 #[cfg(test)]
@@ -174,5 +220,27 @@ mod tests {
         let one_down = [pod(0, true), pod(1, true), pod(2, false)];
         assert_eq!(next_to_restart(&one_down, Some(2)), 2, "down, even as the controller");
         assert_eq!(next_to_restart(&all_ready, None), 0);
+    }
+
+    #[test]
+    fn the_plan_names_what_in_the_pod_template_changes() {
+        let template = |checksum: &str, image: &str, memory: &str| {
+            serde_json::json!({
+                "metadata": {"annotations": {"checksum/config": checksum}},
+                "spec": {"containers": [{"image": image, "resources": {"limits": {"memory": memory}}}]},
+            })
+        };
+        let before = template("a", "kafka:1", "1Gi");
+        assert!(template_changes(&before, &before).is_empty());
+        assert_eq!(template_changes(&before, &template("b", "kafka:1", "1Gi")), ["broker settings"]);
+        assert_eq!(template_changes(&before, &template("a", "kafka:2", "2Gi")), ["image", "resources"]);
+        let mut moved = before.clone();
+        moved["spec"]["terminationGracePeriodSeconds"] = 60.into();
+        assert_eq!(template_changes(&before, &moved), ["the chart's pod layout"]);
+        let bare = serde_json::json!({"spec": {}});
+        assert_eq!(
+            template_changes(&bare, &before),
+            ["broker settings", "image", "resources", "the chart's pod layout"]
+        );
     }
 }

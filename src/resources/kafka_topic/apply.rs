@@ -227,8 +227,7 @@ async fn matches_exactly(cluster: &Arc<Admin>, spec: &TopicSpec) -> Result<bool,
     let (info, configs) = tokio::try_join!(cluster.describe_topic(&spec.name), cluster.topic_configs(&spec.name))?;
     let (Some(info), Some(configs)) = (info, configs) else { return Ok(false) };
     let wanted = spec.config.clone().unwrap_or_default();
-    let overrides: Vec<_> =
-        configs.iter().filter(|c| c.source == kafka::topic_config::ConfigSource::TopicOverride).collect();
+    let overrides: Vec<_> = configs.iter().filter(|c| c.is_setting()).collect();
     let same_configs = overrides.len() == wanted.len()
         && overrides.iter().all(|c| {
             wanted

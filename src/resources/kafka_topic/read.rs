@@ -56,9 +56,12 @@ pub(super) async fn read(ctx: &Context, request: ReadRequest) -> ReadResponse {
     };
     let mut private = Private::decode(&private);
     let mut replication_factor = info.replication_factor();
-    if private.pending_replication_factor.is_some() {
+    let recorded = topic.replication_factor.known().map(|rf| *rf as usize);
+    if private.pending_replication_factor.is_some() || recorded.is_some_and(|rf| rf != replication_factor) {
         // While replicas are still being added, metadata already lists them: until the copy is
-        // done, the topic has only the replicas that are not being added.
+        // done, the topic has only the replicas that are not being added. That is so of a
+        // replication-factor change, and of replicas moved to other brokers (a cluster that
+        // grows or shrinks) while they move.
         match ctx.cancellable(cluster.ongoing_reassignments(&name)).await {
             Ok(ongoing) if ongoing.is_empty() => private.pending_replication_factor = None,
             Ok(ongoing) => {
