@@ -56,9 +56,8 @@ model! {
             if valid { Ok(()) } else { Err(format!("{chroot:?} must be a ZooKeeper path such as /kafka/events.")) }
         });
         config: BTreeMap<String, String> = optional(
-            "Broker settings (`server.properties`) on top of the defaults; a change rolls the brokers, one at a time: the \
-             next restarts only once the last is registered again and back in the in-sync replicas of every partition \
-             it hosts (its readiness)."
+            "Broker settings (`server.properties`) on top of the defaults; a change restarts the brokers one at a time, \
+             each only when no partition is under-replicated (see above)."
         )
         .validate("Invalid broker setting", validators::no_null_values);
         authentication: String = optional_computed(
