@@ -57,10 +57,8 @@ impl Admin {
                 .collect();
             self.alter_configs("throttling the replicas to move", None, &resources, false, budget).await?;
         }
-        for (topic, partitions) in target {
-            self.reassign_partitions(topic, partitions, budget).await?;
-        }
-        Ok(())
+        let operation = format!("reassigning the partitions of {} topic(s)", target.len());
+        self.reassign(&operation, target, budget).await
     }
 
     /// Removes the throttle [`Admin::start_moves`] set: the rates of `brokers`, and the
@@ -89,31 +87,41 @@ impl Admin {
         assignment: &BTreeMap<i32, Vec<i32>>,
         budget: Duration,
     ) -> Result<(), Error> {
+        let target = Assignment::from([(name.to_string(), assignment.clone())]);
+        self.reassign(&format!("reassigning partitions of topic {name}"), &target, budget).await
+    }
+
+    /// Every topic's moves in one request: the controller takes them all or says which
+    /// partition it refused, so that an apply never stops with half of them started. Sending
+    /// the same target again while it moves changes nothing.
+    async fn reassign(&self, operation: &str, target: &Assignment, budget: Duration) -> Result<(), Error> {
         self.read_ahead.invalidate();
+        let topics = target
+            .iter()
+            .map(|(name, partitions)| {
+                let partitions = partitions
+                    .iter()
+                    .map(|(p, replicas)| {
+                        ReassignablePartition::default()
+                            .with_partition_index(*p)
+                            .with_replicas(Some(replicas.iter().map(|b| BrokerId(*b)).collect()))
+                    })
+                    .collect();
+                ReassignableTopic::default().with_name(topic_name(name)).with_partitions(partitions)
+            })
+            .collect();
         let request = AlterPartitionReassignmentsRequest::default()
             .with_timeout_ms(self.broker_wait_ms(budget))
-            .with_topics(vec![
-                ReassignableTopic::default().with_name(topic_name(name)).with_partitions(
-                    assignment
-                        .iter()
-                        .map(|(p, replicas)| {
-                            ReassignablePartition::default()
-                                .with_partition_index(*p)
-                                .with_replicas(Some(replicas.iter().map(|b| BrokerId(*b)).collect()))
-                        })
-                        .collect(),
-                ),
-            ]);
-        let operation = format!("reassigning partitions of topic {name}");
+            .with_topics(topics);
         self.cluster
-            .retry(&operation, budget, || async {
+            .retry(operation, budget, || async {
                 let response = self.cluster.send_to_controller(&request, 0).await?;
-                first_refusal(&operation, [(response.error_code, response.error_message.as_deref())])?;
+                first_refusal(operation, [(response.error_code, response.error_message.as_deref())])?;
                 for topic in &response.responses {
                     for p in &topic.partitions {
                         if p.error_code != 0 {
                             return Err(Error::broker(
-                                format!("{operation} (partition {})", p.partition_index),
+                                format!("{operation} ({}-{})", topic.name.0, p.partition_index),
                                 p.error_code,
                                 p.error_message.as_deref(),
                             ));
