@@ -104,8 +104,8 @@ impl Deployed<'_> {
     }
 
     /// Sets (or with `None` removes) a replication throttle on brokers 0 to 2 and every replica
-    /// of `topic`, with Kafka's own tool. A broker applies only a rate set on itself, not the
-    /// cluster-wide default.
+    /// of `topic`, with Kafka's own tool, each broker told its own rate (as
+    /// kafka-reassign-partitions does).
     fn throttle(&self, topic: &str, rate: Option<u32>) {
         let config = self.client_config();
         let alter = |entity: &[&str], change: &[&str]| {

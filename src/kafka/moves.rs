@@ -38,8 +38,8 @@ impl Admin {
         if let Some(rate) = throttle {
             let rates: Vec<ConfigOp> =
                 THROTTLE_RATES.iter().map(|k| ConfigOp::Set(k.to_string(), rate.to_string())).collect();
-            // A broker applies a rate set on itself only, not the cluster-wide default: each is
-            // told its own, as kafka-reassign-partitions does.
+            // Each broker is told its own rate, as kafka-reassign-partitions does: older brokers
+            // apply a rate only when it is set on themselves, never the cluster-wide default.
             for broker in brokers {
                 let resources = [(BROKER_RESOURCE, broker.to_string(), rates.clone())];
                 self.alter_configs("throttling replication", Some(*broker), &resources, false, budget).await?;
