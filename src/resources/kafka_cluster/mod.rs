@@ -141,6 +141,8 @@ model! {
 }
 
 const SCRAM_SHA_512: &str = "SCRAM-SHA-512";
+/// How often the brokers and pods are asked again while a roll or a move waits on them.
+const POLL: std::time::Duration = std::time::Duration::from_secs(3);
 /// 50 MiB/s: what a broker may spend on moved replicas by default.
 const DEFAULT_THROTTLE: i64 = 50 * 1024 * 1024;
 const NO_AUTHENTICATION: &str = "none";
@@ -491,8 +493,7 @@ impl ReleaseKind for KafkaCluster {
     async fn after_upgrade(&self, change: Change<'_>) -> Result<(), Diagnostic> {
         let deadline = tokio::time::Instant::now() + change.timeout;
         roll::roll(change, deadline).await?;
-        // Moves left by an earlier apply first: the brokers receiving them are not Ready before.
-        scaling::finish_earlier_moves(change, deadline).await?;
+        scaling::await_moves(change, deadline).await?;
         if scaling::rebalances(change.planned) || change.planned.attr("wait").as_bool() != Some(false) {
             roll::all_ready(change, deadline).await?;
         }

@@ -8,22 +8,17 @@
 //! it; the next apply resumes it with the brokers still on the old revision, and restarts none
 //! twice.
 
-use std::time::Duration;
-
 use tokio::time::Instant;
 
 use serde_json::Value as Json;
 
-use super::{cluster, own_admin};
+use super::{POLL, cluster, own_admin};
 use crate::helm::manifest_objects;
 use crate::k8s::OutdatedPod;
 use crate::resources::helm_release::{Change, PlannedChange};
 use crate::resources::{kafka_diagnostic, kube_diagnostic};
 use crate::tfplugin::diag::Diagnostic;
 use crate::tfplugin::value::Value;
-
-/// How often the brokers are asked again while a roll waits on them.
-const POLL: Duration = Duration::from_secs(3);
 
 /// Restarts, safely, every broker pod still on an older revision of the StatefulSet, before
 /// `deadline`.

@@ -5,20 +5,19 @@
 //! and awaited like a replication-factor change; one that outlasts the timeout goes on, and the
 //! next apply waits for it and removes the throttle. The plan names what moves.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{cluster, cluster_attr, own_admin};
+use super::{POLL, cluster, cluster_attr, own_admin};
 use crate::kafka::{self, Admin, Assignment, BrokerInfo, TopicInfo};
 use crate::resources::helm_release::{Change, PlannedChange};
 use crate::resources::kafka_diagnostic;
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::value::Value;
 
-const POLL: Duration = Duration::from_secs(3);
 const DRAIN_HINT: &str = "Keep more brokers, or lower that topic's replication factor first.";
 
 /// The plan's checks and notices: brokers to remove that hold replicas (refused, or drained with
@@ -59,8 +58,7 @@ pub async fn check(change: PlannedChange<'_>) -> Diagnostics {
     if rebalance && !ongoing.is_empty() {
         // While replicas move, a partition lists both its old and its new ones: what moves next
         // is decided once they are done.
-        let moving: Vec<String> =
-            ongoing.iter().flat_map(|(t, ps)| ps.keys().map(move |p| format!("{t}-{p}"))).collect();
+        let moving = partition_names(&ongoing);
         return Diagnostic::warning(
             format!("Partitions of {release} are still moving"),
             format!(
@@ -175,24 +173,19 @@ pub async fn drain(change: Change<'_>, deadline: Instant) -> Result<(), Diagnost
     .with_hint("Partitions created during the move land anywhere: apply again to move them too."))
 }
 
-/// After a growth with `rebalance_on_scale`, once the brokers are Ready: replicas spread over
-/// them, awaited. An apply that resumes a stopped one waits for its moves, and spreads again
-/// only while a broker holds no replica.
+/// After a growth with `rebalance_on_scale`, once the brokers are Ready and the moves under way
+/// are done ([`await_moves`]): replicas spread over them, awaited. An apply that resumes a
+/// stopped one spreads again only while a broker holds no replica.
 pub async fn spread(change: Change<'_>, deadline: Instant) -> Result<(), Diagnostic> {
-    let Change { ctx, release, namespace, prior, planned, .. } = change;
-    let grows = match (cluster(prior).replicas.known(), cluster(planned).replicas.known()) {
-        (Some(before), Some(after)) => after > before,
-        _ => false,
-    };
-    if !rebalances(planned) || !(grows || change.resumes_unfinished()) {
+    let Change { ctx, release, namespace, planned, .. } = change;
+    if !spreads(change) {
         return Ok(());
     }
     let admin = own_admin(ctx, release, namespace, &cluster(planned)).await?;
-    finish_moves(&admin, change, deadline).await?;
     let (topics, brokers) = read(&admin, release).await?;
     let current = assignment(&topics);
     let empty = brokers.iter().any(|b| !current.values().flat_map(|p| p.values()).flatten().any(|r| *r == b.id));
-    if !grows && !empty {
+    if !grows(change) && !empty {
         return Ok(());
     }
     let moves = kafka::spread(&current, &brokers);
@@ -210,9 +203,24 @@ pub(super) fn rebalances(planned: &Value) -> bool {
     cluster(planned).rebalance_on_scale.or(false).unwrap_or(true)
 }
 
-/// Waits for the moves an earlier apply started and left running, and removes their throttle.
-pub async fn finish_earlier_moves(change: Change<'_>, deadline: Instant) -> Result<(), Diagnostic> {
-    if !rebalances(change.planned) || !change.resumes_unfinished() {
+fn grows(change: Change<'_>) -> bool {
+    match (cluster(change.prior).replicas.known(), cluster(change.planned).replicas.known()) {
+        (Some(before), Some(after)) => after > before,
+        _ => false,
+    }
+}
+
+/// Whether this upgrade ends with a spread: a growth with `rebalance_on_scale`, or the resumption
+/// of an apply that stopped part-way, which may have been one.
+fn spreads(change: Change<'_>) -> bool {
+    rebalances(change.planned) && (grows(change) || change.resumes_unfinished())
+}
+
+/// Before a spread, waits for the moves under way (an earlier apply's, or another tool's), and
+/// removes the throttle: the brokers receiving them are not Ready before, and a partition lists
+/// both its old and its new replicas until then.
+pub async fn await_moves(change: Change<'_>, deadline: Instant) -> Result<(), Diagnostic> {
+    if !spreads(change) {
         return Ok(());
     }
     let admin = own_admin(change.ctx, change.release, change.namespace, &cluster(change.planned)).await?;
@@ -248,8 +256,7 @@ async fn finish_moves(admin: &Arc<Admin>, change: Change<'_>, deadline: Instant)
     let started = Instant::now();
     loop {
         let ongoing = admin.ongoing_moves().await.map_err(|e| failed(&e))?;
-        let moving: Vec<String> =
-            ongoing.iter().flat_map(|(t, ps)| ps.keys().map(move |p| format!("{t}-{p}"))).collect();
+        let moving = partition_names(&ongoing);
         if moving.is_empty() {
             break;
         }
@@ -304,8 +311,12 @@ fn moved_replicas(current: &Assignment, moves: &Assignment) -> usize {
 }
 
 fn partitions(moves: &Assignment) -> String {
-    let names: Vec<String> = moves.iter().flat_map(|(t, ps)| ps.keys().map(move |p| format!("{t}-{p}"))).collect();
-    shown(&names)
+    shown(&partition_names(moves))
+}
+
+/// `topic-partition` for every partition of a by-topic map (moves, ongoing reassignments).
+fn partition_names<V>(by_topic: &BTreeMap<String, BTreeMap<i32, V>>) -> Vec<String> {
+    by_topic.iter().flat_map(|(t, ps)| ps.keys().map(move |p| format!("{t}-{p}"))).collect()
 }
 
 pub(super) fn shown(names: &[String]) -> String {
