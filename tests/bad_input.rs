@@ -301,7 +301,7 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
         ),
         (
             "topic: SASL mechanism GSSAPI",
-            r#"{ bootstrap_servers = ["kafka-0:9092"], sasl = { mechanism = "GSSAPI", username = "u", password = "p" } }"#,
+            r#"{ bootstrap_servers = ["kafka-0:9092"], sasl = { mechanism = "GSSAPI", username = "u", password_env = "PW" } }"#,
             "kafka.sasl.mechanism",
             &["Unsupported SASL mechanism", "SCRAM-SHA-512"],
         ),
@@ -319,9 +319,39 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
         ),
         (
             "topic: password beside a credentials Secret",
-            r#"{ bootstrap_servers = ["kafka-0:9092"], sasl = { credentials_secret = "events-kafka-admin", username = "u", password = "p" } }"#,
+            r#"{ bootstrap_servers = ["kafka-0:9092"], sasl = { credentials_secret = "events-kafka-admin", username = "u", password_env = "PW" } }"#,
             "kafka.sasl.username",
             &["Two sources of SASL credentials"],
+        ),
+        (
+            "topic: password written in the resource, kept in the state",
+            r#"{ bootstrap_servers = ["kafka-0:9092"], sasl = { mechanism = "SCRAM-SHA-512", username = "u", password = "p" } }"#,
+            "kafka.sasl.password",
+            &["Secret would be kept in the state", "password_env"],
+        ),
+        (
+            "topic: client key written in the resource, kept in the state",
+            r#"{ bootstrap_servers = ["kafka-0:9093"], tls = { client_cert = "-----BEGIN CERTIFICATE-----", client_key = "k" } }"#,
+            "kafka.tls.client_key",
+            &["Secret would be kept in the state", "client_key_env"],
+        ),
+        (
+            "topic: password and password_env",
+            r#"{ bootstrap_servers = ["kafka-0:9092"], sasl = { mechanism = "SCRAM-SHA-512", username = "u", password = "p", password_env = "PW" } }"#,
+            "kafka.sasl.password_env",
+            &["Two sources of the SASL password"],
+        ),
+        (
+            "topic: password_env that names no variable",
+            r#"{ bootstrap_servers = ["kafka-0:9092"], sasl = { mechanism = "SCRAM-SHA-512", username = "u", password_env = "kafka-password" } }"#,
+            "kafka.sasl.password_env",
+            &["Invalid environment variable name", "letters, digits and _"],
+        ),
+        (
+            "topic: client_key_env that names no variable",
+            r#"{ bootstrap_servers = ["kafka-0:9093"], tls = { client_cert = "-----BEGIN CERTIFICATE-----", client_key_env = "1KEY" } }"#,
+            "kafka.tls.client_key_env",
+            &["Invalid environment variable name"],
         ),
         (
             "topic: tunnel to a namespace that cannot exist",
@@ -355,7 +385,7 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
         ),
         (
             "topic: SASL PLAIN over plaintext",
-            r#"{ bootstrap_servers = ["kafka-0:9092"], sasl = { mechanism = "PLAIN", username = "u", password = "p" } }"#,
+            r#"{ bootstrap_servers = ["kafka-0:9092"], sasl = { mechanism = "PLAIN", username = "u", password_env = "PW" } }"#,
             "kafka.sasl.mechanism",
             &["SASL PLAIN without TLS", "tls"],
         ),
@@ -716,6 +746,18 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
         "",
         &["SASL authentication failed", "password"],
     );
+    c.topic(
+        "topic: password_env not set where terraform runs",
+        &[(
+            "kafka",
+            Some(leak(format!(
+                "{{\n    bootstrap_servers = [{sasl}]\n    tls = {{ ca_cert = {ca:?} }}\n    sasl = {{ mechanism = \"SCRAM-SHA-512\", username = {:?}, password_env = \"HIKUBE_BAD_INPUT_UNSET\" }}\n  }}",
+                stack.sasl_username
+            ))),
+        )],
+        "kafka.sasl.password_env",
+        &["Credential not in the environment", "HIKUBE_BAD_INPUT_UNSET"],
+    );
     c.provider(
         "unreachable bootstrap address",
         r#"kafka = { bootstrap_servers = ["127.0.0.1:1"], request_timeout = "3s" }"#,
@@ -843,6 +885,25 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
         "client_id",
         &["A client ID narrows a user's quota only"],
     );
+
+    // Every resource and data source with a connection of its own refuses a password written in
+    // it: Terraform would keep it in the state.
+    let kept = r#"{ bootstrap_servers = ["kafka-0:9092"], sasl = { mechanism = "SCRAM-SHA-512", username = "u", password = "p" } }"#;
+    let refused = "kafka.sasl.password";
+    let says = &["Secret would be kept in the state", "password_env"][..];
+    c.acl("ACL: password kept in the state", &[("kafka", Some(kept))], refused, says);
+    c.user("user: password kept in the state", &[("kafka", Some(kept))], refused, says);
+    c.quota("quota: password kept in the state", &[("kafka", Some(kept))], refused, says);
+    c.cluster("cluster: password kept in the state", &[("kafka", Some(kept))], refused, says);
+    for data_source in ["hikube_kafka_topic\" \"t\" {\n  name = \"orders\"", "hikube_kafka_topics\" \"all\" {"] {
+        c.push(
+            &format!("data source {data_source}: password kept in the state"),
+            None,
+            format!("data \"{data_source}\n  kafka = {kept}\n}}\n"),
+            refused,
+            says,
+        );
+    }
     c.cases
 }
 

@@ -293,3 +293,196 @@ resource "hikube_kafka_cluster" "kafka" {{
     workspace.destroy();
     stack.kubectl(&["delete", "clusterrolebinding", &namespace]);
 }
+
+/// A resource's own connection, with credentials by reference only: a password from an
+/// environment variable with a client key from another, and a password from a Kubernetes
+/// Secret. Rotated out of band, the stale credentials fail the refresh with the broker's answer;
+/// once the variable and the Secret hold the new password, refresh, plan and apply work with no
+/// change to the configuration, and neither password nor the key is in the state, the plan (saved
+/// and as JSON), the trace log or what the CLI printed.
+#[test]
+fn connection_credentials_by_reference_survive_a_rotation() {
+    let Some(stack) = Stack::from_env() else { return };
+    let namespace = unique("conn-secrets");
+    let _cleanup = stack.namespace_cleanup(&namespace);
+    check(stack.kubectl(&["create", "namespace", &namespace]), "create namespace");
+    let (user, prefix) = (unique("conn-user"), unique("rotated"));
+    let _topics = stack.topic_cleanup(&[&prefix]);
+    let (first, second) = (unique("first-conn-password"), unique("second-conn-password"));
+    let (client_key, client_cert) = client_key_and_cert();
+
+    // The connection's user, made and later rotated by another configuration: out of band for
+    // the one under test.
+    let owner = |password: &str, version: u32| {
+        let owner = Workspace::new(&stack).env("TF_VAR_password", password);
+        owner.write(&format!(
+            "{}\nvariable \"password\" {{\n  type      = string\n  sensitive = true\n}}\n\n\
+             resource \"hikube_kafka_user\" \"conn\" {{\n  name                = {user:?}\n  \
+             password_wo         = var.password\n  password_wo_version = {version}\n}}\n\n\
+             resource \"hikube_kafka_acl\" \"conn\" {{\n  resource_type                = \"Topic\"\n  \
+             resource_name                = {prefix:?}\n  resource_pattern_type_filter = \"Prefixed\"\n  \
+             acl_principal                = \"User:{user}\"\n  acl_host                     = \"*\"\n  \
+             acl_operation                = \"All\"\n  acl_permission_type          = \"Allow\"\n}}\n",
+            support::terraform::plaintext_provider(&stack)
+        ));
+        owner
+    };
+    let owner_first = owner(&first, 1);
+    owner_first.apply();
+    let secret = |password: &str| {
+        let manifest = check(
+            stack.kubectl(&[
+                "-n",
+                &namespace,
+                "create",
+                "secret",
+                "generic",
+                "conn",
+                &format!("--from-literal=username={user}"),
+                &format!("--from-literal=password={password}"),
+                "--dry-run=client",
+                "-o",
+                "yaml",
+            ]),
+            "render the credentials Secret",
+        );
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), manifest).unwrap();
+        check(stack.kubectl(&["apply", "-f", file.path().to_str().unwrap()]), "apply the credentials Secret");
+    };
+    secret(&first);
+
+    let temp_dir = tempfile::tempdir().unwrap();
+    let log_file = temp_dir.path().join("terraform.log");
+    let servers = stack.sasl_bootstrap.split(',').map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+    let kafka_ca = std::fs::read_to_string(&stack.kafka_ca).unwrap();
+    let tls = format!("tls = {{\n      ca_cert     = {kafka_ca:?}\n      client_cert = {client_cert:?}");
+    let config = |retention: u32| {
+        format!(
+            r#"terraform {{
+  required_providers {{
+    hikube = {{ source = "hikube/hikube" }}
+  }}
+}}
+
+provider "hikube" {{
+  namespace = {namespace:?}
+}}
+
+resource "hikube_kafka_topic" "from_env" {{
+  name       = "{prefix}-env"
+  partitions = 1
+  config     = {{ "retention.ms" = "{retention}" }}
+  kafka = {{
+    bootstrap_servers = [{servers}]
+    {tls}
+      client_key_env = "HIKUBE_CONN_CLIENT_KEY"
+    }}
+    sasl = {{
+      mechanism    = "SCRAM-SHA-512"
+      username     = {user:?}
+      password_env = "HIKUBE_CONN_PASSWORD"
+    }}
+  }}
+}}
+
+resource "hikube_kafka_topic" "from_secret" {{
+  name       = "{prefix}-secret"
+  partitions = 1
+  config     = {{ "retention.ms" = "{retention}" }}
+  kafka = {{
+    bootstrap_servers = [{servers}]
+    tls               = {{ ca_cert = {kafka_ca:?} }}
+    sasl              = {{ credentials_secret = "{namespace}/conn" }}
+  }}
+}}
+"#
+        )
+    };
+    let mut workspace = Workspace::new(&stack)
+        .env("TF_LOG", "trace")
+        .env("TF_LOG_PATH", log_file.to_str().unwrap())
+        .env("HIKUBE_CONN_PASSWORD", &first)
+        .env("HIKUBE_CONN_CLIENT_KEY", &client_key);
+    workspace.write(&config(3_600_000));
+    let mut printed = String::new();
+    let mut run = |workspace: &Workspace, args: &[&str]| {
+        let output = workspace.terraform(args);
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        printed.push_str(&text);
+        (output.status.code(), text)
+    };
+    let (code, text) = run(&workspace, &["plan", "-no-color", "-input=false", "-out=tfplan"]);
+    assert_eq!(code, Some(0), "{text}");
+    let mut plans = vec![check(workspace.terraform(&["show", "-json", "tfplan"]), "terraform show -json tfplan")];
+    let (code, text) = run(&workspace, &["apply", "-no-color", "-input=false", "tfplan"]);
+    assert_eq!(code, Some(0), "{text}");
+
+    // Rotated out of band: the stale password no longer gets in.
+    let owner_second = owner(&second, 2);
+    std::fs::copy(owner_first.path().join("terraform.tfstate"), owner_second.path().join("terraform.tfstate")).unwrap();
+    owner_second.apply();
+    let (code, text) = run(&workspace, &["plan", "-no-color", "-input=false"]);
+    assert_eq!(code, Some(1), "a refresh with the rotated-out password should fail:\n{text}");
+    assert!(text.contains("SASL authentication failed"), "{text}");
+
+    // The variable and the Secret hold the new password; the configuration is the same.
+    secret(&second);
+    workspace.set_env("HIKUBE_CONN_PASSWORD", &second);
+    let (code, text) = run(&workspace, &["plan", "-no-color", "-input=false", "-detailed-exitcode"]);
+    assert_eq!(code, Some(0), "refresh after the rotation should work and find nothing to change:\n{text}");
+    workspace.write(&config(7_200_000));
+    let (code, text) = run(&workspace, &["plan", "-no-color", "-input=false", "-out=tfplan"]);
+    assert_eq!(code, Some(0), "{text}");
+    plans.push(check(workspace.terraform(&["show", "-json", "tfplan"]), "terraform show -json tfplan"));
+    let (code, text) = run(&workspace, &["apply", "-no-color", "-input=false", "tfplan"]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = run(&workspace, &["plan", "-no-color", "-input=false", "-detailed-exitcode"]);
+    assert_eq!(code, Some(0), "{text}");
+    for topic in ["env", "secret"] {
+        let described = check(
+            stack.kafka_tool(
+                "kafka.admin.ConfigCommand",
+                &[
+                    "--bootstrap-server",
+                    &stack.plain_bootstrap,
+                    "--describe",
+                    "--entity-type",
+                    "topics",
+                    "--entity-name",
+                    &format!("{prefix}-{topic}"),
+                ],
+            ),
+            "kafka-configs --describe",
+        );
+        assert!(described.contains("retention.ms=7200000"), "{described}");
+    }
+
+    let mut places = vec![
+        ("the trace log".to_string(), std::fs::read_to_string(&log_file).unwrap()),
+        ("the CLI's output".to_string(), printed),
+        ("the state".to_string(), std::fs::read_to_string(workspace.path().join("terraform.tfstate")).unwrap()),
+        (
+            "the saved plan".to_string(),
+            String::from_utf8_lossy(&std::fs::read(workspace.path().join("tfplan")).unwrap()).into(),
+        ),
+    ];
+    places.extend(plans.into_iter().map(|plan| ("a plan as JSON".to_string(), plan)));
+    assert!(places[0].1.contains("provider.terraform-provider-hikube"), "the trace log holds no provider lines");
+    let key_lines: Vec<&str> = client_key.lines().filter(|l| l.len() > 20 && !l.starts_with("-----")).collect();
+    let mut found = Vec::new();
+    for (place, text) in &places {
+        for (secret, needle) in [("first password", first.as_str()), ("second password", second.as_str())]
+            .into_iter()
+            .chain(key_lines.iter().map(|line| ("client key", *line)))
+        {
+            if text.contains(needle) {
+                found.push(format!("{secret} in {place}"));
+            }
+        }
+    }
+    assert!(found.is_empty(), "secrets found: {found:?}");
+    eprintln!("searched {} places for 2 passwords and a client key: none found", places.len());
+    workspace.destroy();
+    owner_second.destroy();
+}

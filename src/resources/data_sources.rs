@@ -98,7 +98,7 @@ impl DataSource for TopicData {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        kafka_connection::check(config.attr(found_topic::kafka), &AttrPath::root(found_topic::kafka))
+        kafka_connection::check_in_state(config.attr(found_topic::kafka), &AttrPath::root(found_topic::kafka))
     }
 
     async fn read(&self, ctx: &Context, config: Value) -> Result<Value, Diagnostics> {
@@ -139,7 +139,7 @@ impl DataSource for TopicsData {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        kafka_connection::check(config.attr(topic_list::kafka), &AttrPath::root(topic_list::kafka))
+        kafka_connection::check_in_state(config.attr(topic_list::kafka), &AttrPath::root(topic_list::kafka))
     }
 
     async fn read(&self, ctx: &Context, config: Value) -> Result<Value, Diagnostics> {

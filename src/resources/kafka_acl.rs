@@ -188,15 +188,21 @@ impl Resource for KafkaAcl {
         TYPE_NAME
     }
 
+    /// Version 0 kept the connection's password and key in the state.
+    fn upgrade_state(&self, version: i64, state: Value) -> Result<Value, Diagnostic> {
+        kafka_connection::upgrade_from_version_0(self.type_name(), version, state, acl_attr::kafka)
+    }
+
     fn schema(&self) -> Schema {
         let description = "One Kafka ACL binding, managed through the Kafka admin protocol: a principal allowed or \
                            denied an operation on a topic, group, transactional ID or the cluster. The attributes and \
                            the import ID are those of Mongey's `kafka_acl`.";
-        Schema { version: 0, block: Block { description: description.into(), attributes: Acl::attributes() } }
+        Schema { version: 1, block: Block { description: description.into(), attributes: Acl::attributes() } }
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diagnostics = kafka_connection::check(config.attr(acl_attr::kafka), &AttrPath::root(acl_attr::kafka));
+        let mut diagnostics =
+            kafka_connection::check_in_state(config.attr(acl_attr::kafka), &AttrPath::root(acl_attr::kafka));
         let Ok(acl) = Acl::read(config) else { return diagnostics };
         let known = |field: &Field<String>| field.known().cloned();
         let resource_type = known(&acl.resource_type).as_deref().and_then(AclResourceType::parse);
@@ -321,8 +327,11 @@ impl Resource for KafkaAcl {
             Ok(acl) => acl,
             Err(d) => return keep(d),
         };
-        let (Some(binding), Ok(Target::Cluster(cluster))) = (binding_of(&acl), target(ctx, &acl).await) else {
-            return keep(Diagnostics::default());
+        let Some(binding) = binding_of(&acl) else { return keep(Diagnostics::default()) };
+        let cluster = match kafka_connection::read_target(ctx, &acl.kafka, &AttrPath::root(acl_attr::kafka)).await {
+            Ok(Target::Cluster(cluster)) => cluster,
+            Ok(Target::Unknown) => return keep(Diagnostics::default()),
+            Err(d) => return keep(d),
         };
         // A broker learns of a binding made through another from ZooKeeper, moments later: an
         // absence is believed only when a second look, a second on, confirms it.

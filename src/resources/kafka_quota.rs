@@ -160,16 +160,21 @@ impl Resource for KafkaQuota {
         TYPE_NAME
     }
 
+    /// Version 0 kept the connection's password and key in the state.
+    fn upgrade_state(&self, version: i64, state: Value) -> Result<Value, Diagnostic> {
+        kafka_connection::upgrade_from_version_0(self.type_name(), version, state, quota_attr::kafka)
+    }
+
     fn schema(&self) -> Schema {
         let description = "Client quotas of one user, client ID, user's client ID or IP address, managed through the \
                            Kafka admin protocol: byte rates, request time and mutation rates that the brokers enforce \
                            by throttling. The attributes are those of Mongey's `kafka_quota`.";
-        Schema { version: 0, block: Block { description: description.into(), attributes: Quota::attributes() } }
+        Schema { version: 1, block: Block { description: description.into(), attributes: Quota::attributes() } }
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
         let mut diagnostics =
-            kafka_connection::check(config.attr(quota_attr::kafka), &AttrPath::root(quota_attr::kafka));
+            kafka_connection::check_in_state(config.attr(quota_attr::kafka), &AttrPath::root(quota_attr::kafka));
         let Ok(quota) = Quota::read(config) else { return diagnostics };
         let entity_type = quota.entity_type.known().cloned();
         if !quota.client_id.is_null() && entity_type.as_deref().is_some_and(|t| t != "user") {
@@ -310,10 +315,14 @@ impl Resource for KafkaQuota {
             Ok(quota) => quota,
             Err(d) => return keep(d),
         };
-        let (Some(entity), Some(managed), Ok(Target::Cluster(cluster))) =
-            (entity_of(&quota), quota.config.known(), target(ctx, &quota).await)
-        else {
+        let (Some(entity), Some(managed)) = (entity_of(&quota), quota.config.known()) else {
             return keep(Diagnostics::default());
+        };
+        let at = AttrPath::root(quota_attr::kafka);
+        let cluster = match kafka_connection::read_target(ctx, &quota.kafka, &at).await {
+            Ok(Target::Cluster(cluster)) => cluster,
+            Ok(Target::Unknown) => return keep(Diagnostics::default()),
+            Err(d) => return keep(d),
         };
         let values = match live(ctx, &cluster, &entity).await {
             Ok(values) => values,

@@ -149,16 +149,21 @@ impl Resource for KafkaUser {
         TYPE_NAME
     }
 
+    /// Version 0 kept the connection's password and key in the state.
+    fn upgrade_state(&self, version: i64, state: Value) -> Result<Value, Diagnostic> {
+        kafka_connection::upgrade_from_version_0(self.type_name(), version, state, user_attr::kafka)
+    }
+
     fn schema(&self) -> Schema {
         let description = "A Kafka user's SCRAM credential, managed through the Kafka admin protocol: clients \
                            authenticate with its name and password over a SASL listener. The password is write-only \
                            (Terraform 1.11 or later) and reaches neither the plan nor the state; the brokers keep a \
                            salted hash of it.";
-        Schema { version: 0, block: Block { description: description.into(), attributes: User::attributes() } }
+        Schema { version: 1, block: Block { description: description.into(), attributes: User::attributes() } }
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        kafka_connection::check(config.attr(user_attr::kafka), &AttrPath::root(user_attr::kafka))
+        kafka_connection::check_in_state(config.attr(user_attr::kafka), &AttrPath::root(user_attr::kafka))
     }
 
     /// The ID follows from the name and mechanism; a credential that exists already is refused
@@ -256,10 +261,13 @@ impl Resource for KafkaUser {
             Ok(user) => user,
             Err(d) => return keep(d),
         };
-        let (Some(name), Some(mechanism), Ok(Target::Cluster(cluster))) =
-            (user.name.known().cloned(), mechanism_of(&user), target(ctx, &user).await)
-        else {
+        let (Some(name), Some(mechanism)) = (user.name.known().cloned(), mechanism_of(&user)) else {
             return keep(Diagnostics::default());
+        };
+        let cluster = match kafka_connection::read_target(ctx, &user.kafka, &AttrPath::root(user_attr::kafka)).await {
+            Ok(Target::Cluster(cluster)) => cluster,
+            Ok(Target::Unknown) => return keep(Diagnostics::default()),
+            Err(d) => return keep(d),
         };
         match credential(ctx, &cluster, &name, mechanism).await {
             Ok(Some(iterations)) => {

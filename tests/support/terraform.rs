@@ -49,6 +49,12 @@ impl Workspace {
         self
     }
 
+    /// Sets an environment variable for the runs from now on, in place of its earlier value.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.to_string()));
+    }
+
     /// The same working directory with one more environment variable.
     pub fn clone_with_env(&self, key: &str, value: &str) -> WorkspaceView<'_> {
         WorkspaceView { workspace: self, extra: (key.to_string(), value.to_string()) }

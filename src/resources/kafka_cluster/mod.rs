@@ -210,6 +210,7 @@ async fn own_admin(
     let own = ConnectionSpec {
         config: ConnectionConfig::plaintext([format!("{release}-bootstrap.{namespace}.svc.cluster.local:9092")]),
         credentials_secret,
+        env_secrets: Default::default(),
         tunnel: Some(Some(namespace.to_string())),
     };
     // Not the configuration's `kafka`, which is unset: the error belongs to no attribute.
@@ -299,7 +300,7 @@ impl ReleaseKind for KafkaCluster {
             );
         }
         let kafka = AttrPath::root(cluster_attr::kafka);
-        diagnostics.extend(kafka_connection::check(config.attr(cluster_attr::kafka), &kafka));
+        diagnostics.extend(kafka_connection::check_in_state(config.attr(cluster_attr::kafka), &kafka));
         diagnostics
     }
 
@@ -462,23 +463,25 @@ impl ReleaseKind for KafkaCluster {
         }
     }
 
-    /// Version 1 added authentication.
+    /// Version 1 added authentication; version 2 keeps no connection secret.
     fn schema_version(&self) -> i64 {
-        1
+        2
     }
 
     /// A version 0 state was written with chart 0.1, which authenticates nobody: it says so,
     /// so that a plan made without refreshing does not read the new default as a change.
+    /// Versions 0 and 1 kept the `kafka` connection's password and key.
     fn upgrade_state(&self, version: i64, state: Value) -> Option<Value> {
-        match (version, state) {
+        let state = match (version, state) {
             (0, Value::Object(mut attributes)) => {
                 attributes.insert(cluster_attr::authentication.into(), Value::string(NO_AUTHENTICATION));
                 attributes.insert(cluster_attr::admin_secret.into(), Value::Null);
-                Some(Value::Object(attributes))
+                Value::Object(attributes)
             }
-            (0, state) => Some(state),
-            _ => None,
-        }
+            (0 | 1, state) => state,
+            _ => return None,
+        };
+        Some(kafka_connection::without_kept_secrets(state, cluster_attr::kafka))
     }
 
     /// Every upgrade of a running cluster may change the brokers' pod template: the provider

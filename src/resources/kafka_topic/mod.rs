@@ -34,6 +34,11 @@ impl Resource for KafkaTopic {
         schema::schema()
     }
 
+    /// Version 0 kept the connection's password and key in the state.
+    fn upgrade_state(&self, version: i64, state: Value) -> Result<Value, Diagnostic> {
+        kafka_connection::upgrade_from_version_0(self.type_name(), version, state, attr::kafka)
+    }
+
     fn validate(&self, config: &Value) -> Diagnostics {
         validate(config)
     }
@@ -137,7 +142,7 @@ fn validate(config: &Value) -> Diagnostics {
             }
         }
     }
-    diagnostics.extend(kafka_connection::check(config.attr(attr::kafka), &AttrPath::root(attr::kafka)));
+    diagnostics.extend(kafka_connection::check_in_state(config.attr(attr::kafka), &AttrPath::root(attr::kafka)));
     diagnostics
 }
 

@@ -9,8 +9,8 @@ use super::schema::{Topic, attr};
 use super::{Target, target};
 use crate::kafka::topic_config::{self, same_value};
 use crate::resources::framework::Field;
-use crate::resources::{Context, kafka_diagnostic};
-use crate::tfplugin::diag::Diagnostic;
+use crate::resources::{Context, kafka_connection, kafka_diagnostic};
+use crate::tfplugin::diag::{AttrPath, Diagnostic};
 use crate::tfplugin::value::Value;
 use crate::tfplugin::{ImportResponse, ReadRequest, ReadResponse};
 
@@ -21,7 +21,7 @@ pub(super) async fn read(ctx: &Context, request: ReadRequest) -> ReadResponse {
         Ok(topic) => topic,
         Err(d) => return keep(d),
     };
-    let cluster = match target(ctx, &topic).await {
+    let cluster = match kafka_connection::read_target(ctx, &topic.kafka, &AttrPath::root(attr::kafka)).await {
         Ok(Target::Cluster(cluster)) => cluster,
         Ok(Target::Unknown) => return keep(Default::default()),
         Err(d) => return keep(d),

@@ -49,9 +49,10 @@ model! {
     }
 }
 
+/// Version 1 keeps no connection secret (see [`kafka_connection::without_kept_secrets`]).
 pub fn schema() -> Schema {
     Schema {
-        version: 0,
+        version: 1,
         block: Block {
             description: "A Kafka topic, managed through the Kafka admin protocol: partitions, replication factor and \
                           topic-level configuration, with drift detection. Hikube's `topics[]` entry of a Kafka application."

@@ -1,5 +1,16 @@
 //! The `kafka` connection attribute, shared by the provider block (the default connection) and
-//! each topic (an override, for a cluster created in the same configuration).
+//! each resource and data source (an override, for a cluster created in the same configuration).
+//!
+//! A password or private key written in a resource's `kafka` would be kept in the state with
+//! it: there, credentials come only by reference (a Kubernetes Secret, an environment variable),
+//! read whenever the provider connects, so refresh and destroy keep working after a rotation
+//! (`credentials`). `check` holds what the validators cannot see.
+
+mod check;
+mod credentials;
+
+pub use check::{check, check_in_state};
+pub use credentials::{read_target, upgrade_from_version_0, without_kept_secrets};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,7 +18,7 @@ use std::time::Duration;
 use super::framework::{Field, model, validators};
 use super::kafka_tunnel::PodTunnel;
 use super::provider_config::is_dns_label;
-use super::{Context, duration, kube_diagnostic};
+use super::{Context, duration};
 use crate::kafka::{Admin, ConnectionConfig, Route, SaslConfig, SaslMechanism, Secret, TlsConfig};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::value::Value;
@@ -48,7 +59,16 @@ model! {
                 .into()),
         });
         client_cert: String = optional("PEM client certificate, for brokers that require mutual TLS.");
-        client_key: String = optional("PEM private key of `client_cert`.").sensitive();
+        client_key: String = optional(
+            "PEM private key of `client_cert`. In the provider block only (Terraform keeps no provider setting): a \
+             resource or data source would keep it in the state, so there use `client_key_env`."
+        )
+        .sensitive();
+        client_key_env: String = optional(
+            "Name of an environment variable holding the PEM private key of `client_cert`, read when the provider \
+             connects: the key enters no plan and no state."
+        )
+        .validate_str("Invalid environment variable name", credentials::env_name);
         insecure_skip_verify: bool = optional("Accept any broker certificate. For tests only.");
         server_name: String = optional(
             "Name to check the brokers' certificates against, when it differs from their address."
@@ -73,8 +93,20 @@ model! {
              Secret's `mechanism` (else SCRAM-SHA-512) when unset."
         )
         .validate_str("Unsupported SASL mechanism", |name| mechanism(name).map(drop));
-        username: String = optional("SASL username; set it with `password`, or use `credentials_secret`.");
-        password: String = optional("SASL password.").sensitive();
+        username: String = optional(
+            "SASL username; set it with `password` or `password_env`, or use `credentials_secret`."
+        );
+        password: String = optional(
+            "SASL password. In the provider block only (Terraform keeps no provider setting): a resource or data \
+             source would keep it in the state, so there use `password_env` or `credentials_secret`."
+        )
+        .sensitive();
+        password_env: String = optional(
+            "Name of an environment variable holding the password (the provider inherits Terraform's environment), \
+             read when the provider connects: the password enters no plan and no state, and a rotated one is used as \
+             soon as the variable holds it."
+        )
+        .validate_str("Invalid environment variable name", credentials::env_name);
         credentials_secret: String = optional(
             "`namespace/name` (or `name`, in the provider's namespace) of a Kubernetes Secret with `username`, \
              `password` and optionally `mechanism`, such as `hikube_kafka_cluster.<name>.admin_secret`: read when the \
@@ -97,12 +129,20 @@ pub struct CredentialsSecret {
     pub mechanism: Option<SaslMechanism>,
 }
 
-/// A connection as configured: settings, and where its credentials come from when a Secret
-/// holds them.
+/// Environment variables of the provider's process that hold a connection's secrets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnvSecrets {
+    pub password: Option<String>,
+    pub client_key: Option<String>,
+}
+
+/// A connection as configured: settings, and where its credentials come from when a Secret or
+/// the environment holds them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectionSpec {
     pub config: ConnectionConfig,
     pub credentials_secret: Option<CredentialsSecret>,
+    pub env_secrets: EnvSecrets,
     /// Through the Kubernetes API server, to the brokers of this namespace (the provider's when
     /// `None`).
     pub tunnel: Option<Option<String>>,
@@ -110,7 +150,7 @@ pub struct ConnectionSpec {
 
 impl From<ConnectionConfig> for ConnectionSpec {
     fn from(config: ConnectionConfig) -> ConnectionSpec {
-        ConnectionSpec { config, credentials_secret: None, tunnel: None }
+        ConnectionSpec { config, credentials_secret: None, env_secrets: EnvSecrets::default(), tunnel: None }
     }
 }
 
@@ -171,51 +211,10 @@ pub async fn admin(ctx: &Context, spec: &ConnectionSpec, path: &AttrPath) -> Res
         config.route = Route::Tunnel { description, tunnel: Arc::new(PodTunnel { kube: kube.clone(), namespace }) };
     }
     if let Some(secret) = &spec.credentials_secret {
-        config.sasl = Some(credentials(ctx, secret, config.tls.is_some(), path).await?);
+        config.sasl = Some(credentials::from_secret(ctx, secret, config.tls.is_some(), path).await?);
     }
+    credentials::from_env(&spec.env_secrets, &mut config, path)?;
     Ok(ctx.kafka_pool.admin(&config))
-}
-
-/// The SASL credentials the Secret of a connection holds.
-async fn credentials(
-    ctx: &Context,
-    secret: &CredentialsSecret,
-    over_tls: bool,
-    path: &AttrPath,
-) -> Result<SaslConfig, Diagnostics> {
-    let at = path.clone().attr(connection_attr::sasl).attr(sasl_attr::credentials_secret);
-    let namespace = secret.namespace.as_deref().unwrap_or(&ctx.config.namespace);
-    let reference = format!("{namespace}/{}", secret.name);
-    let kube = ctx.kube().await.map_err(|d| Diagnostics::from(d.at(at.clone())))?;
-    let data = kube.secret_data(namespace, &secret.name).await.map_err(|e| {
-        Diagnostics::from(
-            kube_diagnostic(format!("Reading the credentials Secret {reference} failed"), &e).at(at.clone()),
-        )
-    })?;
-    let incomplete =
-        |why: String| Diagnostics::from(Diagnostic::error("Unusable credentials Secret", why).at(at.clone()));
-    let field = |key: &str| {
-        data.get(key).filter(|v| !v.is_empty()).cloned().ok_or_else(|| {
-            incomplete(format!("Secret {reference} has no `{key}`: it needs `username` and `password`."))
-        })
-    };
-    let mechanism = match (secret.mechanism, data.get("mechanism")) {
-        (Some(mechanism), _) => mechanism,
-        (None, Some(name)) => SaslMechanism::parse(name).ok_or_else(|| {
-            incomplete(format!(
-                "Secret {reference} names mechanism {name:?}, not one of {}.",
-                SaslMechanism::NAMES.join(", ")
-            ))
-        })?,
-        (None, None) => SaslMechanism::ScramSha512,
-    };
-    if mechanism == SaslMechanism::Plain && !over_tls {
-        return Err(incomplete(format!(
-            "Secret {reference} asks for PLAIN, which would send its password in the clear: add a `tls` block or use \
-             SCRAM-SHA-512."
-        )));
-    }
-    Ok(SaslConfig { mechanism, username: field("username")?, password: Secret::new(field("password")?) })
 }
 
 /// The cluster of an operation that cannot wait for a connection known only after apply.
@@ -252,7 +251,11 @@ pub fn parse(value: &Value, path: &AttrPath) -> Result<Connection, Diagnostics> 
         return Ok(Connection::Unknown);
     }
     let connection = KafkaConnection::read_at(value, path)?;
-    let diagnostics = check_together(&connection, path);
+    // Before the checks, which would call such a stored connection merely incomplete.
+    if let Some(missing) = credentials::not_kept(&connection, path) {
+        return Err(missing.into());
+    }
+    let diagnostics = check::together(&connection, path);
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }
@@ -288,11 +291,16 @@ pub fn parse(value: &Value, path: &AttrPath) -> Result<Connection, Diagnostics> 
                 Some(SaslConfig {
                     mechanism: sasl_mechanism(sasl)?.unwrap_or(SaslMechanism::ScramSha512),
                     username: sasl.username.known().cloned().unwrap_or_default(),
+                    // One from the environment is read when the provider connects.
                     password: Secret::new(sasl.password.known().cloned().unwrap_or_default()),
                 }),
                 None,
             ),
         },
+    };
+    let env_secrets = EnvSecrets {
+        password: connection.sasl.known().and_then(|sasl| sasl.password_env.known().cloned()),
+        client_key: connection.tls.known().and_then(|tls| tls.client_key_env.known().cloned()),
     };
     let request_timeout = match connection.request_timeout.as_deref() {
         None => DEFAULT_REQUEST_TIMEOUT,
@@ -303,117 +311,7 @@ pub fn parse(value: &Value, path: &AttrPath) -> Result<Connection, Diagnostics> 
     let bootstrap_servers = connection.bootstrap_servers.known().cloned().unwrap_or_default();
     let config = ConnectionConfig { bootstrap_servers, tls, sasl, request_timeout, route: Route::Direct };
     let tunnel = connection.tunnel.known().map(|tunnel| tunnel.namespace.known().cloned());
-    Ok(Connection::Known(Box::new(ConnectionSpec { config, credentials_secret, tunnel })))
-}
-
-/// What the attribute's validators cannot see, each looking at one attribute: the brokers'
-/// addresses one by one, and the settings that only make sense together.
-pub fn check(value: &Value, path: &AttrPath) -> Diagnostics {
-    match KafkaConnection::read_at(value, path) {
-        Ok(connection) if !value.is_null() && value.is_wholly_known() => check_together(&connection, path),
-        Ok(_) => Diagnostics::default(),
-        Err(diagnostics) => diagnostics,
-    }
-}
-
-fn check_together(connection: &KafkaConnection, path: &AttrPath) -> Diagnostics {
-    let mut diagnostics = Diagnostics::default();
-    let at = |steps: &[&str]| steps.iter().fold(path.clone(), |p, s| p.attr(s));
-    let servers = connection.bootstrap_servers.known().cloned().unwrap_or_default();
-    if servers.is_empty() {
-        diagnostics.push(
-            Diagnostic::error("No bootstrap servers", "List at least one broker address as \"host:port\".")
-                .at(at(&[connection_attr::bootstrap_servers])),
-        );
-    }
-    for (i, server) in servers.iter().enumerate() {
-        let port_ok = server
-            .rsplit_once(':')
-            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
-        if !port_ok {
-            diagnostics.push(
-                Diagnostic::error(
-                    "Invalid bootstrap server",
-                    format!("{server:?} is not \"host:port\" (for example \"kafka-0.kafka:9092\")."),
-                )
-                .at(at(&[connection_attr::bootstrap_servers]).index(i as i64)),
-            );
-        }
-    }
-    let tls = connection.tls.known();
-    if let Some(tls) = tls
-        && tls.client_cert.is_null() != tls.client_key.is_null()
-    {
-        let missing = if tls.client_key.is_null() { tls_attr::client_key } else { tls_attr::client_cert };
-        diagnostics.push(
-            Diagnostic::error("Incomplete client certificate", "Set both client_cert and client_key, or neither.")
-                .at(at(&[connection_attr::tls, missing])),
-        );
-    }
-    let Some(sasl) = connection.sasl.known() else { return diagnostics };
-    let sasl_at = |attribute: &str| at(&[connection_attr::sasl, attribute]);
-    let nothing =
-        [&sasl.mechanism, &sasl.username, &sasl.password, &sasl.credentials_secret].iter().all(|f| f.is_null());
-    if nothing {
-        diagnostics.push(
-            Diagnostic::error(
-                "Empty SASL settings",
-                "Set credentials_secret, or mechanism, username and password; or leave sasl out for a listener without \
-                 authentication (a cluster with authentication = \"none\" has no admin_secret).",
-            )
-            .at(at(&[connection_attr::sasl])),
-        );
-    } else if sasl.credentials_secret.is_null() {
-        for (field, attribute) in [
-            (&sasl.mechanism, sasl_attr::mechanism),
-            (&sasl.username, sasl_attr::username),
-            (&sasl.password, sasl_attr::password),
-        ] {
-            if field.is_null() {
-                diagnostics.push(
-                    Diagnostic::error(
-                        "Incomplete SASL credentials",
-                        format!("Set mechanism, username and password, or credentials_secret instead; {attribute} is missing."),
-                    )
-                    .at(sasl_at(attribute)),
-                );
-            }
-        }
-    } else {
-        for (field, attribute) in [(&sasl.username, sasl_attr::username), (&sasl.password, sasl_attr::password)] {
-            if !field.is_null() {
-                diagnostics.push(
-                    Diagnostic::error(
-                        "Two sources of SASL credentials",
-                        format!("{attribute} is set beside credentials_secret: keep one of them."),
-                    )
-                    .at(sasl_at(attribute)),
-                );
-            }
-        }
-    }
-    if sasl.mechanism.as_deref().map(mechanism) == Some(Ok(SaslMechanism::Plain)) && tls.is_none() {
-        diagnostics.push(
-            Diagnostic::error(
-                "SASL PLAIN without TLS",
-                "PLAIN sends the password as it is: over a plaintext listener anyone on the path reads it. Add a `tls` \
-                 block (a SASL_SSL listener), or use SCRAM-SHA-512.",
-            )
-            .at(at(&[connection_attr::sasl, sasl_attr::mechanism])),
-        );
-    }
-    // Credentials sent to a broker whose certificate is not checked go to whoever answers.
-    if tls.is_some_and(|tls| tls.insecure_skip_verify.known() == Some(&true)) {
-        diagnostics.push(
-            Diagnostic::warning(
-                "Credentials sent to an unverified broker",
-                "With insecure_skip_verify, whoever answers in the brokers' place receives the SASL exchange. Trust \
-                 the brokers' CA with ca_cert instead.",
-            )
-            .at(at(&[connection_attr::tls, tls_attr::insecure_skip_verify])),
-        );
-    }
-    diagnostics
+    Ok(Connection::Known(Box::new(ConnectionSpec { config, credentials_secret, env_secrets, tunnel })))
 }
 
 #[cfg(test)]
@@ -502,6 +400,17 @@ mod tests {
             })
         );
         assert_eq!(parsed(sasl(&[("credentials_secret", "admin")])).credentials_secret.unwrap().namespace, None);
+        assert_eq!(
+            errors_at(sasl(&[
+                ("mechanism", "SCRAM-SHA-512"),
+                ("username", "u"),
+                ("password", "p"),
+                ("password_env", "P")
+            ])),
+            ["kafka.sasl.password_env"]
+        );
+        let from_env = parsed(sasl(&[("mechanism", "SCRAM-SHA-512"), ("username", "u"), ("password_env", "KAFKA_PW")]));
+        assert_eq!(from_env.env_secrets.password.as_deref(), Some("KAFKA_PW"));
         for bad in ["a/b/c", "Admin", "", "ns/", "/name"] {
             assert!(secret_reference(bad).is_none(), "{bad:?}");
         }
@@ -524,5 +433,58 @@ mod tests {
         assert_eq!(with_tunnel(Value::Object(BTreeMap::new())), Some(None), "the provider's namespace");
         let named = Value::Object(BTreeMap::from([("namespace".to_string(), Value::string("data"))]));
         assert_eq!(with_tunnel(named), Some(Some("data".into())));
+    }
+
+    #[test]
+    fn a_resource_takes_credentials_by_reference_only() {
+        let path = AttrPath::root("kafka");
+        let refused = |value: &Value| -> Vec<String> {
+            check_in_state(value, &path)
+                .0
+                .iter()
+                .filter(|d| d.severity == crate::tfplugin::diag::Severity::Error)
+                .map(|d| d.path.as_ref().map(ToString::to_string).unwrap_or_default())
+                .collect()
+        };
+        assert_eq!(
+            refused(&sasl(&[("mechanism", "SCRAM-SHA-512"), ("username", "u"), ("password", "p")])),
+            ["kafka.sasl.password"]
+        );
+        assert!(refused(&sasl(&[("mechanism", "SCRAM-SHA-512"), ("username", "u"), ("password_env", "P")])).is_empty());
+        assert!(
+            check(&sasl(&[("mechanism", "SCRAM-SHA-512"), ("username", "u"), ("password", "p")]), &path).is_empty()
+        );
+        assert!(refused(&Value::unknown()).is_empty(), "an unknown connection may hold references only");
+        assert!(credentials::env_name("KAFKA_PASSWORD").is_ok());
+        for bad in ["", "1PW", "KAFKA-PW", "pw word"] {
+            assert!(credentials::env_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_upgrade_takes_the_kept_secrets_out_and_the_connection_says_what_to_do() {
+        let path = AttrPath::root("kafka");
+        let mut kafka = sasl(&[("mechanism", "SCRAM-SHA-512"), ("username", "u"), ("password", "p")]);
+        if let Value::Object(fields) = &mut kafka {
+            let tls = [("client_cert", "CERT"), ("client_key", "KEY")];
+            fields.insert(
+                "tls".into(),
+                Value::Object(tls.iter().map(|(k, v)| (k.to_string(), Value::string(*v))).collect()),
+            );
+        }
+        let state = Value::Object(BTreeMap::from([
+            ("name".to_string(), Value::string("orders")),
+            ("kafka".to_string(), kafka),
+        ]));
+        let upgraded = without_kept_secrets(state, "kafka");
+        assert!(upgraded.attr("kafka").attr("sasl").attr("password").is_null());
+        assert!(upgraded.attr("kafka").attr("tls").attr("client_key").is_null());
+        assert_eq!(upgraded.attr("kafka").attr("sasl").attr("username"), &Value::string("u"));
+        assert_eq!(upgraded.attr("name"), &Value::string("orders"));
+        let Err(diagnostics) = parse(upgraded.attr("kafka"), &path) else {
+            panic!("a connection without its password")
+        };
+        assert_eq!(diagnostics.0[0].path.as_ref().unwrap().to_string(), "kafka.sasl.password");
+        assert_eq!(without_kept_secrets(Value::Null, "kafka"), Value::Null);
     }
 }
