@@ -160,6 +160,26 @@ build_opentofu() {
   touch "$dir/.complete"
 }
 
+MONGEY_DIR() { echo "$CACHE_DIR/mongey-kafka-$MONGEY_VERSION"; }
+
+# Mongey's provider, built from its own module (its go.mod, go.sum and replace line) as its
+# release pipeline does; nothing of it enters this repository. The
+# migration tests move its topics; the benchmarks compare with it.
+build_mongey() {
+  local dir
+  dir=$(MONGEY_DIR)
+  cached "$dir" && return 0
+  log "Mongey/terraform-provider-kafka $MONGEY_VERSION: building from its Go module"
+  local logfile=$CACHE_DIR/logs/mongey-kafka-$MONGEY_VERSION.log src
+  rm -rf "$dir" && mkdir -p "$dir/bin"
+  src=$(cd "$CACHE_DIR" && go mod download -json "github.com/Mongey/terraform-provider-kafka@$MONGEY_VERSION" |
+    sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [[ -d $src ]] || die "mongey: module github.com/Mongey/terraform-provider-kafka@$MONGEY_VERSION not downloaded"
+  cp -r "$src" "$dir/src" && chmod -R u+w "$dir/src"
+  (cd "$dir/src" && run_logged mongey "$logfile" go_env go build -trimpath -o "$dir/bin/terraform-provider-kafka" .)
+  touch "$dir/.complete"
+}
+
 # terraform_bin: the Terraform CLI everything downstream uses (TF_CLI in `stack env`).
 terraform_bin() {
   if [[ -n ${HIKUBE_TERRAFORM:-} ]]; then
@@ -188,6 +208,7 @@ build_all() {
   build_kwok
   build_helm
   build_kubernetes
+  build_mongey
   if [[ $(terraform_bin) == "$CACHE_DIR"/opentofu-* ]]; then
     build_opentofu
   fi

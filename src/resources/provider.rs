@@ -13,7 +13,8 @@ use crate::tfplugin::diag::{Diagnostic, Diagnostics};
 use crate::tfplugin::schema::Schema;
 use crate::tfplugin::value::Value;
 use crate::tfplugin::{
-    ApplyRequest, ApplyResponse, ImportResponse, PlanRequest, PlanResponse, ProviderHandler, ReadRequest, ReadResponse,
+    ApplyRequest, ApplyResponse, ImportResponse, MoveRequest, PlanRequest, PlanResponse, ProviderHandler, ReadRequest,
+    ReadResponse,
 };
 
 pub struct HikubeProvider {
@@ -127,6 +128,29 @@ impl ProviderHandler for HikubeProvider {
             Ok(Ok(upgraded)) => (upgraded, Diagnostics::default()),
             Ok(Err(diagnostic)) => (Value::Null, diagnostic.into()),
             Err(diagnostics) => (Value::Null, diagnostics),
+        }
+    }
+
+    async fn move_resource_state(&self, request: MoveRequest) -> (Value, Diagnostics) {
+        let resource = match self.resource(&request.target_type) {
+            Ok(resource) => resource,
+            Err(diagnostics) => return (Value::Null, diagnostics),
+        };
+        match resource.move_state(&request) {
+            Some(Ok(state)) => (state, Diagnostics::default()),
+            Some(Err(refusal)) => (Value::Null, refusal.into()),
+            None => {
+                let refusal = Diagnostic::error(
+                    "Cannot move this resource",
+                    format!(
+                        "{} cannot become a {}: moves come from Mongey/kafka's kafka_topic into hikube_kafka_topic. \
+                         Remove the moved block, and import the object with an import block instead.",
+                        format_args!("{} of {}", request.source_type, request.source_provider),
+                        request.target_type
+                    ),
+                );
+                (Value::Null, refusal.into())
+            }
         }
     }
 

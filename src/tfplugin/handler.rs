@@ -75,6 +75,17 @@ impl ImportResponse {
     }
 }
 
+/// A resource a `moved` block brings from another resource type, perhaps another provider's.
+pub struct MoveRequest {
+    /// The source provider's address, as `registry.terraform.io/mongey/kafka`.
+    pub source_provider: String,
+    pub source_type: String,
+    pub source_version: i64,
+    /// The source's state as its provider wrote it: no schema of this provider's describes it.
+    pub source_state: serde_json::Value,
+    pub target_type: String,
+}
+
 #[tonic::async_trait]
 pub trait ProviderHandler: Send + Sync + 'static {
     fn provider_schema(&self) -> Schema;
@@ -89,6 +100,8 @@ pub trait ProviderHandler: Send + Sync + 'static {
     async fn plan_resource_change(&self, request: PlanRequest) -> PlanResponse;
     async fn apply_resource_change(&self, request: ApplyRequest) -> ApplyResponse;
     async fn import_resource_state(&self, type_name: &str, id: &str) -> ImportResponse;
+    /// The target resource's state for a moved one: as after an import, a refresh follows.
+    async fn move_resource_state(&self, request: MoveRequest) -> (Value, Diagnostics);
     /// Terraform asks in-flight operations to wrap up (Ctrl-C); the server keeps serving.
     async fn stop(&self);
     fn data_source_schemas(&self) -> BTreeMap<String, Schema> {

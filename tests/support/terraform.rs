@@ -32,12 +32,19 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn new(stack: &Stack) -> Workspace {
+        Workspace::with_providers(stack, &[])
+    }
+
+    /// A workspace where other providers, too, come from local directories (`source`, directory).
+    pub fn with_providers(stack: &Stack, others: &[(&str, &Path)]) -> Workspace {
         let dir = tempfile::tempdir().expect("temp dir");
         let binary = Path::new(env!("CARGO_BIN_EXE_terraform-provider-hikube"));
-        let rc = format!(
-            "provider_installation {{\n  dev_overrides {{\n    \"hikube/hikube\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
-            binary.parent().unwrap().display()
-        );
+        let overrides: String = [("hikube/hikube", binary.parent().unwrap())]
+            .iter()
+            .chain(others)
+            .map(|(source, dir)| format!("    {source:?} = {:?}\n", dir.display().to_string()))
+            .collect();
+        let rc = format!("provider_installation {{\n  dev_overrides {{\n{overrides}  }}\n  direct {{}}\n}}\n");
         std::fs::write(dir.path().join(".terraformrc"), rc).unwrap();
         Workspace { dir, terraform: stack.terraform.clone(), env: Vec::new() }
     }

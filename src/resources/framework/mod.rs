@@ -33,7 +33,7 @@ use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::schema::{Attribute, AttributeType, Nesting, Schema};
 use crate::tfplugin::value::Value;
 use crate::tfplugin::{
-    ApplyRequest, ApplyResponse, ImportResponse, PlanRequest, PlanResponse, ReadRequest, ReadResponse,
+    ApplyRequest, ApplyResponse, ImportResponse, MoveRequest, PlanRequest, PlanResponse, ReadRequest, ReadResponse,
 };
 
 /// A plan under way: what the declared steps made of the proposed state, for the resource's
@@ -81,6 +81,12 @@ pub trait Resource: Send + Sync {
     /// lacks are null), as the current version writes it.
     fn upgrade_state(&self, version: i64, _state: Value) -> Result<Value, Diagnostic> {
         Err(unsupported_state_version(self.type_name(), version))
+    }
+    /// The state of a resource a `moved` block brings from another type (perhaps another
+    /// provider's), when this resource knows that type; `None` refuses the move. A refresh
+    /// follows, as after an import.
+    fn move_state(&self, _source: &MoveRequest) -> Option<Result<Value, Diagnostic>> {
+        None
     }
     async fn create(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse;
     async fn update(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse;

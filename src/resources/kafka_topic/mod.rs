@@ -1,6 +1,7 @@
 //! `hikube_kafka_topic`: a topic managed through the Kafka admin protocol.
 
 mod apply;
+mod moved;
 mod plan;
 mod read;
 mod schema;
@@ -17,7 +18,7 @@ use crate::kafka::{self, topic_config};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::schema::Schema;
 use crate::tfplugin::value::Value;
-use crate::tfplugin::{ApplyRequest, ApplyResponse, ImportResponse, ReadRequest, ReadResponse};
+use crate::tfplugin::{ApplyRequest, ApplyResponse, ImportResponse, MoveRequest, ReadRequest, ReadResponse};
 
 pub struct KafkaTopic;
 
@@ -41,6 +42,10 @@ impl Resource for KafkaTopic {
 
     fn validate(&self, config: &Value) -> Diagnostics {
         validate(config)
+    }
+
+    fn move_state(&self, source: &MoveRequest) -> Option<Result<Value, Diagnostic>> {
+        moved::is_from_mongey(source).then(|| moved::from_mongey(source))
     }
 
     async fn plan(&self, ctx: &Context, plan: &mut Plan) {

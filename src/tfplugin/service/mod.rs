@@ -14,8 +14,8 @@ use super::handler::*;
 use super::proto::provider_server::Provider;
 use super::proto::{
     self, apply_resource_change, configure_provider, get_functions, get_metadata, get_provider_schema,
-    get_resource_identity_schemas, import_resource_state, plan_resource_change, read_data_source, read_resource,
-    stop_provider, upgrade_resource_state, validate_data_resource_config, validate_provider_config,
+    get_resource_identity_schemas, import_resource_state, move_resource_state, plan_resource_change, read_data_source,
+    read_resource, stop_provider, upgrade_resource_state, validate_data_resource_config, validate_provider_config,
     validate_resource_config,
 };
 use super::schema::Schema;
@@ -426,6 +426,40 @@ impl<H: ProviderHandler> Provider for ProviderService<H> {
         }))
     }
 
+    async fn move_resource_state(
+        &self,
+        request: Request<move_resource_state::Request>,
+    ) -> Reply<move_resource_state::Response> {
+        let _call = self.calls.enter();
+        let request = request.into_inner();
+        let ty = decode_or_return!(self.resource_type(&request.target_type_name), move_resource_state::Response);
+        let raw = request.source_state.unwrap_or_default();
+        let source_state = decode_or_return!(
+            serde_json::from_slice(&raw.json).map_err(|e| Diagnostics::from(Diagnostic::error(
+                "Invalid source state",
+                format!("The state of the resource to move is not JSON: {e}.")
+            ))),
+            move_resource_state::Response
+        );
+        let move_request = MoveRequest {
+            source_provider: request.source_provider_address,
+            source_type: request.source_type_name,
+            source_version: request.source_schema_version,
+            source_state,
+            target_type: request.target_type_name.clone(),
+        };
+        let (state, mut diagnostics) = self.handler.move_resource_state(move_request).await;
+        let target_state = match diagnostics.has_errors() {
+            true => None,
+            false => encode(&self.without_write_only(&request.target_type_name, state), ty, &mut diagnostics),
+        };
+        Ok(Response::new(move_resource_state::Response {
+            target_state,
+            diagnostics: diagnostics.to_proto(),
+            ..Default::default()
+        }))
+    }
+
     async fn read_data_source(&self, request: Request<read_data_source::Request>) -> Reply<read_data_source::Response> {
         let _call = self.calls.enter();
         let request = request.into_inner();
@@ -455,7 +489,8 @@ fn capabilities() -> proto::ServerCapabilities {
         // Destroy plans come to the provider, so deletion protection can refuse them at plan.
         plan_destroy: true,
         get_provider_schema_optional: false,
-        move_resource_state: false,
+        // `moved` blocks from the providers people use today (see the resources' `move_state`).
+        move_resource_state: true,
     }
 }
 

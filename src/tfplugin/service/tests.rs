@@ -115,6 +115,14 @@ impl ProviderHandler for Fake {
         ApplyResponse { new_state: request.planned_state, ..Default::default() }
     }
 
+    async fn move_resource_state(&self, request: MoveRequest) -> (Value, Diagnostics) {
+        self.record("move");
+        let id = request.source_state["id"].as_str().unwrap_or_default();
+        let Value::Object(mut state) = thing(Value::string(id), id, Value::Null) else { unreachable!() };
+        state.insert("secret".into(), Value::string("kept by the source"));
+        (Value::Object(state), Diagnostics::default())
+    }
+
     async fn import_resource_state(&self, _: &str, id: &str) -> ImportResponse {
         self.record("import");
         let state = thing(Value::string(id), id, Value::Null);
@@ -271,6 +279,34 @@ async fn an_imported_state_is_encoded_with_its_resource_type() {
     assert_eq!(imported.type_name, THING);
     let state = decode_msgpack(&imported.state.as_ref().unwrap().msgpack, &thing_schema().value_type()).unwrap();
     assert_eq!(state, thing(Value::string("orders"), "orders", Value::Null));
+}
+
+/// A moved resource's source state reaches the handler as the JSON its provider wrote; what
+/// comes back is encoded with the target's type, without write-only values.
+#[tokio::test]
+async fn a_moved_state_is_handed_over_as_json_and_comes_back_as_the_target_type() {
+    let (fake, mut client) = serve().await;
+    let request = proto::move_resource_state::Request {
+        source_provider_address: "registry.terraform.io/someone/else".into(),
+        source_type_name: "else_thing".into(),
+        source_state: Some(proto::RawState {
+            json: br#"{"id":"orders","whatever":[1]}"#.to_vec(),
+            ..Default::default()
+        }),
+        target_type_name: THING.into(),
+        ..Default::default()
+    };
+    let response = client.move_resource_state(request.clone()).await.unwrap().into_inner();
+    let state = decode_msgpack(&response.target_state.unwrap().msgpack, &thing_schema().value_type()).unwrap();
+    assert_eq!(state, thing(Value::string("orders"), "orders", Value::Null), "no write-only value kept");
+    assert_eq!(fake.calls.lock().unwrap().as_slice(), ["move"]);
+    let not_json = proto::move_resource_state::Request {
+        source_state: Some(proto::RawState { json: b"{".to_vec(), ..Default::default() }),
+        ..request
+    };
+    let response = client.move_resource_state(not_json).await.unwrap().into_inner();
+    assert_eq!(summaries(&response.diagnostics), ["Invalid source state"]);
+    assert!(response.target_state.is_none());
 }
 
 /// Terraform keeps no write-only value: the server drops it from a plan, whatever the handler

@@ -1,0 +1,158 @@
+//! Moving to this provider from the one people use today, through the real terraform: 20 topics
+//! made by Mongey's `kafka_topic` (its provider built by the stack from its Go module) become
+//! `hikube_kafka_topic` through `moved` blocks. The plan shows the moves and nothing else, the
+//! apply leaves every topic as it was on the brokers (same topic ID, partitions and config), and
+//! the next plan is empty. A move this provider cannot make is refused at plan.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use support::terraform::Workspace;
+use support::{Stack, check, unique};
+
+const TOPICS: usize = 20;
+
+/// The topics' names, partition counts and config: a third of them with config keys.
+fn topics(prefix: &str) -> String {
+    (0..TOPICS)
+        .map(|i| {
+            let config = match i % 3 {
+                0 => r#"{ "retention.ms" = "3600000", "cleanup.policy" = "delete" }"#,
+                _ => "null",
+            };
+            format!("    \"{prefix}-{i:02}\" = {{ partitions = {}, config = {config} }}\n", 1 + i % 4)
+        })
+        .collect()
+}
+
+fn mongey_configuration(stack: &Stack, prefix: &str) -> String {
+    let servers = stack.plain_bootstrap.split(',').map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+    format!(
+        r#"terraform {{
+  required_providers {{
+    kafka = {{ source = "Mongey/kafka" }}
+  }}
+}}
+
+provider "kafka" {{
+  bootstrap_servers = [{servers}]
+  tls_enabled       = false
+}}
+
+locals {{
+  topics = {{
+{topics}  }}
+}}
+
+resource "kafka_topic" "events" {{
+  for_each           = local.topics
+  name               = each.key
+  partitions         = each.value.partitions
+  replication_factor = 2
+  config             = each.value.config
+}}
+"#,
+        topics = topics(prefix)
+    )
+}
+
+/// The same topics as `hikube_kafka_topic` (or, to be refused, as users), moved from Mongey's.
+fn hikube_configuration(stack: &Stack, prefix: &str, target: &str) -> String {
+    let servers = stack.plain_bootstrap.split(',').map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+    let resource = match target {
+        "hikube_kafka_topic" => "  name               = each.key\n  partitions         = each.value.partitions\n  \
+                                 replication_factor = 2\n  config             = each.value.config\n"
+            .to_string(),
+        _ => "  name                = each.key\n  password_wo         = \"a-long-enough-password\"\n  \
+              password_wo_version = 1\n"
+            .to_string(),
+    };
+    format!(
+        r#"terraform {{
+  required_providers {{
+    hikube = {{ source = "hikube/hikube" }}
+  }}
+}}
+
+provider "hikube" {{
+  kafka = {{ bootstrap_servers = [{servers}] }}
+}}
+
+locals {{
+  topics = {{
+{topics}  }}
+}}
+
+resource "{target}" "events" {{
+  for_each = local.topics
+{resource}}}
+
+moved {{
+  from = kafka_topic.events
+  to   = {target}.events
+}}
+"#,
+        topics = topics(prefix)
+    )
+}
+
+/// Each topic of the prefix as the brokers describe it: its ID, partition count and config.
+fn described(stack: &Stack, prefix: &str) -> BTreeMap<String, String> {
+    let text = check(
+        stack.kafka_tool(
+            "org.apache.kafka.tools.TopicCommand",
+            &[
+                "--bootstrap-server",
+                &stack.plain_bootstrap,
+                "--describe",
+                "--if-exists",
+                "--topic",
+                &format!("{prefix}-.*"),
+            ],
+        ),
+        "kafka-topics --describe",
+    );
+    text.lines()
+        .filter(|line| line.starts_with("Topic:") && line.contains("TopicId:"))
+        .map(|line| {
+            let name = line.split_whitespace().nth(1).unwrap().to_string();
+            (name, line.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn topics_move_from_mongeys_provider_with_no_change_on_the_brokers() {
+    let Some(stack) = Stack::from_env() else { return };
+    let mongey = PathBuf::from(std::env::var("HIKUBE_MONGEY_PROVIDER_DIR").expect("scripts/stack env sets it"));
+    assert!(mongey.join("terraform-provider-kafka").exists(), "no Mongey provider in {}", mongey.display());
+    let prefix = unique("moved");
+    let _topics = stack.topic_cleanup(&[&prefix]);
+    let workspace = Workspace::with_providers(&stack, &[("Mongey/kafka", &mongey)]);
+    workspace.write(&mongey_configuration(&stack, &prefix));
+    workspace.apply();
+    let before = described(&stack, &prefix);
+    assert_eq!(before.len(), TOPICS, "{before:?}");
+
+    workspace.write(&hikube_configuration(&stack, &prefix, "hikube_kafka_user"));
+    let refused = workspace.expect_failure(&["plan", "-no-color", "-input=false"]);
+    let refused = refused.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(refused.contains("Cannot move this resource") && refused.contains("import block"), "{refused}");
+
+    workspace.write(&hikube_configuration(&stack, &prefix, "hikube_kafka_topic"));
+    let (_, plan) = workspace.plan();
+    let moves = plan.matches("has moved to hikube_kafka_topic.events[").count();
+    assert_eq!(moves, TOPICS, "{plan}");
+    assert!(plan.contains("Plan: 0 to add, 0 to change, 0 to destroy."), "{plan}");
+    workspace.apply();
+    assert_eq!(described(&stack, &prefix), before, "the brokers' topics changed");
+    workspace.assert_no_changes();
+    let state = workspace.state();
+    let resources = state["values"]["root_module"]["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), TOPICS);
+    assert!(resources.iter().all(|r| r["type"] == "hikube_kafka_topic"));
+    workspace.destroy();
+    assert!(described(&stack, &prefix).is_empty(), "hikube_kafka_topic deletes what it took over");
+}
