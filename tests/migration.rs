@@ -1,8 +1,9 @@
-//! Moving to this provider from the one people use today, through the real terraform: 20 topics
-//! made by Mongey's `kafka_topic` (its provider built by the stack from its Go module) become
-//! `hikube_kafka_topic` through `moved` blocks. The plan shows the moves and nothing else, the
-//! apply leaves every topic as it was on the brokers (same topic ID, partitions and config), and
-//! the next plan is empty. A move this provider cannot make is refused at plan.
+//! Moving to this provider from the one people use today, through the real terraform: 20 topics,
+//! an ACL and a quota made by Mongey's provider (built by the stack from its Go module) become
+//! `hikube_kafka_topic`, `hikube_kafka_acl` and `hikube_kafka_quota` through `moved` blocks. The
+//! plan shows the moves and nothing else, the apply leaves every topic as it was on the brokers
+//! (same topic ID, partitions and config), and the next plan is empty. A move this provider cannot
+//! make is refused at plan.
 
 mod support;
 
@@ -53,6 +54,22 @@ resource "kafka_topic" "events" {{
   replication_factor = 2
   config             = each.value.config
 }}
+
+resource "kafka_acl" "writer" {{
+  resource_name                = "{prefix}-"
+  resource_type                = "Topic"
+  resource_pattern_type_filter = "Prefixed"
+  acl_principal                = "User:{prefix}-writer"
+  acl_host                     = "*"
+  acl_operation                = "Write"
+  acl_permission_type          = "Allow"
+}}
+
+resource "kafka_quota" "writer" {{
+  entity_name = "{prefix}-writer"
+  entity_type = "user"
+  config      = {{ "producer_byte_rate" = "4000000" }}
+}}
 "#,
         topics = topics(prefix)
     )
@@ -89,9 +106,35 @@ resource "{target}" "events" {{
   for_each = local.topics
 {resource}}}
 
+resource "hikube_kafka_acl" "writer" {{
+  resource_name                = "{prefix}-"
+  resource_type                = "Topic"
+  resource_pattern_type_filter = "Prefixed"
+  acl_principal                = "User:{prefix}-writer"
+  acl_host                     = "*"
+  acl_operation                = "Write"
+  acl_permission_type          = "Allow"
+}}
+
+resource "hikube_kafka_quota" "writer" {{
+  entity_name = "{prefix}-writer"
+  entity_type = "user"
+  config      = {{ "producer_byte_rate" = "4000000" }}
+}}
+
 moved {{
   from = kafka_topic.events
   to   = {target}.events
+}}
+
+moved {{
+  from = kafka_acl.writer
+  to   = hikube_kafka_acl.writer
+}}
+
+moved {{
+  from = kafka_quota.writer
+  to   = hikube_kafka_quota.writer
 }}
 "#,
         topics = topics(prefix)
@@ -145,14 +188,17 @@ fn topics_move_from_mongeys_provider_with_no_change_on_the_brokers() {
     let (_, plan) = workspace.plan();
     let moves = plan.matches("has moved to hikube_kafka_topic.events[").count();
     assert_eq!(moves, TOPICS, "{plan}");
+    for moved in ["kafka_acl.writer has moved to hikube_kafka_acl.writer", "kafka_quota.writer has moved to"] {
+        assert!(plan.contains(moved), "{plan}");
+    }
     assert!(plan.contains("Plan: 0 to add, 0 to change, 0 to destroy."), "{plan}");
     workspace.apply();
     assert_eq!(described(&stack, &prefix), before, "the brokers' topics changed");
     workspace.assert_no_changes();
     let state = workspace.state();
     let resources = state["values"]["root_module"]["resources"].as_array().unwrap();
-    assert_eq!(resources.len(), TOPICS);
-    assert!(resources.iter().all(|r| r["type"] == "hikube_kafka_topic"));
+    assert_eq!(resources.len(), TOPICS + 2);
+    assert!(resources.iter().all(|r| r["type"].as_str().unwrap().starts_with("hikube_kafka_")));
     workspace.destroy();
     assert!(described(&stack, &prefix).is_empty(), "hikube_kafka_topic deletes what it took over");
 }

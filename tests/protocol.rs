@@ -1,6 +1,7 @@
 //! The provider binary as go-plugin sees it: the handshake, AutoMTLS with a client certificate
 //! shaped like Terraform's, StopProvider cancelling an operation in flight, the controller's
-//! shutdown, and the debug mode Terraform reattaches to.
+//! shutdown, the debug mode Terraform reattaches to, and a move from hashicorp/helm's
+//! `helm_release` that Terraform itself cannot be shown here.
 
 mod support;
 
@@ -16,7 +17,7 @@ use terraform_provider_hikube::resources;
 use terraform_provider_hikube::tfplugin::goplugin::grpc_controller_client::GrpcControllerClient;
 use terraform_provider_hikube::tfplugin::proto::provider_client::ProviderClient;
 use terraform_provider_hikube::tfplugin::proto::{self, DynamicValue};
-use terraform_provider_hikube::tfplugin::value::{Type, Value, encode_msgpack};
+use terraform_provider_hikube::tfplugin::value::{Type, Value, decode_msgpack, encode_msgpack};
 use terraform_provider_hikube::tfplugin::{MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, ProviderHandler};
 use tonic::transport::{Channel, Endpoint, Uri};
 
@@ -266,4 +267,94 @@ fn debug_mode_serves_terraform_through_reattach() {
     let _ = child.wait();
     assert_eq!(code, 2, "{plan}");
     assert!(plan.contains("hikube_kafka_topic.t will be created"), "{plan}");
+}
+
+/// hashicorp/helm's provider cannot be had on this machine (the module proxy refuses its v2 and
+/// v3 releases), and Terraform refuses to plan a state holding a `helm_release` without it. The
+/// move is therefore checked one level down, in the order Terraform makes its calls: a release
+/// the real helm installed from this provider's chart, the `helm_release` state as hashicorp/helm
+/// writes it, MoveResourceState to the real binary before it is configured (as Terraform asks),
+/// then the refresh, which must give what an import of the release gives. A release named
+/// otherwise, or of another chart, is refused.
+#[tokio::test]
+async fn a_helm_release_of_this_providers_chart_moves_as_an_import_takes_it() {
+    let Some(stack) = support::Stack::from_env() else { return };
+    rustls::crypto::aws_lc_rs::default_provider().install_default().ok();
+    let namespace = support::unique("helm-move");
+    let _cleanup = stack.namespace_cleanup(&namespace);
+    let chart = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/zookeeper");
+    let install = ["install", "orders-zookeeper", chart, "-n", &namespace, "--create-namespace", "--set", "replicas=1"];
+    support::check(stack.helm(&install), "helm install");
+
+    let terraform = client_identity();
+    let plugin = start_plugin(&terraform);
+    let mut client = ProviderClient::new(connect(&plugin, &terraform).await.unwrap());
+    let helm_release = |name: &str| {
+        let state = serde_json::json!({
+            "id": name, "name": name, "namespace": namespace, "chart": "./charts/zookeeper",
+            "values": ["replicas: 1\n"], "status": "deployed", "atomic": false, "wait": false,
+            "metadata": [{ "chart": "zookeeper", "name": name, "namespace": namespace, "revision": 1, "version": "0.1.0" }]
+        });
+        Some(proto::RawState { json: serde_json::to_vec(&state).unwrap(), ..Default::default() })
+    };
+    let mut mover = client.clone();
+    let mut move_to = async |target: &str, source_type: &str, name: &str| {
+        let request = proto::move_resource_state::Request {
+            source_provider_address: "registry.terraform.io/hashicorp/helm".into(),
+            source_type_name: source_type.into(),
+            source_schema_version: 1,
+            source_state: helm_release(name),
+            target_type_name: target.into(),
+            ..Default::default()
+        };
+        mover.move_resource_state(request).await.unwrap().into_inner()
+    };
+    let ensemble = "hikube_zookeeper_ensemble";
+    let moved = move_to(ensemble, "helm_release", "orders-zookeeper").await;
+    assert!(moved.diagnostics.is_empty(), "{:?}", moved.diagnostics);
+    for (target, source_type, name, says) in [
+        (ensemble, "helm_release", "orders", "cannot be renamed"),
+        ("hikube_kafka_cluster", "helm_release", "orders-zookeeper", "runs chart \"zookeeper\""),
+        (ensemble, "kubernetes_manifest", "orders-zookeeper", "Cannot move this resource"),
+    ] {
+        let refused = move_to(target, source_type, name).await;
+        let text: Vec<String> = refused.diagnostics.iter().map(|d| format!("{} {}", d.summary, d.detail)).collect();
+        assert!(
+            refused.target_state.is_none() && text.iter().any(|t| t.contains(says)),
+            "{name} into {target}: {text:?}"
+        );
+    }
+
+    let provider_type = resources::HikubeProvider::default().provider_schema().value_type();
+    let config = Value::Object(BTreeMap::from([("namespace".to_string(), Value::string(&namespace))]));
+    let configure = proto::configure_provider::Request {
+        terraform_version: "1.11.4".into(),
+        config: dynamic(&config, &provider_type),
+        client_capabilities: None,
+    };
+    let configured = client.configure_provider(configure).await.unwrap().into_inner();
+    assert!(configured.diagnostics.is_empty(), "{:?}", configured.diagnostics);
+    let ensemble_type = resources::all().into_iter().find(|r| r.type_name() == ensemble).unwrap().schema().value_type();
+    let mut refresh = async |state: DynamicValue| {
+        let request = proto::read_resource::Request {
+            type_name: ensemble.into(),
+            current_state: Some(state),
+            ..Default::default()
+        };
+        let read = client.read_resource(request).await.unwrap().into_inner();
+        assert!(read.diagnostics.iter().all(|d| d.severity != 1), "{:?}", read.diagnostics);
+        decode_msgpack(&read.new_state.unwrap().msgpack, &ensemble_type).unwrap()
+    };
+    let refreshed = refresh(moved.target_state.unwrap()).await;
+    assert_eq!(refreshed.attr("id"), &Value::string(format!("{namespace}/orders")));
+    assert_eq!(refreshed.attr("replicas"), &Value::int(1), "the refresh reads the release's values");
+    let import = proto::import_resource_state::Request {
+        type_name: ensemble.into(),
+        id: format!("{namespace}/orders"),
+        ..Default::default()
+    };
+    let mut importer = ProviderClient::new(connect(&plugin, &terraform).await.unwrap());
+    let imported = importer.import_resource_state(import).await.unwrap().into_inner();
+    let imported = refresh(imported.imported_resources[0].state.clone().unwrap()).await;
+    assert_eq!(refreshed, imported, "a move takes the release over as an import does");
 }

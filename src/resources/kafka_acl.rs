@@ -9,7 +9,7 @@ use crate::kafka::{AclBinding, AclFilter, AclOperation, AclPatternType, AclPermi
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::schema::{Block, Schema};
 use crate::tfplugin::value::Value;
-use crate::tfplugin::{ApplyRequest, ApplyResponse, ImportResponse, ReadRequest, ReadResponse};
+use crate::tfplugin::{ApplyRequest, ApplyResponse, ImportResponse, MoveRequest, ReadRequest, ReadResponse};
 
 pub struct KafkaAcl;
 
@@ -348,6 +348,29 @@ impl Resource for KafkaAcl {
             }
             Err(d) => keep(d),
         }
+    }
+
+    /// Mongey's `kafka_acl` has the same attributes, and names its bindings as this resource does.
+    fn move_state(&self, source: &MoveRequest) -> Option<Result<Value, Diagnostics>> {
+        if !source.comes_from("mongey/kafka", "kafka_acl") {
+            return None;
+        }
+        let text =
+            |attribute: &str, default: &'static str| source.source_text(attribute).unwrap_or(default).to_string();
+        let id = [
+            text(acl_attr::acl_principal, ""),
+            text(acl_attr::acl_host, "*"),
+            text(acl_attr::acl_operation, ""),
+            text(acl_attr::acl_permission_type, ""),
+            text(acl_attr::resource_type, ""),
+            text(acl_attr::resource_name, ""),
+            text(acl_attr::resource_pattern_type_filter, "Literal"),
+        ]
+        .join("|");
+        Some(match parse_id(&id) {
+            Ok(binding) => Ok(the_state(&binding, Field::Null).to_value()),
+            Err(why) => Err(Diagnostic::error("Cannot move this kafka_acl", why).into()),
+        })
     }
 
     async fn import(&self, ctx: &Context, id: &str) -> ImportResponse {

@@ -12,7 +12,7 @@ use crate::kafka::{Admin, QuotaEntity};
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::schema::{Block, Schema};
 use crate::tfplugin::value::Value;
-use crate::tfplugin::{ApplyRequest, ApplyResponse, ImportResponse, ReadRequest, ReadResponse};
+use crate::tfplugin::{ApplyRequest, ApplyResponse, ImportResponse, MoveRequest, ReadRequest, ReadResponse};
 
 pub struct KafkaQuota;
 
@@ -342,6 +342,42 @@ impl Resource for KafkaQuota {
         }
         let state = Quota { config: Field::Known(config), ..quota };
         ReadResponse { new_state: state.to_value(), private, diagnostics: Diagnostics::default() }
+    }
+
+    /// Mongey's `kafka_quota` names an entity by type and name and holds its keys as strings.
+    fn move_state(&self, source: &MoveRequest) -> Option<Result<Value, Diagnostics>> {
+        if !source.comes_from("mongey/kafka", "kafka_quota") {
+            return None;
+        }
+        let refused = |why: String| Diagnostics::from(Diagnostic::error("Cannot move this kafka_quota", why));
+        let entity_type = source.source_text(quota_attr::entity_type).unwrap_or_default();
+        let entity_name = source.source_text(quota_attr::entity_name).unwrap_or(DEFAULT_ENTITY);
+        let entity = match parse_id(&format!("{entity_type}|{entity_name}")) {
+            Ok(entity) => entity,
+            Err(why) => return Some(Err(refused(why))),
+        };
+        let config: Option<BTreeMap<String, String>> =
+            source.source_state[quota_attr::config].as_object().map(|keys| {
+                // Its schema declares numbers; states have held them as JSON numbers and as strings.
+                let text = |value: &serde_json::Value| match value {
+                    serde_json::Value::String(text) => Some(text.clone()),
+                    serde_json::Value::Number(_) => value.as_f64().map(text_of),
+                    _ => None,
+                };
+                keys.iter().filter_map(|(key, value)| Some((key.clone(), text(value)?))).collect()
+            });
+        let Some(config) = config.filter(|config| !config.is_empty()) else {
+            return Some(Err(refused("Its state has no quota keys.".into())));
+        };
+        let state = Quota {
+            id: Field::Known(id_of(&entity)),
+            entity_type: Field::Known(entity_type.to_string()),
+            entity_name: entity.get(entity_type).cloned().flatten().map_or(Field::Null, Field::Known),
+            client_id: Field::Null,
+            config: Field::Known(config),
+            kafka: Field::Null,
+        };
+        Some(Ok(state.to_value()))
     }
 
     /// Every quota key the entity has becomes managed.

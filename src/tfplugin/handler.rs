@@ -86,6 +86,20 @@ pub struct MoveRequest {
     pub target_type: String,
 }
 
+impl MoveRequest {
+    /// Whether the source is `type_name` of the provider `namespace/name` (as `mongey/kafka`),
+    /// whatever registry it came from.
+    pub fn comes_from(&self, provider: &str, type_name: &str) -> bool {
+        let address = self.source_provider.to_ascii_lowercase();
+        self.source_type == type_name && address.ends_with(&format!("/{}", provider.to_ascii_lowercase()))
+    }
+
+    /// A string attribute of the source's state.
+    pub fn source_text(&self, attribute: &str) -> Option<&str> {
+        self.source_state[attribute].as_str()
+    }
+}
+
 #[tonic::async_trait]
 pub trait ProviderHandler: Send + Sync + 'static {
     fn provider_schema(&self) -> Schema;

@@ -83,9 +83,10 @@ pub trait Resource: Send + Sync {
         Err(unsupported_state_version(self.type_name(), version))
     }
     /// The state of a resource a `moved` block brings from another type (perhaps another
-    /// provider's), when this resource knows that type; `None` refuses the move. A refresh
-    /// follows, as after an import.
-    fn move_state(&self, _source: &MoveRequest) -> Option<Result<Value, Diagnostic>> {
+    /// provider's), when this resource knows that type; `None` refuses the move. Terraform asks
+    /// before configuring the provider, so it comes from the source's state alone; the refresh
+    /// that follows reads the rest, as after an import.
+    fn move_state(&self, _source: &MoveRequest) -> Option<Result<Value, Diagnostics>> {
         None
     }
     async fn create(&self, ctx: &Context, request: ApplyRequest) -> ApplyResponse;

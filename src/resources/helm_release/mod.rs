@@ -28,7 +28,7 @@ use crate::k8s::Kube;
 use crate::tfplugin::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tfplugin::schema::{Attribute, Block, Schema};
 use crate::tfplugin::value::{Refinements, Value};
-use crate::tfplugin::{ApplyRequest, ApplyResponse, ImportResponse, ReadRequest, ReadResponse};
+use crate::tfplugin::{ApplyRequest, ApplyResponse, ImportResponse, MoveRequest, ReadRequest, ReadResponse};
 
 const DEFAULT_TIMEOUT: &str = "10m";
 
@@ -366,5 +366,9 @@ impl<K: ReleaseKind> Resource for HelmRelease<K> {
 
     async fn import(&self, ctx: &Context, id: &str) -> ImportResponse {
         self.import_release(ctx, id).await
+    }
+
+    fn move_state(&self, source: &MoveRequest) -> Option<Result<Value, Diagnostics>> {
+        source.comes_from("hashicorp/helm", "helm_release").then(|| self.moved_from_helm(&source.source_state))
     }
 }

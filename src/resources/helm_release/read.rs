@@ -92,6 +92,53 @@ impl<K: ReleaseKind> HelmRelease<K> {
         ReadResponse { new_state: Value::Object(state), private, diagnostics }
     }
 
+    /// A release that hashicorp/helm's `helm_release` installed from this provider's chart, taken
+    /// over as it is: the state names it, and the refresh that follows reads the rest from the
+    /// release, as after an import.
+    pub(super) fn moved_from_helm(&self, source: &serde_json::Value) -> Result<Value, Diagnostics> {
+        let refused = |why: String| {
+            Diagnostics::from(Diagnostic::error(
+                "Cannot move this helm_release",
+                format!("{why} Remove the moved block: the helm_release stays managed as it is."),
+            ))
+        };
+        let name = source["name"].as_str().ok_or_else(|| refused("Its state has no release name.".into()))?;
+        let namespace = source["namespace"].as_str().filter(|n| !n.is_empty()).unwrap_or("default");
+        let chart = self.0.chart();
+        // hashicorp/helm records the chart's name in `metadata`; `chart` may be a path or a URL.
+        let installed = source["metadata"][0]["chart"]
+            .as_str()
+            .or_else(|| source["chart"].as_str().and_then(|c| c.trim_end_matches('/').rsplit('/').next()))
+            .unwrap_or_default();
+        if installed != chart {
+            return Err(refused(format!("Release {name} runs chart {installed:?}, not this provider's {chart:?}.")));
+        }
+        let suffix = format!("-{chart}");
+        let Some(prefix) = name.strip_suffix(&suffix).filter(|prefix| !prefix.is_empty()) else {
+            return Err(refused(format!(
+                "{} names its release <name>{suffix}, and release {name} cannot be renamed without reinstalling it.",
+                self.0.type_name()
+            )));
+        };
+        let mut state = BTreeMap::new();
+        let common = ReleaseState {
+            id: Field::Known(format!("{namespace}/{prefix}")),
+            name: Field::Known(prefix.to_string()),
+            namespace: Field::Known(namespace.to_string()),
+            ..Default::default()
+        };
+        common.write(&mut state);
+        for attribute in self.schema().block.attributes {
+            let value = state.entry(attribute.name).or_default();
+            if let (Value::Null, Some(default)) = (&value, attribute.default) {
+                *value = default;
+            }
+        }
+        let planned = Value::Object(state.clone());
+        state.extend(self.0.outputs(prefix, namespace, &planned).into_iter().map(|(key, value)| (key.into(), value)));
+        Ok(Value::Object(state))
+    }
+
     pub(super) async fn import_release(&self, ctx: &Context, id: &str) -> ImportResponse {
         let fail = |d: Diagnostic| ImportResponse { diagnostics: d.into(), ..Default::default() };
         let Some((namespace, name)) = id.split_once('/') else {

@@ -44,8 +44,8 @@ impl Resource for KafkaTopic {
         validate(config)
     }
 
-    fn move_state(&self, source: &MoveRequest) -> Option<Result<Value, Diagnostic>> {
-        moved::is_from_mongey(source).then(|| moved::from_mongey(source))
+    fn move_state(&self, source: &MoveRequest) -> Option<Result<Value, Diagnostics>> {
+        moved::is_from_mongey(source).then(|| moved::from_mongey(source).map_err(Diagnostics::from))
     }
 
     async fn plan(&self, ctx: &Context, plan: &mut Plan) {

@@ -15,7 +15,7 @@ use crate::tfplugin::value::Value;
 
 /// Whether the move comes from Mongey's provider's topic, whatever registry it was installed from.
 pub(super) fn is_from_mongey(source: &MoveRequest) -> bool {
-    source.source_type == "kafka_topic" && source.source_provider.to_ascii_lowercase().ends_with("/mongey/kafka")
+    source.comes_from("mongey/kafka", "kafka_topic")
 }
 
 /// The topic's state from Mongey's (schema version 0, the only one its releases have written).
