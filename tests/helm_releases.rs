@@ -334,6 +334,13 @@ fn refusals_at_plan_name_their_attribute() {
         let text = ws.expect_failure(&["plan", "-no-color"]);
         assert!(text.contains(message) && text.contains(attribute), "expected {message:?} at {attribute}:\n{text}");
     }
+    // Somebody else's Secret where the cluster's admin Secret would be made.
+    check(stack.kubectl(&["create", "namespace", &ns]), "create namespace");
+    let secret = ["-n", &ns, "create", "secret", "generic", "events-kafka-admin", "--from-literal=password=theirs"];
+    check(stack.kubectl(&secret), "create secret");
+    ws.write(&format!("{base}{}{}", ensemble(3), cluster(3, "")));
+    let text = ws.expect_failure(&["plan", "-no-color"]);
+    assert!(text.contains("is not this cluster's") && text.contains("name"), "{text}");
     let listed = stdout(&stack.helm(&["-n", &ns, "list", "-q"]));
     assert!(listed.trim().is_empty(), "nothing was installed: {listed}");
 }

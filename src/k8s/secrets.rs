@@ -94,6 +94,16 @@ impl Kube {
         }
     }
 
+    /// Whether a Secret of this name could be made or kept for `owner`: absent, or this
+    /// provider's for that owner. Anybody else's is refused.
+    pub async fn refuse_foreign_secret(&self, namespace: &str, name: &str, owner: &str) -> Result<(), Error> {
+        let secrets: Api<Secret> = Api::namespaced(self.client(), namespace);
+        match secrets.get_opt(name).await? {
+            Some(found) => kept_if_owned(&found, namespace, name, owner).map(drop),
+            None => Ok(()),
+        }
+    }
+
     /// Deletes a Secret this provider made for `owner`; `false` when it was gone already. Any
     /// other Secret of that name is refused.
     pub async fn delete_owned_secret(&self, namespace: &str, name: &str, owner: &str) -> Result<bool, Error> {

@@ -75,6 +75,11 @@ pub trait ReleaseKind: Send + Sync + 'static {
     async fn check_change(&self, _change: PlannedChange<'_>) -> Diagnostics {
         Diagnostics::default()
     }
+    /// Plan-time refusals of an install that depend on what the cluster holds, such as an object
+    /// of the name the install would make that somebody else made.
+    async fn check_install(&self, _kube: &Kube, _release: &str, _namespace: &str, _planned: &Value) -> Diagnostics {
+        Diagnostics::default()
+    }
     /// Why destroying this state must be refused, if it must.
     fn refuse_destroy(&self, _state: &Value) -> Option<Diagnostic> {
         None

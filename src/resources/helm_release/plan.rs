@@ -32,11 +32,22 @@ fn volumes_rebound(prior: &Value, requires_replace: &[AttrPath], reuses_volumes:
 impl<K: ReleaseKind> HelmRelease<K> {
     /// A release about to be installed is checked against the cluster at plan: this is where
     /// the Kubernetes connection is first used, and where a name already taken shows.
-    async fn check_new_release(&self, ctx: &Context, release: &str, namespace: &str, digest: &Value) -> Diagnostics {
+    async fn check_new_release(
+        &self,
+        ctx: &Context,
+        release: &str,
+        namespace: &str,
+        planned: &Value,
+        digest: &Value,
+    ) -> Diagnostics {
         let kube = match ctx.kube().await {
             Ok(kube) => kube,
             Err(d) => return d.into(),
         };
+        let refused = self.0.check_install(kube, release, namespace, planned).await;
+        if refused.has_errors() {
+            return refused;
+        }
         let existing = match kube.latest_release(namespace, release).await {
             Ok(existing) => existing,
             Err(e) => {
@@ -154,7 +165,7 @@ impl<K: ReleaseKind> HelmRelease<K> {
             unknown()
         };
         if plan.is_create() && !plan.diagnostics.has_errors() && !ctx.kube_deferred() {
-            let checks = self.check_new_release(ctx, &release_name, &namespace, &digest).await;
+            let checks = self.check_new_release(ctx, &release_name, &namespace, &plan.planned(), &digest).await;
             plan.diagnostics.extend(checks);
         }
         if plan.is_create() || plan.replaces() {

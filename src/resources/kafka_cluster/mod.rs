@@ -156,6 +156,12 @@ fn generate_password() -> String {
 }
 
 /// The admin Secret of a release: made by the provider, named after the release.
+fn foreign_admin_secret(namespace: &str, name: &str, error: &crate::k8s::Error) -> Diagnostic {
+    kube_diagnostic(format!("The admin Secret {namespace}/{name} is not this cluster's"), error)
+        .with_hint("Delete or rename that Secret: the cluster's admin Secret is made by the provider.")
+        .at(AttrPath::root("name"))
+}
+
 fn admin_secret_name(release: &str) -> String {
     format!("{release}-admin")
 }
@@ -408,6 +414,20 @@ impl ReleaseKind for KafkaCluster {
         diagnostics
     }
 
+    /// A Secret of the admin Secret's name that somebody else made would refuse the install at
+    /// apply: said at plan instead.
+    async fn check_install(&self, kube: &Kube, release: &str, namespace: &str, planned: &Value) -> Diagnostics {
+        if cluster(planned).authentication.known().is_none_or(|mechanism| mechanism == NO_AUTHENTICATION) {
+            return Diagnostics::default();
+        }
+        let name = admin_secret_name(release);
+        match kube.refuse_foreign_secret(namespace, &name, release).await {
+            Ok(()) => Diagnostics::default(),
+            Err(e @ crate::k8s::Error::Foreign(_)) => foreign_admin_secret(namespace, &name, &e).into(),
+            Err(e) => kube_diagnostic(format!("Reading the admin Secret {namespace}/{name} failed"), &e).into(),
+        }
+    }
+
     /// The admin Secret, made before the brokers that mount it: its password is generated here
     /// and written nowhere else (not in values, the manifest or the state). A running cluster
     /// must still have its own: a new password would reach only the brokers that restart, and
@@ -438,11 +458,7 @@ impl ReleaseKind for KafkaCluster {
                 tracing::info!(secret = %name, namespace = %namespace, ?ensured, "admin Secret ready");
                 Ok(())
             }
-            Err(e @ crate::k8s::Error::Foreign(_)) => {
-                Err(kube_diagnostic(format!("The admin Secret {namespace}/{name} is not this cluster's"), &e)
-                    .with_hint("Delete or rename that Secret: the cluster's admin Secret is made by the provider.")
-                    .at(AttrPath::root("name")))
-            }
+            Err(e @ crate::k8s::Error::Foreign(_)) => Err(foreign_admin_secret(namespace, &name, &e)),
             Err(e) if e.is_not_found() => Err(Diagnostic::error(
                 format!("The admin Secret {namespace}/{name} is gone"),
                 "It was deleted outside Terraform while the brokers run with its password. Restore it from a backup; \
