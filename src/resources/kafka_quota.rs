@@ -350,8 +350,15 @@ impl Resource for KafkaQuota {
             return None;
         }
         let refused = |why: String| Diagnostics::from(Diagnostic::error("Cannot move this kafka_quota", why));
+        if source.source_version != 0 {
+            let why =
+                format!("Its state has schema version {}, which no Mongey/kafka release wrote.", source.source_version);
+            return Some(Err(refused(why)));
+        }
         let entity_type = source.source_text(quota_attr::entity_type).unwrap_or_default();
-        let entity_name = source.source_text(quota_attr::entity_name).unwrap_or(DEFAULT_ENTITY);
+        // Mongey's provider records a default entity's name as empty.
+        let entity_name =
+            source.source_text(quota_attr::entity_name).filter(|name| !name.is_empty()).unwrap_or(DEFAULT_ENTITY);
         let entity = match parse_id(&format!("{entity_type}|{entity_name}")) {
             Ok(entity) => entity,
             Err(why) => return Some(Err(refused(why))),
@@ -464,5 +471,27 @@ mod tests {
     fn whole_numbers_are_written_without_a_fraction() {
         assert_eq!(text_of(1048576.0), "1048576");
         assert_eq!(text_of(12.5), "12.5");
+    }
+
+    #[test]
+    fn a_mongey_quota_moves_with_its_keys_and_a_default_entity_stays_the_default() {
+        let moved = |name: serde_json::Value, config: serde_json::Value| {
+            let source = MoveRequest {
+                source_provider: "registry.terraform.io/mongey/kafka".into(),
+                source_type: "kafka_quota".into(),
+                source_version: 0,
+                source_state: serde_json::json!({ "entity_type": "user", "entity_name": name, "config": config }),
+                target_type: TYPE_NAME.into(),
+            };
+            KafkaQuota.move_state(&source).expect("a Mongey quota")
+        };
+        let state = moved("alice".into(), serde_json::json!({ "producer_byte_rate": 4000000.0 })).unwrap();
+        assert_eq!(state.attr(quota_attr::id), &Value::string("user|alice"));
+        let Value::Map(config) = state.attr(quota_attr::config) else { panic!("no config") };
+        assert_eq!(config.get("producer_byte_rate"), Some(&Value::string("4000000")));
+        let default = moved("".into(), serde_json::json!({ "consumer_byte_rate": "100" })).unwrap();
+        assert_eq!(default.attr(quota_attr::id), &Value::string("user|<default>"));
+        assert!(default.attr(quota_attr::entity_name).is_null());
+        assert!(moved("alice".into(), serde_json::json!({})).is_err(), "no keys, nothing to manage");
     }
 }

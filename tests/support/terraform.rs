@@ -137,6 +137,15 @@ impl Workspace {
         text
     }
 
+    /// Every file of a saved plan (a zip archive, its values in msgpack) as text, for searching:
+    /// its compressed bytes would hide what it holds.
+    pub fn saved_plan_text(&self, name: &str) -> String {
+        let unzip = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\n\
+                     sys.stdout.write(''.join(z.read(n).decode('latin-1') for n in z.namelist()))";
+        let path = self.dir.path().join(name);
+        check(run(Command::new("python3").args(["-c", unzip]).arg(&path)), "unzip the saved plan")
+    }
+
     /// The state as `terraform show -json` reports it.
     pub fn state(&self) -> serde_json::Value {
         let json = check(self.terraform(&["show", "-json"]), "terraform show -json");

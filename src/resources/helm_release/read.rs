@@ -92,6 +92,26 @@ impl<K: ReleaseKind> HelmRelease<K> {
         ReadResponse { new_state: Value::Object(state), private, diagnostics }
     }
 
+    /// The state of the release `namespace/name` as a configuration that sets only its name and
+    /// namespace plans it.
+    fn named_state(&self, name: &str, namespace: &str) -> BTreeMap<String, Value> {
+        let mut state = BTreeMap::new();
+        let common = ReleaseState {
+            id: Field::Known(format!("{namespace}/{name}")),
+            name: Field::Known(name.to_string()),
+            namespace: Field::Known(namespace.to_string()),
+            ..Default::default()
+        };
+        common.write(&mut state);
+        for attribute in self.schema().block.attributes {
+            let value = state.entry(attribute.name).or_default();
+            if let (Value::Null, Some(default)) = (&value, attribute.default) {
+                *value = default;
+            }
+        }
+        state
+    }
+
     /// A release that hashicorp/helm's `helm_release` installed from this provider's chart, taken
     /// over as it is: the state names it, and the refresh that follows reads the rest from the
     /// release, as after an import.
@@ -105,8 +125,10 @@ impl<K: ReleaseKind> HelmRelease<K> {
         let name = source["name"].as_str().ok_or_else(|| refused("Its state has no release name.".into()))?;
         let namespace = source["namespace"].as_str().filter(|n| !n.is_empty()).unwrap_or("default");
         let chart = self.0.chart();
-        // hashicorp/helm records the chart's name in `metadata`; `chart` may be a path or a URL.
-        let installed = source["metadata"][0]["chart"]
+        // hashicorp/helm records the chart's name in `metadata` (a list up to v2, an object since
+        // v3); `chart` may be a path, a URL or an archive.
+        let metadata = if source["metadata"].is_array() { &source["metadata"][0] } else { &source["metadata"] };
+        let installed = metadata["chart"]
             .as_str()
             .or_else(|| source["chart"].as_str().and_then(|c| c.trim_end_matches('/').rsplit('/').next()))
             .unwrap_or_default();
@@ -120,20 +142,7 @@ impl<K: ReleaseKind> HelmRelease<K> {
                 self.0.type_name()
             )));
         };
-        let mut state = BTreeMap::new();
-        let common = ReleaseState {
-            id: Field::Known(format!("{namespace}/{prefix}")),
-            name: Field::Known(prefix.to_string()),
-            namespace: Field::Known(namespace.to_string()),
-            ..Default::default()
-        };
-        common.write(&mut state);
-        for attribute in self.schema().block.attributes {
-            let value = state.entry(attribute.name).or_default();
-            if let (Value::Null, Some(default)) = (&value, attribute.default) {
-                *value = default;
-            }
-        }
+        let mut state = self.named_state(prefix, namespace);
         let planned = Value::Object(state.clone());
         state.extend(self.0.outputs(prefix, namespace, &planned).into_iter().map(|(key, value)| (key.into(), value)));
         Ok(Value::Object(state))
@@ -165,21 +174,7 @@ impl<K: ReleaseKind> HelmRelease<K> {
                 format!("{id} runs chart {:?}, not {:?}.", release.chart_name, self.0.chart()),
             ));
         }
-        let mut state = BTreeMap::new();
-        let common = ReleaseState {
-            id: Field::Known(id.to_string()),
-            name: Field::Known(name.to_string()),
-            namespace: Field::Known(namespace.to_string()),
-            ..Default::default()
-        };
-        common.write(&mut state);
-        // As a configuration that sets only name and namespace plans it.
-        for attribute in self.schema().block.attributes {
-            let value = state.entry(attribute.name).or_default();
-            if let (Value::Null, Some(default)) = (&value, attribute.default) {
-                *value = default;
-            }
-        }
+        let mut state = self.named_state(name, namespace);
         state.extend(self.0.attributes_from_values(&release.values));
         let planned = Value::Object(state);
         let mut state = self.state_from(&planned, &release);

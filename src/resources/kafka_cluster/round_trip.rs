@@ -99,3 +99,27 @@ fn a_version_0_state_upgrades_to_a_cluster_without_authentication() {
     assert_eq!(upgraded.attr("name"), &Value::string("events"));
     assert!(KafkaCluster.upgrade_state(7, Value::Null).is_none());
 }
+
+/// States of versions 0 and 1 may hold the `kafka` connection's password and key: version 2
+/// keeps neither, and keeps the rest of the connection.
+#[test]
+fn a_version_1_state_upgrades_without_the_connections_secrets() {
+    let sasl = BTreeMap::from([
+        ("username".to_string(), Value::string("admin")),
+        ("password".to_string(), Value::string("kept")),
+    ]);
+    let kafka = BTreeMap::from([("sasl".to_string(), Value::Object(sasl))]);
+    let old = Value::Object(BTreeMap::from([
+        ("name".to_string(), Value::string("events")),
+        ("authentication".to_string(), Value::string("SCRAM-SHA-512")),
+        ("kafka".to_string(), Value::Object(kafka)),
+    ]));
+    for version in [0, 1] {
+        let upgraded = KafkaCluster.upgrade_state(version, old.clone()).expect("upgrades");
+        assert!(upgraded.attr("kafka").attr("sasl").attr("password").is_null());
+        assert_eq!(upgraded.attr("kafka").attr("sasl").attr("username"), &Value::string("admin"));
+    }
+    let upgraded = KafkaCluster.upgrade_state(1, old).unwrap();
+    assert_eq!(upgraded.attr("authentication"), &Value::string("SCRAM-SHA-512"), "version 1 had authentication");
+    assert!(KafkaCluster.upgrade_state(2, Value::Null).is_none(), "version 2 is current");
+}

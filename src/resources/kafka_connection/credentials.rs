@@ -68,11 +68,11 @@ pub(super) fn from_env(env: &EnvSecrets, config: &mut ConnectionConfig, path: &A
 
 fn env_value(name: &str, at: AttrPath) -> Result<String, Diagnostics> {
     match std::env::var(name) {
-        Ok(value) if !value.is_empty() => Ok(value),
+        Ok(value) if !value.trim().is_empty() => Ok(value),
         _ => Err(Diagnostic::error(
             "Credential not in the environment",
             format!(
-                "The environment variable {name} is not set (or empty, or not UTF-8). The provider inherits \
+                "The environment variable {name} is not set (or blank, or not UTF-8). The provider inherits \
                  Terraform's environment: export {name} where terraform runs (in CI, from its secret variables)."
             ),
         )
