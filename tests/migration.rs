@@ -28,6 +28,29 @@ fn topics(prefix: &str) -> String {
         .collect()
 }
 
+/// An ACL and a quota, the same in both providers' spelling but for the type's prefix.
+fn acl_and_quota(type_prefix: &str, prefix: &str) -> String {
+    format!(
+        r#"
+resource "{type_prefix}acl" "writer" {{
+  resource_name                = "{prefix}-"
+  resource_type                = "Topic"
+  resource_pattern_type_filter = "Prefixed"
+  acl_principal                = "User:{prefix}-writer"
+  acl_host                     = "*"
+  acl_operation                = "Write"
+  acl_permission_type          = "Allow"
+}}
+
+resource "{type_prefix}quota" "writer" {{
+  entity_name = "{prefix}-writer"
+  entity_type = "user"
+  config      = {{ "producer_byte_rate" = "4000000" }}
+}}
+"#
+    )
+}
+
 fn mongey_configuration(stack: &Stack, prefix: &str) -> String {
     let servers = stack.plain_bootstrap.split(',').map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
     format!(
@@ -55,23 +78,9 @@ resource "kafka_topic" "events" {{
   config             = each.value.config
 }}
 
-resource "kafka_acl" "writer" {{
-  resource_name                = "{prefix}-"
-  resource_type                = "Topic"
-  resource_pattern_type_filter = "Prefixed"
-  acl_principal                = "User:{prefix}-writer"
-  acl_host                     = "*"
-  acl_operation                = "Write"
-  acl_permission_type          = "Allow"
-}}
-
-resource "kafka_quota" "writer" {{
-  entity_name = "{prefix}-writer"
-  entity_type = "user"
-  config      = {{ "producer_byte_rate" = "4000000" }}
-}}
-"#,
-        topics = topics(prefix)
+{acl_and_quota}"#,
+        topics = topics(prefix),
+        acl_and_quota = acl_and_quota("kafka_", prefix)
     )
 }
 
@@ -106,22 +115,7 @@ resource "{target}" "events" {{
   for_each = local.topics
 {resource}}}
 
-resource "hikube_kafka_acl" "writer" {{
-  resource_name                = "{prefix}-"
-  resource_type                = "Topic"
-  resource_pattern_type_filter = "Prefixed"
-  acl_principal                = "User:{prefix}-writer"
-  acl_host                     = "*"
-  acl_operation                = "Write"
-  acl_permission_type          = "Allow"
-}}
-
-resource "hikube_kafka_quota" "writer" {{
-  entity_name = "{prefix}-writer"
-  entity_type = "user"
-  config      = {{ "producer_byte_rate" = "4000000" }}
-}}
-
+{acl_and_quota}
 moved {{
   from = kafka_topic.events
   to   = {target}.events
@@ -137,7 +131,8 @@ moved {{
   to   = hikube_kafka_quota.writer
 }}
 "#,
-        topics = topics(prefix)
+        topics = topics(prefix),
+        acl_and_quota = acl_and_quota("hikube_kafka_", prefix)
     )
 }
 
