@@ -308,7 +308,7 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
         (
             "topic: SASL without password",
             r#"{ bootstrap_servers = ["kafka-0:9092"], sasl = { mechanism = "PLAIN", username = "u" } }"#,
-            "kafka.sasl.password",
+            "kafka.sasl.password_env",
             &["Incomplete SASL credentials", "password"],
         ),
         (
@@ -368,7 +368,7 @@ fn all_cases(stack: &Stack, dir: &std::path::Path) -> Vec<Case> {
         (
             "topic: client certificate without key",
             r#"{ bootstrap_servers = ["kafka-0:9092"], tls = { client_cert = "-----BEGIN CERTIFICATE-----" } }"#,
-            "kafka.tls.client_key",
+            "kafka.tls.client_key_env",
             &["Incomplete client certificate", "client_key"],
         ),
         (

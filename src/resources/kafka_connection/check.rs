@@ -8,8 +8,12 @@ use crate::tfplugin::value::Value;
 /// What the attribute's validators cannot see, each looking at one attribute: the brokers'
 /// addresses one by one, and the settings that only make sense together.
 pub fn check(value: &Value, path: &AttrPath) -> Diagnostics {
+    checked(value, path, false)
+}
+
+fn checked(value: &Value, path: &AttrPath, in_state: bool) -> Diagnostics {
     match KafkaConnection::read_at(value, path) {
-        Ok(connection) if !value.is_null() && value.is_wholly_known() => together(&connection, path),
+        Ok(connection) if !value.is_null() && value.is_wholly_known() => together(&connection, path, in_state),
         Ok(_) => Diagnostics::default(),
         Err(diagnostics) => diagnostics,
     }
@@ -18,7 +22,7 @@ pub fn check(value: &Value, path: &AttrPath) -> Diagnostics {
 /// [`check`] for a connection Terraform keeps in the state (a resource's or a data source's):
 /// a password or key written in it would be kept there too, so only references are taken.
 pub fn check_in_state(value: &Value, path: &AttrPath) -> Diagnostics {
-    let mut diagnostics = check(value, path);
+    let mut diagnostics = checked(value, path, true);
     let kept = [
         (connection_attr::sasl, sasl_attr::password, "password_env (an environment variable) or credentials_secret"),
         (connection_attr::tls, tls_attr::client_key, "client_key_env (an environment variable)"),
@@ -42,7 +46,9 @@ pub fn check_in_state(value: &Value, path: &AttrPath) -> Diagnostics {
     diagnostics
 }
 
-pub(super) fn together(connection: &KafkaConnection, path: &AttrPath) -> Diagnostics {
+/// `in_state`: the connection is a resource's or a data source's, where a missing password or
+/// key is one to set by reference, and the diagnostic points there.
+pub(super) fn together(connection: &KafkaConnection, path: &AttrPath, in_state: bool) -> Diagnostics {
     let mut diagnostics = Diagnostics::default();
     let at = |steps: &[&str]| steps.iter().fold(path.clone(), |p, s| p.attr(s));
     let servers = connection.bootstrap_servers.known().cloned().unwrap_or_default();
@@ -71,7 +77,11 @@ pub(super) fn together(connection: &KafkaConnection, path: &AttrPath) -> Diagnos
         let key_sources = [(&tls.client_key, tls_attr::client_key), (&tls.client_key_env, tls_attr::client_key_env)];
         let keys: Vec<&str> = key_sources.iter().filter(|(f, _)| !f.is_null()).map(|(_, a)| *a).collect();
         if tls.client_cert.is_null() != keys.is_empty() {
-            let missing = if keys.is_empty() { tls_attr::client_key } else { tls_attr::client_cert };
+            let missing = match (keys.is_empty(), in_state) {
+                (true, true) => tls_attr::client_key_env,
+                (true, false) => tls_attr::client_key,
+                (false, _) => tls_attr::client_cert,
+            };
             diagnostics.push(
                 Diagnostic::error(
                     "Incomplete client certificate",
@@ -122,7 +132,7 @@ pub(super) fn together(connection: &KafkaConnection, path: &AttrPath) -> Diagnos
                     "Set password_env (an environment variable holding the password), or password in the provider \
                      block, or credentials_secret instead; the password is missing.",
                 )
-                .at(sasl_at(sasl_attr::password)),
+                .at(sasl_at(if in_state { sasl_attr::password_env } else { sasl_attr::password })),
             ),
             (false, false) => diagnostics.push(
                 Diagnostic::error("Two sources of the SASL password", "Set password or password_env, not both.")

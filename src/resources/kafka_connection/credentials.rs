@@ -107,8 +107,8 @@ pub(super) fn not_kept(connection: &KafkaConnection, path: &AttrPath) -> Option<
         .known()
         .is_some_and(|tls| !tls.client_cert.is_null() && tls.client_key.is_null() && tls.client_key_env.is_null());
     let at = match (sasl_missing, key_missing) {
-        (true, _) => path.clone().attr(connection_attr::sasl).attr(sasl_attr::password),
-        (false, true) => path.clone().attr(connection_attr::tls).attr(tls_attr::client_key),
+        (true, _) => path.clone().attr(connection_attr::sasl).attr(sasl_attr::password_env),
+        (false, true) => path.clone().attr(connection_attr::tls).attr(tls_attr::client_key_env),
         (false, false) => return None,
     };
     Some(

@@ -255,7 +255,7 @@ pub fn parse(value: &Value, path: &AttrPath) -> Result<Connection, Diagnostics> 
     if let Some(missing) = credentials::not_kept(&connection, path) {
         return Err(missing.into());
     }
-    let diagnostics = check::together(&connection, path);
+    let diagnostics = check::together(&connection, path, false);
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }
@@ -455,6 +455,11 @@ mod tests {
             check(&sasl(&[("mechanism", "SCRAM-SHA-512"), ("username", "u"), ("password", "p")]), &path).is_empty()
         );
         assert!(refused(&Value::unknown()).is_empty(), "an unknown connection may hold references only");
+        assert_eq!(
+            refused(&sasl(&[("mechanism", "SCRAM-SHA-512"), ("username", "u")])),
+            ["kafka.sasl.password_env"],
+            "a resource's missing password is one to set by reference"
+        );
         assert!(credentials::env_name("KAFKA_PASSWORD").is_ok());
         for bad in ["", "1PW", "KAFKA-PW", "pw word"] {
             assert!(credentials::env_name(bad).is_err(), "{bad:?}");
@@ -484,7 +489,7 @@ mod tests {
         let Err(diagnostics) = parse(upgraded.attr("kafka"), &path) else {
             panic!("a connection without its password")
         };
-        assert_eq!(diagnostics.0[0].path.as_ref().unwrap().to_string(), "kafka.sasl.password");
+        assert_eq!(diagnostics.0[0].path.as_ref().unwrap().to_string(), "kafka.sasl.password_env");
         assert_eq!(without_kept_secrets(Value::Null, "kafka"), Value::Null);
     }
 }
