@@ -2,9 +2,9 @@
 //! 966aec3, kept as `tests/fixtures/state-v0.tfstate`): a topic, a user, an ACL and a quota,
 //! each with a `kafka` connection holding a SASL password and a TLS client key. Through the
 //! real terraform, with this provider: the configuration as that release took it is refused at
-//! plan; migrated to references, the plan updates `kafka` alone (no refresh for these resources,
-//! with a warning saying why), the apply leaves a state holding no secret, and the next plan is
-//! empty. That release's binary wrote the fixture by applying this test's first configuration
+//! plan; migrated to references, a destroy is refused for each resource with the way out, the plan
+//! updates `kafka` alone (no refresh for these resources, with a warning saying why), the apply
+//! leaves a state holding no secret, and the next plan is empty. That release's binary wrote the fixture by applying this test's first configuration
 //! against the stack; the values that differ between machines (addresses, CA, credentials) and
 //! the names, unique per run, became placeholders.
 
@@ -161,6 +161,10 @@ fn a_state_that_kept_connection_secrets_upgrades_to_one_that_keeps_none() {
     assert!(refused.contains("password_env") && refused.contains("client_key_env"), "{refused}");
 
     workspace.write(&format!("{}{}", connection(&stack, &cert, true), resources(&topic, &user, true)));
+    // Before an apply records where the credentials come from, nothing can sign in to delete.
+    let destroy = workspace.expect_failure(&["destroy", "-auto-approve", "-no-color", "-input=false"]);
+    let destroy = destroy.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(destroy.matches("Error: Connection credentials no longer in the state").count(), 4, "{destroy}");
     let plan = workspace.plan_with_changes();
     let plan = plan.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(plan.contains("Plan: 0 to add, 4 to change, 0 to destroy."), "{plan}");
