@@ -335,6 +335,7 @@ async fn a_helm_release_of_this_providers_chart_moves_as_an_import_takes_it() {
     let configured = client.configure_provider(configure).await.unwrap().into_inner();
     assert!(configured.diagnostics.is_empty(), "{:?}", configured.diagnostics);
     let ensemble_type = resources::all().into_iter().find(|r| r.type_name() == ensemble).unwrap().schema().value_type();
+    let mut importer = client.clone();
     let mut refresh = async |state: DynamicValue| {
         let request = proto::read_resource::Request {
             type_name: ensemble.into(),
@@ -353,7 +354,6 @@ async fn a_helm_release_of_this_providers_chart_moves_as_an_import_takes_it() {
         id: format!("{namespace}/orders"),
         ..Default::default()
     };
-    let mut importer = ProviderClient::new(connect(&plugin, &terraform).await.unwrap());
     let imported = importer.import_resource_state(import).await.unwrap().into_inner();
     let imported = refresh(imported.imported_resources[0].state.clone().unwrap()).await;
     assert_eq!(refreshed, imported, "a move takes the release over as an import does");

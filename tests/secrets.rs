@@ -87,6 +87,26 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Each secret found in a place, with the line it stands on. A PEM key is looked for line by
+/// line: a log could split or re-wrap it.
+fn secrets_found(places: &[(String, String)], secrets: &[(&str, &str)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (place, text) in places {
+        for (secret, value) in secrets {
+            let needles: Vec<&str> = match value.contains("-----BEGIN") {
+                true => value.lines().filter(|l| l.len() > 20 && !l.starts_with("-----")).collect(),
+                false => vec![value.trim()],
+            };
+            if let Some(at) = needles.iter().find_map(|n| text.find(n)) {
+                let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+                let context: String = text[line_start..].chars().take(300).collect();
+                found.push(format!("{secret} in {place}: {context}"));
+            }
+        }
+    }
+    found
+}
+
 #[test]
 fn no_secret_in_logs_output_state_argv_or_temp_files() {
     let Some(stack) = Stack::from_env() else { return };
@@ -264,22 +284,7 @@ resource "hikube_kafka_cluster" "kafka" {{
     }
     places.extend(seen.helm_command_lines.iter().map(|l| ("helm's command line".to_string(), l.clone())));
     places.extend(seen.temp_files.iter().map(|(p, (_, c))| (format!("temp file {}", p.display()), c.clone())));
-    let mut found = Vec::new();
-    for (place, text) in &places {
-        for (secret, value) in &secrets {
-            // The key's PEM lines are checked one by one: a log could split or re-wrap it.
-            let needles: Vec<&str> = if *secret == "TLS client key" {
-                value.lines().filter(|l| l.len() > 20 && !l.starts_with("-----")).collect()
-            } else {
-                vec![value]
-            };
-            if let Some(at) = needles.iter().find_map(|n| text.find(n)) {
-                let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-                let context: String = text[line_start..].chars().take(300).collect();
-                found.push(format!("{secret} in {place}: {context}"));
-            }
-        }
-    }
+    let found = secrets_found(&places, &secrets);
     assert!(found.is_empty(), "secrets found: {found:?}");
     for (path, (mode, _)) in &seen.temp_files {
         assert_eq!(*mode, 0o600, "{} has mode {mode:o}", path.display());
@@ -360,7 +365,6 @@ fn connection_credentials_by_reference_survive_a_rotation() {
     let log_file = temp_dir.path().join("terraform.log");
     let servers = stack.sasl_bootstrap.split(',').map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
     let kafka_ca = std::fs::read_to_string(&stack.kafka_ca).unwrap();
-    let tls = format!("tls = {{\n      ca_cert     = {kafka_ca:?}\n      client_cert = {client_cert:?}");
     let config = |retention: u32| {
         format!(
             r#"terraform {{
@@ -379,7 +383,9 @@ resource "hikube_kafka_topic" "from_env" {{
   config     = {{ "retention.ms" = "{retention}" }}
   kafka = {{
     bootstrap_servers = [{servers}]
-    {tls}
+    tls = {{
+      ca_cert        = {kafka_ca:?}
+      client_cert    = {client_cert:?}
       client_key_env = "HIKUBE_CONN_CLIENT_KEY"
     }}
     sasl = {{
@@ -478,18 +484,9 @@ resource "hikube_kafka_topic" "from_secret" {{
     ];
     places.extend(plans.into_iter().map(|plan| ("a plan (saved, and as JSON)".to_string(), plan)));
     assert!(places[0].1.contains("provider.terraform-provider-hikube"), "the trace log holds no provider lines");
-    let key_lines: Vec<&str> = client_key.lines().filter(|l| l.len() > 20 && !l.starts_with("-----")).collect();
-    let mut found = Vec::new();
-    for (place, text) in &places {
-        for (secret, needle) in [("first password", first.as_str()), ("second password", second.as_str())]
-            .into_iter()
-            .chain(key_lines.iter().map(|line| ("client key", *line)))
-        {
-            if text.contains(needle) {
-                found.push(format!("{secret} in {place}"));
-            }
-        }
-    }
+    let secrets =
+        [("first password", first.as_str()), ("second password", second.as_str()), ("client key", &client_key)];
+    let found = secrets_found(&places, &secrets);
     assert!(found.is_empty(), "secrets found: {found:?}");
     eprintln!("searched {} places for 2 passwords and a client key: none found", places.len());
     workspace.destroy();

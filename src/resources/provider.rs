@@ -143,12 +143,11 @@ impl ProviderHandler for HikubeProvider {
                 let refusal = Diagnostic::error(
                     "Cannot move this resource",
                     format!(
-                        "{} cannot become a {}: moves come from Mongey/kafka's kafka_topic, kafka_acl and kafka_quota \
+                        "{} of {} cannot become a {}: moves come from Mongey/kafka's kafka_topic, kafka_acl and kafka_quota \
                          into hikube_kafka_topic, hikube_kafka_acl and hikube_kafka_quota, and from hashicorp/helm's \
                          helm_release of this provider's charts into hikube_kafka_cluster and hikube_zookeeper_ensemble. \
                          Remove the moved block, and import the object with an import block instead.",
-                        format_args!("{} of {}", request.source_type, request.source_provider),
-                        request.target_type
+                        request.source_type, request.source_provider, request.target_type
                     ),
                 );
                 (Value::Null, refusal.into())

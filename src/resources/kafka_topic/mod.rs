@@ -45,7 +45,7 @@ impl Resource for KafkaTopic {
     }
 
     fn move_state(&self, source: &MoveRequest) -> Option<Result<Value, Diagnostics>> {
-        moved::is_from_mongey(source).then(|| moved::from_mongey(source).map_err(Diagnostics::from))
+        source.comes_from("mongey/kafka", "kafka_topic").then(|| moved::from_mongey(source).map_err(Diagnostics::from))
     }
 
     async fn plan(&self, ctx: &Context, plan: &mut Plan) {

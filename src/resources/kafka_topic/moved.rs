@@ -13,11 +13,6 @@ use crate::tfplugin::MoveRequest;
 use crate::tfplugin::diag::Diagnostic;
 use crate::tfplugin::value::Value;
 
-/// Whether the move comes from Mongey's provider's topic, whatever registry it was installed from.
-pub(super) fn is_from_mongey(source: &MoveRequest) -> bool {
-    source.comes_from("mongey/kafka", "kafka_topic")
-}
-
 /// The topic's state from Mongey's (schema version 0, the only one its releases have written).
 pub(super) fn from_mongey(source: &MoveRequest) -> Result<Value, Diagnostic> {
     let refused = |why: String| {
@@ -34,7 +29,7 @@ pub(super) fn from_mongey(source: &MoveRequest) -> Result<Value, Diagnostic> {
     }
     let state = &source.source_state;
     let name =
-        state["name"].as_str().filter(|n| !n.is_empty()).ok_or_else(|| refused("Its state has no name.".into()))?;
+        source.source_text("name").filter(|n| !n.is_empty()).ok_or_else(|| refused("Its state has no name.".into()))?;
     let whole = |key: &str| {
         state[key].as_i64().filter(|n| *n > 0).ok_or_else(|| refused(format!("Its state has no valid {key}.")))
     };
@@ -83,7 +78,7 @@ mod tests {
             "config": { "retention.ms": "3600000" }
         });
         let source = request("registry.terraform.io/mongey/kafka", 0, state);
-        assert!(is_from_mongey(&source));
+        assert!(source.comes_from("mongey/kafka", "kafka_topic"));
         let moved = from_mongey(&source).unwrap();
         assert_eq!(moved.attr("id"), &Value::string("orders"));
         assert_eq!(moved.attr("partitions"), &Value::int(6));
@@ -98,7 +93,8 @@ mod tests {
 
     #[test]
     fn what_is_not_a_mongey_topic_of_a_known_version_is_refused() {
-        assert!(!is_from_mongey(&request("registry.terraform.io/confluentinc/confluent", 0, Json::Null)));
+        let other = request("registry.terraform.io/confluentinc/confluent", 0, Json::Null);
+        assert!(!other.comes_from("mongey/kafka", "kafka_topic"));
         let state = serde_json::json!({ "name": "orders", "partitions": 6, "replication_factor": 3 });
         assert!(from_mongey(&request("registry.terraform.io/mongey/kafka", 1, state.clone())).is_err());
         for broken in [
